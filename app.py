@@ -1,0 +1,60 @@
+"""livewall: `python app.py` starts the whole system on one machine (CONTRACT section 4).
+
+This file only wires the parts together: the embedded Redis (when no URL is given), the engine, the insight
+jobs and the simulator as child processes, and the web process (Dash pages, HTTP API, websocket) in this one.
+"""
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from dash import Dash
+
+import callbacks
+from feeds import ingest
+from server import api, parts, push
+from settings import Settings
+from store import embedded
+from store.connect import async_client
+
+
+def build(redis_url: str, ingest_token: str | None = None) -> Dash:
+    """The web process: Dash on its FastAPI backend, with the API and the websocket on the same server."""
+    app = Dash(__name__, backend="fastapi", title="livewall", use_pages=True, pages_folder="",
+               suppress_callback_exceptions=True, update_title=None)
+    r = async_client(redis_url)
+    ingest.add_routes(app.server, r, ingest_token)
+    api.add_routes(app.server, r)
+    push.add_routes(app.server, redis_url, r)
+    callbacks.register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = Settings.from_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log = logging.getLogger("livewall")
+    server = None
+    if settings.redis_url:
+        redis_url = settings.redis_url
+    else:
+        server = embedded.start(settings.data_dir / "redis")
+        redis_url = server.url
+        log.info("embedded redis-server in %s", server.directory)
+    children = [parts.start("engine", "--redis-url", redis_url),
+                parts.start("insights", "--redis-url", redis_url, "--every", str(settings.insights_every_s))]
+    if settings.feed == "sim":
+        children.append(parts.start("feeds.simulator", "--redis-url", redis_url, "--rooms", str(settings.rooms)))
+    try:
+        app = build(redis_url, settings.ingest_token)
+        log.info("livewall on http://%s:%d  (wall: /wall, tablet: /assistant/<room>, manager: /manager)",
+                 settings.host, settings.port)
+        uvicorn.run(app.server, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
+    finally:
+        parts.stop(children)
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

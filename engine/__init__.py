@@ -1,0 +1,1 @@
+"""Per-room state and the metric definitions of CONTRACT section 2."""

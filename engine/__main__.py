@@ -1,0 +1,3 @@
+from engine.runner import main
+
+main()

@@ -1,0 +1,634 @@
+"""The metric definitions of CONTRACT section 2, kept incrementally for one live session.
+
+Events may arrive in any order. Everything that depends on order (visits, watch time, bounces, traffic-source
+credit, stock, stage time, the latest product fields) is derived per user or per product from that user's
+or product's own events kept sorted by (ts, arrival), so a late event — however late — gives exactly the
+in-order result. Only `peak_online` looks across users through time: it is exact for events up to
+PEAK_HORIZON_S behind `as_of` and approximate beyond, as the contract allows.
+
+Money is kept in integer cents; ratios are computed only when a snapshot is asked for.
+"""
+from __future__ import annotations
+
+import bisect
+from array import array
+
+from feeds.schema import SOURCES
+
+PEAK_HORIZON_S = 60.0      # late-event horizon of CONTRACT section 2
+WINDOWS = (60, 300)        # seconds of event time for the windowed figures
+BOUNCE_S = 2.0             # a visit that closes within this bounced
+_WINDOW_KEEP_S = 300 + PEAK_HORIZON_S + 60
+
+SRC = {s: i for i, s in enumerate(SOURCES)}
+OTHER = SRC["other"]
+FUNNEL = ("impressed", "entered", "product_viewers", "product_clickers", "orderers", "buyers")
+_STAGE_BIT = {"impression": 1, "enter": 2, "product_view": 4, "product_click": 8, "order": 16, "pay": 32}
+_ENTER, _LEAVE = 1, 0
+INF = float("inf")
+
+
+def minute_of(ts: float) -> int:
+    return int(ts // 60) * 60
+
+
+def ratio(num, den):
+    return None if not den else num / den
+
+
+def cents(amount: float) -> int:
+    return round(amount * 100)
+
+
+class User:
+    """One viewer in one session: funnel stages reached, enter/leave moves, pays (for source credit)."""
+    __slots__ = ("stages", "moves", "pays")
+
+    def __init__(self):
+        self.stages = 0
+        # flat pairs (ts, key), sorted; key = seq * 16 + kind * 8 + source
+        self.moves: array | None = None
+        self.pays: list | None = None   # sorted [(ts, seq, cents)]
+
+
+def visits_of(moves: array | None) -> list[tuple]:
+    """The user's visits as (open_ts, open_key, close_ts or None, source), from moves in (ts, seq) order."""
+    out = []
+    if not moves:
+        return out
+    inside = None
+    for i in range(0, len(moves), 2):
+        ts, key = moves[i], int(moves[i + 1])
+        if (key >> 3) & 1 == _ENTER:
+            if inside is None:
+                inside = (ts, key, key & 7)
+        elif inside is not None:
+            out.append((inside[0], inside[1], ts, inside[2]))
+            inside = None
+    if inside is not None:
+        out.append((inside[0], inside[1], None, inside[2]))
+    return out
+
+
+def credit_of(visits: list[tuple], pays: list | None) -> list[tuple[int, int]]:
+    """(source, cents) per pay: the payer's visit with the latest opening ts <= the pay's ts, else `other`."""
+    if not pays:
+        return []
+    out = []
+    for ts, _seq, amount in pays:
+        src = OTHER
+        for v in visits:  # sorted by opening; the last that opened at or before the pay wins (ties: later)
+            if v[0] <= ts:
+                src = v[3]
+            else:
+                break
+        out.append((src, amount))
+    return out
+
+
+class Product:
+    __slots__ = ("sku", "fields", "stock_set", "stage_moves", "viewers", "clickers", "cart_adders", "buyers",
+                 "units", "gmv", "pays")
+
+    def __init__(self, sku: str):
+        self.sku = sku
+        self.fields: dict = {}          # name/price/cost -> ((ts, seq), value) of the latest product_on carrying it
+        self.stock_set = None           # ((ts, seq), stock) of the latest stock-setting event
+        self.stage_moves: list = []     # sorted [(ts, seq, on)]
+        self.viewers: set = set()
+        self.clickers: set = set()
+        self.cart_adders: set = set()
+        self.buyers: set = set()
+        self.units = 0
+        self.gmv = 0
+        self.pays: list = []            # sorted [(ts, seq, qty)], for stock after a stock-setting event
+
+    def stage(self, as_of: float) -> tuple[bool, float]:
+        on_since, total = None, 0.0
+        for ts, _seq, on in self.stage_moves:
+            if on and on_since is None:
+                on_since = ts
+            elif not on and on_since is not None:
+                total += ts - on_since
+                on_since = None
+        if on_since is not None:
+            total += as_of - on_since
+        return on_since is not None, total
+
+    def stock(self):
+        if self.stock_set is None:
+            return None
+        key, value = self.stock_set
+        i = bisect.bisect_right(self.pays, (key[0], key[1], INF))
+        return value - sum(q for _t, _s, q in self.pays[i:])
+
+    def row(self, as_of: float) -> dict:
+        on, secs = self.stage(as_of)
+        f = self.fields
+        return {
+            "sku": self.sku,
+            "name": f["name"][1] if "name" in f else None,
+            "price": f["price"][1] if "price" in f else None,
+            "cost": f["cost"][1] if "cost" in f else None,
+            "stock": self.stock(),
+            "on_stage": on,
+            "stage_seconds": secs,
+            "viewers": len(self.viewers),
+            "clickers": len(self.clickers),
+            "cart_adders": len(self.cart_adders),
+            "buyers": len(self.buyers),
+            "units": self.units,
+            "gmv": self.gmv / 100,
+            "ctr": ratio(len(self.clickers), len(self.viewers)),
+            "cvr": ratio(len(self.buyers), len(self.clickers)),
+        }
+
+
+class Session:
+    """All metric state of one session of one room."""
+
+    def __init__(self, session_id: str, started: float, start_seq: int, info: dict | None = None):
+        self.id = session_id
+        self.started = started            # ts of its session_start (or of its first event)
+        self.start_seq = start_seq
+        self.ended: float | None = None
+        self.end_seq: int | None = None
+        self.info = dict(info or {})      # title, streamer, target_roi
+        self.first_ts = started
+        self.as_of = started
+        self.epoch = float(int(started))  # origin for sums of timestamps, to keep them well-conditioned
+
+        self.users: dict[str, User] = {}
+        self.products: dict[str, Product] = {}
+        # visits
+        self.visits = 0
+        self.src_visits = [0] * 6
+        self.src_viewers = [0] * 6
+        self.closed = 0
+        self.bounced = 0
+        self.src_closed = [0] * 6
+        self.src_bounced = [0] * 6
+        self.watch_closed = 0.0
+        self.open_rel_sum = 0.0
+        self.open_enters: list[list[float]] = [[] for _ in range(6)]   # sorted opening ts of open visits
+        self.min_visits: dict[int, int] = {}
+        self.min_online: dict[int, int] = {}                           # net change of `online` per minute
+        self.win_visits: list[tuple] = []                              # sorted (open_ts, open_key, close_ts|INF)
+        # peak_online: exact step function of `online` for ts > boundary, folded beyond
+        self.online_deltas: dict[float, int] = {}
+        self.boundary = float("-inf")
+        self.online_at_boundary = 0
+        self.peak_at_boundary = 0
+        self.peak = 0
+        self.peak_dirty = False
+        self.last_visit_ts = float("-inf")
+        # money
+        self.gmv = 0
+        self.refunds = 0
+        self.units = 0
+        self.orders: set = set()
+        self.paid_orders: set = set()
+        self.src_gmv = [0] * 6
+        self.src_pays = [0] * 6
+        self.min_gmv: dict[int, int] = {}
+        self.min_paid: dict[int, set] = {}
+        self.win_pays: list[tuple] = []                                # sorted (ts, seq, cents, order_id)
+        # ads and engagement
+        self.ad_spend = 0
+        self.campaigns: dict[str, list] = {}                           # campaign -> [cents, impressions, clicks]
+        self.comments = 0
+        self.likes = 0
+        self.follows = 0
+        self.shares = 0
+        self.stage_counts = [0] * 6
+        self.recent_comments: list = []
+        self.version = 0
+
+    # -- applying events ------------------------------------------------------------------------------
+
+    def apply(self, ev: dict, seq: int) -> None:
+        ts = ev["ts"]
+        if ts > self.as_of:
+            self.as_of = ts
+        if ts < self.first_ts:
+            self.first_ts = ts
+        self.version += 1
+        t = ev["type"]
+        handler = _HANDLERS.get(t)
+        if handler is not None:
+            handler(self, ev, ts, seq)
+
+    def _user(self, name: str) -> User:
+        u = self.users.get(name)
+        if u is None:
+            u = self.users[name] = User()
+        return u
+
+    def _reach(self, u: User, stage: str) -> None:
+        bit = _STAGE_BIT[stage]
+        if not u.stages & bit:
+            u.stages |= bit
+            self.stage_counts[bit.bit_length() - 1] += 1
+
+    def _product(self, sku: str) -> Product:
+        p = self.products.get(sku)
+        if p is None:
+            p = self.products[sku] = Product(sku)
+        return p
+
+    def _on_impression(self, ev, ts, seq):
+        self._reach(self._user(ev["user"]), "impression")
+
+    def _on_move(self, ev, ts, seq):
+        u = self._user(ev["user"])
+        kind = _ENTER if ev["type"] == "enter" else _LEAVE
+        if kind == _ENTER:
+            self._reach(u, "enter")
+        key = seq * 16 + kind * 8 + SRC[ev.get("source", "other")] if kind == _ENTER else seq * 16
+        if ts > self.last_visit_ts:
+            # online now is the value after every event of the previous instant: a sample for the peak
+            self._sample_peak()
+            self.last_visit_ts = ts
+        elif ts < self.last_visit_ts:
+            self.peak_dirty = True
+        old = visits_of(u.moves)
+        if u.moves is None:
+            u.moves = array("d", (ts, key))
+        else:
+            m = u.moves
+            n = len(m)
+            if n == 0 or (m[n - 2], m[n - 1]) <= (ts, key):
+                m.append(ts)
+                m.append(key)
+            else:
+                i = n
+                while i > 0 and (m[i - 2], m[i - 1]) > (ts, key):
+                    i -= 2
+                m[i:i] = array("d", (ts, key))
+        new = visits_of(u.moves)
+        if old != new:
+            self._replace_visits(u, old, new)
+
+    def _replace_visits(self, u: User, old: list, new: list) -> None:
+        i = 0
+        while i < len(old) and i < len(new) and old[i] == new[i]:
+            i += 1
+        for v in old[i:]:
+            self._visit(v, -1)
+        for v in new[i:]:
+            self._visit(v, +1)
+        old_mask = _source_mask(old)
+        new_mask = _source_mask(new)
+        if old_mask != new_mask:
+            for s in range(6):
+                b = 1 << s
+                if (old_mask ^ new_mask) & b:
+                    self.src_viewers[s] += 1 if new_mask & b else -1
+        if u.pays:
+            self._recredit(credit_of(old, u.pays), credit_of(new, u.pays))
+
+    def _visit(self, v: tuple, sign: int) -> None:
+        o, okey, c, src = v
+        self.visits += sign
+        self.src_visits[src] += sign
+        m = minute_of(o)
+        self.min_visits[m] = self.min_visits.get(m, 0) + sign
+        self.min_online[m] = self.min_online.get(m, 0) + sign
+        self._online_delta(o, sign)
+        entry = (o, okey, INF if c is None else c)
+        if sign > 0:
+            bisect.insort(self.win_visits, entry)
+        else:
+            _remove_sorted(self.win_visits, entry)
+        if c is None:
+            if sign > 0:
+                bisect.insort(self.open_enters[src], o)
+            else:
+                _remove_sorted(self.open_enters[src], o)
+            self.open_rel_sum += sign * (o - self.epoch)
+        else:
+            d = c - o
+            self.watch_closed += sign * d
+            self.closed += sign
+            self.src_closed[src] += sign
+            if d < BOUNCE_S:
+                self.bounced += sign
+                self.src_bounced[src] += sign
+            mc = minute_of(c)
+            self.min_online[mc] = self.min_online.get(mc, 0) - sign
+            self._online_delta(c, -sign)
+
+    def _online_delta(self, ts: float, d: int) -> None:
+        if ts <= self.boundary:
+            self.online_at_boundary += d   # beyond the late horizon: current online stays exact, the peak need not
+        else:
+            self.online_deltas[ts] = self.online_deltas.get(ts, 0) + d
+
+    def _online_now(self) -> int:
+        return sum(len(x) for x in self.open_enters)
+
+    def _sample_peak(self) -> None:
+        n = self._online_now()
+        if n > self.peak:
+            self.peak = n
+
+    def _recount_peak(self) -> None:
+        online, peak = self.online_at_boundary, self.peak_at_boundary
+        for ts in sorted(self.online_deltas):
+            online += self.online_deltas[ts]
+            if online > peak:
+                peak = online
+        self.peak = peak
+        self.peak_dirty = False
+
+    def _fold(self) -> None:
+        """Fold the online steps older than the late horizon into one number, to keep the map small."""
+        limit = self.as_of - PEAK_HORIZON_S - 30
+        if limit <= self.boundary + 30:
+            return
+        old = sorted(ts for ts in self.online_deltas if ts <= limit)
+        online, peak = self.online_at_boundary, self.peak_at_boundary
+        for ts in old:
+            online += self.online_deltas.pop(ts)
+            peak = max(peak, online)
+        self.online_at_boundary, self.peak_at_boundary = online, peak
+        self.boundary = limit
+        # drop window entries that no window can reach any more
+        keep = self.as_of - _WINDOW_KEEP_S
+        i = bisect.bisect_left(self.win_visits, (keep,))
+        if i:
+            del self.win_visits[:i]
+        j = bisect.bisect_left(self.win_pays, (keep,))
+        if j:
+            del self.win_pays[:j]
+
+    def _recredit(self, old: list, new: list) -> None:
+        for src, amount in old:
+            self.src_gmv[src] -= amount
+            self.src_pays[src] -= 1
+        for src, amount in new:
+            self.src_gmv[src] += amount
+            self.src_pays[src] += 1
+
+    def _on_product_on(self, ev, ts, seq):
+        p = self._product(ev["sku"])
+        key = (ts, seq)
+        for f in ("name", "price", "cost"):
+            if f in ev and (f not in p.fields or p.fields[f][0] <= key):
+                p.fields[f] = (key, ev[f])
+        if "stock" in ev:
+            self._set_stock(p, key, ev["stock"])
+        bisect.insort(p.stage_moves, (ts, seq, True))
+
+    def _on_product_off(self, ev, ts, seq):
+        bisect.insort(self._product(ev["sku"]).stage_moves, (ts, seq, False))
+
+    def _on_stock(self, ev, ts, seq):
+        self._set_stock(self._product(ev["sku"]), (ts, seq), ev["stock"])
+
+    @staticmethod
+    def _set_stock(p: Product, key: tuple, value: int) -> None:
+        if p.stock_set is None or p.stock_set[0] <= key:
+            p.stock_set = (key, value)
+
+    def _on_product_view(self, ev, ts, seq):
+        u = self._user(ev["user"])
+        self._reach(u, "product_view")
+        self._product(ev["sku"]).viewers.add(u)
+
+    def _on_product_click(self, ev, ts, seq):
+        u = self._user(ev["user"])
+        self._reach(u, "product_click")
+        self._product(ev["sku"]).clickers.add(u)
+
+    def _on_cart_add(self, ev, ts, seq):
+        u = self._user(ev["user"])
+        self._product(ev["sku"]).cart_adders.add(u)
+
+    def _on_order(self, ev, ts, seq):
+        u = self._user(ev["user"])
+        self._reach(u, "order")
+        self._product(ev["sku"])
+        self.orders.add(ev["order_id"])
+
+    def _on_pay(self, ev, ts, seq):
+        u = self._user(ev["user"])
+        self._reach(u, "pay")
+        amount = cents(ev["amount"])
+        qty = ev.get("qty", 1)
+        oid = ev["order_id"]
+        self.gmv += amount
+        self.units += qty
+        self.paid_orders.add(oid)
+        m = minute_of(ts)
+        self.min_gmv[m] = self.min_gmv.get(m, 0) + amount
+        self.min_paid.setdefault(m, set()).add(oid)
+        bisect.insort(self.win_pays, (ts, seq, amount, oid))
+        p = self._product(ev["sku"])
+        p.buyers.add(u)
+        p.units += qty
+        p.gmv += amount
+        bisect.insort(p.pays, (ts, seq, qty))
+        visits = visits_of(u.moves)
+        old = credit_of(visits, u.pays)
+        if u.pays is None:
+            u.pays = []
+        bisect.insort(u.pays, (ts, seq, amount))
+        self._recredit(old, credit_of(visits, u.pays))
+
+    def _on_refund(self, ev, ts, seq):
+        self.refunds += cents(ev["amount"])
+        if "sku" in ev:
+            self._product(ev["sku"])
+
+    def _on_comment(self, ev, ts, seq):
+        self.comments += 1
+        self.recent_comments.append((ts, ev["user"], ev["text"]))
+        if len(self.recent_comments) > 40:
+            self.recent_comments.sort()
+            del self.recent_comments[:20]
+
+    def _on_like(self, ev, ts, seq):
+        self.likes += ev.get("count", 1)
+
+    def _on_follow(self, ev, ts, seq):
+        self.follows += 1
+
+    def _on_share(self, ev, ts, seq):
+        self.shares += 1
+
+    def _on_ad_spend(self, ev, ts, seq):
+        amount = cents(ev["amount"])
+        self.ad_spend += amount
+        c = self.campaigns.setdefault(ev["campaign"], [0, 0, 0])
+        c[0] += amount
+        c[1] += ev.get("impressions", 0)
+        c[2] += ev.get("clicks", 0)
+
+    # -- reading metrics ------------------------------------------------------------------------------
+
+    def online(self) -> int:
+        return self._online_now()
+
+    def peak_online(self) -> int:
+        if self.peak_dirty:
+            self._recount_peak()
+        # the current instant counts once all its events are in: they are, as far as we know
+        return max(self.peak, self._online_now())
+
+    def decided_open(self, src: int | None = None) -> int:
+        lists = self.open_enters if src is None else [self.open_enters[src]]
+        return sum(_count_old(x, self.as_of) for x in lists)
+
+    def metrics(self) -> dict:
+        self._fold()
+        as_of = self.as_of
+        viewers = self.stage_counts[1]
+        open_n = self._online_now()
+        watch = self.watch_closed + open_n * (as_of - self.epoch) - self.open_rel_sum
+        decided = self.closed + self.decided_open()
+        gmv = self.gmv / 100
+        fs = dict(zip(FUNNEL, self.stage_counts))
+        funnel = dict(fs)
+        for prev, stage in zip(FUNNEL, FUNNEL[1:]):
+            funnel[f"{stage}_rate"] = ratio(fs[stage], fs[prev])
+        sources = {}
+        for s, name in enumerate(SOURCES):
+            dec = self.src_closed[s] + self.decided_open(s)
+            sources[name] = {
+                "visits": self.src_visits[s], "viewers": self.src_viewers[s], "gmv": self.src_gmv[s] / 100,
+                "pays": self.src_pays[s], "decided": dec, "bounced": self.src_bounced[s],
+                "bounce_2s_rate": ratio(self.src_bounced[s], dec),
+            }
+        paid_gmv = self.src_gmv[SRC["paid"]] / 100
+        spend = self.ad_spend / 100
+        return {
+            "session": self.id,
+            "started": self.started,
+            "ended": self.ended,
+            "first_ts": self.first_ts,
+            "as_of": as_of,
+            **self.info,
+            "visits": self.visits,
+            "viewers": viewers,
+            "online": open_n,
+            "peak_online": self.peak_online(),
+            "watch_seconds": watch,
+            "avg_dwell_s": ratio(watch, viewers),
+            "decided_visits": decided,
+            "bounced_visits": self.bounced,
+            "bounce_2s_rate": ratio(self.bounced, decided),
+            "gmv": gmv,
+            "orders": len(self.orders),
+            "paid_orders": len(self.paid_orders),
+            "buyers": fs["buyers"],
+            "refund_amount": self.refunds / 100,
+            "net_gmv": (self.gmv - self.refunds) / 100,
+            "units": self.units,
+            "gpm": ratio(gmv * 1000, self.visits),
+            "uv_value": ratio(gmv, viewers),
+            "product_viewers": fs["product_viewers"],
+            "product_clickers": fs["product_clickers"],
+            "ctr": ratio(fs["product_clickers"], fs["product_viewers"]),
+            "cvr": ratio(fs["buyers"], fs["product_clickers"]),
+            "funnel": funnel,
+            "sources": sources,
+            "ad_spend": spend,
+            "roi": ratio(gmv, spend),
+            "paid_gmv": paid_gmv,
+            "paid_roi": ratio(paid_gmv, spend),
+            "campaigns": {k: {"spend": v[0] / 100, "impressions": v[1], "clicks": v[2]}
+                          for k, v in self.campaigns.items()},
+            "comments": self.comments,
+            "likes": self.likes,
+            "follows": self.follows,
+            "shares": self.shares,
+            "windows": {str(w): self._window(w) for w in WINDOWS},
+        }
+
+    def _window(self, w: int) -> dict:
+        as_of = self.as_of
+        thr = as_of - w
+        i = bisect.bisect_right(self.win_pays, (thr, INF))
+        pays = self.win_pays[i:]
+        j = bisect.bisect_right(self.win_visits, (thr, INF))
+        decided = bounced = 0
+        for o, _k, c in self.win_visits[j:]:
+            if c != INF:
+                decided += 1
+                if c - o < BOUNCE_S:
+                    bounced += 1
+            elif as_of - o >= BOUNCE_S:
+                decided += 1
+        return {
+            "gmv": sum(p[2] for p in pays) / 100,
+            "visits": len(self.win_visits) - j,
+            "paid_orders": len({p[3] for p in pays}),
+            "bounce_2s_rate": ratio(bounced, decided),
+        }
+
+    def product_rows(self) -> list[dict]:
+        rows = [p.row(self.as_of) for p in self.products.values()]
+        rows.sort(key=lambda r: r["sku"])
+        rows.sort(key=lambda r: (r["gmv"], r["clickers"]), reverse=True)
+        return rows
+
+    def series(self) -> list[dict]:
+        first, last = minute_of(self.first_ts), minute_of(self.as_of)
+        out, online = [], 0
+        for m in range(first, last + 60, 60):
+            online += self.min_online.get(m, 0)
+            out.append({
+                "minute": m,
+                "gmv": self.min_gmv.get(m, 0) / 100,
+                "visits": self.min_visits.get(m, 0),
+                "paid_orders": len(self.min_paid.get(m, ())),
+                "online": online,
+            })
+        return out
+
+
+def _source_mask(visits: list) -> int:
+    mask = 0
+    for v in visits:
+        mask |= 1 << v[3]
+    return mask
+
+
+def _remove_sorted(lst: list, item) -> None:
+    i = bisect.bisect_left(lst, item)
+    if i < len(lst) and lst[i] == item:
+        del lst[i]
+
+
+def _count_old(opens: list[float], as_of: float) -> int:
+    """How many opening times o satisfy as_of - o >= 2 (a prefix of the sorted list), evaluated exactly so."""
+    lo, hi = 0, len(opens)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if as_of - opens[mid] >= BOUNCE_S:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+_HANDLERS = {
+    "impression": Session._on_impression,
+    "enter": Session._on_move,
+    "leave": Session._on_move,
+    "product_on": Session._on_product_on,
+    "product_off": Session._on_product_off,
+    "stock": Session._on_stock,
+    "product_view": Session._on_product_view,
+    "product_click": Session._on_product_click,
+    "cart_add": Session._on_cart_add,
+    "order": Session._on_order,
+    "pay": Session._on_pay,
+    "refund": Session._on_refund,
+    "comment": Session._on_comment,
+    "like": Session._on_like,
+    "follow": Session._on_follow,
+    "share": Session._on_share,
+    "ad_spend": Session._on_ad_spend,
+}

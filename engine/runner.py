@@ -1,0 +1,255 @@
+"""The engine process: consume every room's stream through a consumer group, keep exact state, publish.
+
+Exactly once, across restarts: a room's state is checkpointed (pickled, with the stream id of the last
+applied entry) in the same MULTI that XACKs the entries it covers. After a crash, the entries delivered but
+not acknowledged are read back from this consumer's pending list and applied on top of the checkpoint;
+those at or below the checkpoint's id are only acknowledged.
+"""
+from __future__ import annotations
+
+import logging
+import pickle
+import signal
+import threading
+import time
+
+import orjson
+import redis
+
+from engine.room import Room
+from settings import FRAME_HZ
+from store import keys
+from store.connect import sync_client
+
+log = logging.getLogger("livewall.engine")
+
+CONSUMER = "engine-1"
+BATCH = 2000              # entries per stream per read
+BLOCK_MS = 100
+CHECKPOINT_S = 3.0        # how much work a crash can cost us to replay, at most
+FRAME_PRODUCTS = 30       # product rows carried by a live frame (the API serves them all)
+FRAME_MINUTES = 60        # series minutes carried by a live frame
+
+
+def _sid(entry_id: bytes) -> tuple[int, int]:
+    ms, _, n = entry_id.partition(b"-")
+    return int(ms), int(n)
+
+
+class Engine:
+    def __init__(self, client: redis.Redis):
+        self.r = client
+        self.rooms: dict[str, Room] = {}
+        self.unacked: dict[str, list[bytes]] = {}
+        self.known = 0
+        self.last_frame = 0.0
+        self.last_checkpoint = time.monotonic()
+        self.lag_s = 0.0
+
+    # -- rooms ----------------------------------------------------------------------------------------
+
+    def discover(self) -> None:
+        n = self.r.scard(keys.ROOMS)
+        if n == self.known:
+            return
+        for raw in self.r.smembers(keys.ROOMS):
+            name = raw.decode()
+            if name not in self.rooms:
+                self._open(name)
+        self.known = n
+
+    def _open(self, name: str) -> None:
+        stream = keys.events(name)
+        try:
+            self.r.xgroup_create(stream, keys.GROUP, id="0", mkstream=True)
+        except redis.ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+        blob = self.r.get(keys.state(name))
+        room = pickle.loads(blob) if blob else Room(name)
+        self.rooms[name] = room
+        self.unacked[name] = []
+        # entries delivered to us before a crash but not covered by the checkpoint
+        start = b"0"
+        while True:
+            got = self.r.xreadgroup(keys.GROUP, CONSUMER, {stream: start}, count=BATCH)
+            entries = got[0][1] if got else []
+            if not entries:
+                break
+            self._apply(room, entries)
+            start = entries[-1][0]
+        if room.needs_rebuild:
+            self._rebuild(name)
+        room.dirty = True
+
+    def _apply(self, room: Room, entries: list) -> None:
+        done = _sid(room.last_id)
+        ack = self.unacked[room.name]
+        for entry_id, fields in entries:
+            ack.append(entry_id)
+            if _sid(entry_id) <= done:
+                continue
+            room.apply(orjson.loads(fields[b"e"]), room.seq)
+            room.last_id = entry_id
+
+    def _rebuild(self, name: str) -> None:
+        """Replay the room's whole log in (ts, arrival) order: for session boundaries that came late."""
+        old = self.rooms[name]
+        log.info("rebuilding room %s from its log (a session boundary arrived late)", name)
+        events = []
+        for seq, (_id, fields) in enumerate(self._log(name, old.last_id)):
+            events.append((orjson.loads(fields[b"e"]), seq))
+        events.sort(key=lambda x: (x[0]["ts"], x[1]))
+        room = Room(name)
+        for ev, seq in events:
+            room.apply(ev, seq)
+        room.seq, room.last_id = old.seq, old.last_id
+        room.finished = old.finished + room.finished
+        room.dirty = True
+        self.rooms[name] = room
+
+    def _log(self, name: str, until: bytes):
+        start = "-"
+        while True:
+            chunk = self.r.xrange(keys.events(name), min=start, max=until, count=10000)
+            if not chunk:
+                return
+            yield from chunk
+            if chunk[-1][0] == until or len(chunk) < 10000:
+                return
+            start = b"(" + chunk[-1][0]
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    def step(self) -> int:
+        """Read and apply one batch; publish and checkpoint when due. Returns entries applied."""
+        self.discover()
+        if not self.rooms:
+            time.sleep(BLOCK_MS / 1000)
+            return 0
+        streams = {keys.events(name): ">" for name in self.rooms}
+        got = self.r.xreadgroup(keys.GROUP, CONSUMER, streams, count=BATCH, block=BLOCK_MS) or []
+        n = 0
+        full = False
+        newest_ms = 0
+        for stream, entries in got:
+            name = keys.room_of_events_key(stream.decode())
+            room = self.rooms[name]
+            self._apply(room, entries)
+            if room.needs_rebuild:
+                self._rebuild(name)
+            n += len(entries)
+            full = full or len(entries) == BATCH
+            newest_ms = max(newest_ms, _sid(entries[-1][0])[0])
+        # lag: how far behind the wall clock the entries we just applied were stored, while we are behind
+        self.lag_s = max(0.0, time.time() - newest_ms / 1000) if full else 0.0
+        now = time.monotonic()
+        if now - self.last_frame >= 1 / FRAME_HZ:
+            self.publish()
+            self.last_frame = now
+        if now - self.last_checkpoint >= CHECKPOINT_S:
+            self.checkpoint()
+        return n
+
+    def publish(self) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        wall = time.time()
+        for room in self.rooms.values():
+            for s in room.finished:
+                _write_final(pipe, room, s)
+            room.finished.clear()
+            if room.dirty and room.current is not None:
+                _write_snapshot(pipe, room, wall)
+            room.dirty = False
+        pipe.set(keys.ENGINE_HEARTBEAT, orjson.dumps({"ts": wall, "lag_s": self.lag_s, "rooms": len(self.rooms)}))
+        pipe.execute()
+
+    def checkpoint(self, force: bool = False) -> None:
+        # snapshots first: a state checkpoint must never be ahead of what screens and the API can see
+        self.publish()
+        for name, ack in self.unacked.items():
+            if not ack and not force:
+                continue
+            room = self.rooms[name]
+            pipe = self.r.pipeline(transaction=True)
+            pipe.set(keys.state(name), pickle.dumps(room, protocol=pickle.HIGHEST_PROTOCOL))
+            if ack:
+                pipe.xack(keys.events(name), keys.GROUP, *ack)
+            pipe.execute()
+            ack.clear()
+        self.last_checkpoint = time.monotonic()
+
+
+def _write_snapshot(pipe, room: Room, wall: float) -> None:
+    s = room.current
+    metrics = s.metrics()
+    metrics["room"] = room.name
+    metrics["platform"] = room.platform
+    products = s.product_rows()
+    series = s.series()
+    frame = {
+        "kind": "frame",
+        "room": room.name,
+        "platform": room.platform,
+        "updated": wall,
+        "metrics": metrics,
+        "products": products[:FRAME_PRODUCTS],
+        "product_count": len(products),
+        "series": series[-FRAME_MINUTES:],
+        "comments": [{"ts": ts, "user": u, "text": t} for ts, u, t in sorted(s.recent_comments)[-10:]],
+    }
+    blob = orjson.dumps(frame)
+    pipe.set(keys.snapshot(room.name), blob)
+    pipe.set(keys.products(room.name), orjson.dumps(products))
+    pipe.set(keys.series(room.name), orjson.dumps(series))
+    pipe.hset(keys.session_list(room.name), s.id, orjson.dumps(_session_row(s)))
+    pipe.hset(keys.SESSIONS, s.id, room.name)
+    pipe.publish(keys.frames(room.name), blob)
+
+
+def _session_row(s) -> dict:
+    return {"session": s.id, "started": s.started, "ended": s.ended, "gmv": s.gmv / 100,
+            "title": s.info.get("title")}
+
+
+def _write_final(pipe, room: Room, s) -> None:
+    final = {"room": room.name, "platform": room.platform, "metrics": {**s.metrics(), "room": room.name},
+             "products": s.product_rows(), "series": s.series()}
+    pipe.set(keys.session_final(room.name, s.id), orjson.dumps(final))
+    pipe.hset(keys.session_list(room.name), s.id, orjson.dumps(_session_row(s)))
+    pipe.hset(keys.SESSIONS, s.id, room.name)
+
+
+def run(redis_url: str, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    client = sync_client(redis_url)
+    engine = None
+    while not stop.is_set():
+        try:
+            if engine is None:
+                engine = Engine(client)
+            engine.step()
+        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as e:
+            # Redis is restarting: our state in memory is still right; wait and carry on from it
+            log.warning("redis unavailable (%s); retrying", e)
+            time.sleep(0.5)
+    if engine is not None:
+        try:
+            engine.checkpoint(force=True)
+        except redis.RedisError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import os
+    p = argparse.ArgumentParser(prog="python -m engine", description="livewall metrics engine")
+    p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"), required=False)
+    a = p.parse_args(argv)
+    if not a.redis_url:
+        p.error("--redis-url (or LIVEWALL_REDIS_URL) is required when the engine runs on its own")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run(a.redis_url, stop)

@@ -1,0 +1,1 @@
+"""Everything that produces or carries events: schema, ingest, publisher, simulator, replay."""

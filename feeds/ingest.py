@@ -1,0 +1,160 @@
+"""Accepting events: parse a body, judge each event alone, store the good ones durably and exactly once.
+
+Storing is one Lua script per batch: for each event, SADD its id to the global id set and, only if the id is
+new, XADD it to its room's stream. Both happen atomically, so a crash can never leave an id marked without
+its event (which would lose it) or an event stored twice.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from feeds.schema import Invalid, judge
+from settings import MAX_BODY_BYTES
+from store import keys
+
+STORE_LUA = """
+local out = {}
+local n = #ARGV / 3
+for i = 0, n - 1 do
+  local id, slot, payload = ARGV[i * 3 + 1], tonumber(ARGV[i * 3 + 2]), ARGV[i * 3 + 3]
+  if redis.call('SADD', KEYS[1], id) == 1 then
+    redis.call('XADD', KEYS[slot], '*', 'e', payload)
+    out[i + 1] = 1
+  else
+    out[i + 1] = 0
+  end
+end
+for k = 3, #KEYS do
+  redis.call('SADD', KEYS[2], string.sub(KEYS[k], 5, -9))
+end
+return out
+"""
+CHUNK = 2000  # events per script call: long enough to amortize, short enough not to stall Redis
+
+
+class BodyError(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def parse_body(body: bytes, ndjson: bool) -> list:
+    """Decode a body into a list whose items are decoded objects or `Invalid` (for a bad NDJSON line)."""
+    if ndjson:
+        items = []
+        for line in body.split(b"\n"):
+            if not line.strip():
+                continue
+            items.append(_loads(line, per_line=True))
+        return items
+    value = _loads(body, per_line=False)
+    if isinstance(value, Invalid):
+        raise BodyError(400, f"body is not JSON: {value}")
+    if not isinstance(value, list):
+        raise BodyError(400, "body must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)")
+    return value
+
+
+def _loads(raw: bytes, per_line: bool):
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        # Python's parser also reads NaN, Infinity and 1e999: such an event is then rejected on its own
+        # ("must be a finite number") instead of failing the whole body.
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return Invalid(f"malformed JSON: {e}")
+
+
+def judge_all(items: list) -> tuple[list[tuple[int, dict]], list[dict]]:
+    good, rejected = [], []
+    for i, obj in enumerate(items):
+        if isinstance(obj, Invalid):
+            rejected.append({"index": i, "error": str(obj)})
+            continue
+        try:
+            good.append((i, judge(obj)))
+        except Invalid as e:
+            rejected.append({"index": i, "error": str(e)})
+    return good, rejected
+
+
+def _script_args(events: list[dict]) -> tuple[list[str], list]:
+    streams: dict[str, int] = {}
+    argv: list = []
+    for ev in events:
+        key = keys.events(ev["room"])
+        slot = streams.setdefault(key, len(streams) + 3)
+        argv += (ev["id"], slot, orjson.dumps(ev))
+    return [keys.IDS, keys.ROOMS, *streams], argv
+
+
+def store_sync(client, events: list[dict]) -> list[bool]:
+    """Store judged events; returns, per event, True if new and False if a duplicate."""
+    script = client.register_script(STORE_LUA)
+    out: list[bool] = []
+    for start in range(0, len(events), CHUNK):
+        ks, argv = _script_args(events[start:start + CHUNK])
+        out += [bool(x) for x in script(keys=ks, args=argv)]
+    return out
+
+
+async def store_async(client, events: list[dict]) -> list[bool]:
+    script = client.register_script(STORE_LUA)
+    out: list[bool] = []
+    for start in range(0, len(events), CHUNK):
+        ks, argv = _script_args(events[start:start + CHUNK])
+        out += [bool(x) for x in await script(keys=ks, args=argv)]
+    return out
+
+
+def ingest_sync(client, items: list) -> dict:
+    """Judge and store already-decoded events (for in-process producers such as the simulator)."""
+    good, rejected = judge_all(items)
+    flags = store_sync(client, [ev for _, ev in good]) if good else []
+    return {"accepted": sum(flags), "duplicates": len(flags) - sum(flags), "rejected": rejected}
+
+
+def _error(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyError(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
+    expected = f"Bearer {token}".encode() if token else None
+
+    @server.post("/api/events")
+    async def post_events(request: Request):
+        if expected is not None:
+            got = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(got, expected):
+                return _error(401, "missing or wrong ingest token (Authorization: Bearer <token>)")
+        try:
+            body = await _read_body(request)
+            ndjson = "ndjson" in request.headers.get("content-type", "")
+            items = parse_body(body, ndjson)
+        except BodyError as e:
+            return _error(e.status, e.reason)
+        good, rejected = judge_all(items)
+        flags = await store_async(redis_async, [ev for _, ev in good]) if good else []
+        accepted = sum(flags)
+        return JSONResponse({"accepted": accepted, "duplicates": len(flags) - accepted, "rejected": rejected})

@@ -1,0 +1,190 @@
+"""The event format of CONTRACT section 1: one msgspec definition, used by every entry point.
+
+`judge(obj)` takes one decoded JSON value and returns the event to store (the original object, extra
+fields kept, money rounded half-even to the cent) or raises `Invalid` with the reason.
+"""
+from __future__ import annotations
+
+import math
+import time
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Annotated, Literal, Union
+
+import msgspec
+import orjson
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+MAX_EVENT_BYTES = 8 * 1024
+TEN_YEARS_S = 10 * 365.25 * 86400
+SOURCES = ("recommend", "paid", "short_video", "follow", "search", "other")
+PLATFORMS = ("douyin", "kuaishou", "taobao", "wechat", "xiaohongshu", "other")
+
+Key = Annotated[str, Meta(min_length=1, max_length=128)]
+Room = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}\Z")]
+Money = Annotated[float, Meta(ge=0)]
+Qty = Annotated[int, Meta(ge=1)]
+Count = Annotated[int, Meta(ge=0)]
+Source = Literal["recommend", "paid", "short_video", "follow", "search", "other"]
+Platform = Literal["douyin", "kuaishou", "taobao", "wechat", "xiaohongshu", "other"]
+
+
+class Invalid(ValueError):
+    pass
+
+
+class _Event(Struct, tag_field="type", kw_only=True):
+    id: Key
+    room: Room
+    ts: float
+    platform: Union[Platform, UnsetType] = UNSET
+
+
+class SessionStart(_Event, tag="session_start", kw_only=True):
+    title: Union[str, UnsetType] = UNSET
+    streamer: Union[str, UnsetType] = UNSET
+    target_roi: Union[Annotated[float, Meta(gt=0)], UnsetType] = UNSET
+
+
+class SessionEnd(_Event, tag="session_end", kw_only=True):
+    pass
+
+
+class Impression(_Event, tag="impression", kw_only=True):
+    user: Key
+    source: Union[Source, UnsetType] = UNSET
+
+
+class Enter(_Event, tag="enter", kw_only=True):
+    user: Key
+    source: Union[Source, UnsetType] = UNSET
+
+
+class Leave(_Event, tag="leave", kw_only=True):
+    user: Key
+
+
+class ProductOn(_Event, tag="product_on", kw_only=True):
+    sku: Key
+    name: Union[str, UnsetType] = UNSET
+    price: Union[Money, UnsetType] = UNSET
+    cost: Union[Money, UnsetType] = UNSET
+    stock: Union[Count, UnsetType] = UNSET
+
+
+class ProductOff(_Event, tag="product_off", kw_only=True):
+    sku: Key
+
+
+class ProductView(_Event, tag="product_view", kw_only=True):
+    user: Key
+    sku: Key
+
+
+class ProductClick(_Event, tag="product_click", kw_only=True):
+    user: Key
+    sku: Key
+
+
+class CartAdd(_Event, tag="cart_add", kw_only=True):
+    user: Key
+    sku: Key
+    qty: Union[Qty, UnsetType] = UNSET
+
+
+class Order(_Event, tag="order", kw_only=True):
+    user: Key
+    sku: Key
+    order_id: Key
+    amount: Money
+    qty: Union[Qty, UnsetType] = UNSET
+
+
+class Pay(_Event, tag="pay", kw_only=True):
+    user: Key
+    sku: Key
+    order_id: Key
+    amount: Money
+    qty: Union[Qty, UnsetType] = UNSET
+
+
+class Refund(_Event, tag="refund", kw_only=True):
+    order_id: Key
+    amount: Money
+    user: Union[Key, UnsetType] = UNSET
+    sku: Union[Key, UnsetType] = UNSET
+
+
+class Comment(_Event, tag="comment", kw_only=True):
+    user: Key
+    text: Annotated[str, Meta(max_length=500)]
+
+
+class Like(_Event, tag="like", kw_only=True):
+    user: Key
+    count: Union[Qty, UnsetType] = UNSET
+
+
+class Follow(_Event, tag="follow", kw_only=True):
+    user: Key
+
+
+class Share(_Event, tag="share", kw_only=True):
+    user: Key
+
+
+class AdSpend(_Event, tag="ad_spend", kw_only=True):
+    campaign: Key
+    amount: Money
+    impressions: Union[Count, UnsetType] = UNSET
+    clicks: Union[Count, UnsetType] = UNSET
+
+
+class Stock(_Event, tag="stock", kw_only=True):
+    sku: Key
+    stock: Count
+
+
+Event = Union[SessionStart, SessionEnd, Impression, Enter, Leave, ProductOn, ProductOff, ProductView,
+              ProductClick, CartAdd, Order, Pay, Refund, Comment, Like, Follow, Share, AdSpend, Stock]
+TYPES = tuple(cls.__struct_config__.tag for cls in Event.__args__)
+_MONEY_FIELDS = ("amount", "price", "cost")
+_CENT = Decimal("0.01")
+
+
+def round_money(x: float) -> float:
+    """Half-even to the cent, on the decimal value as written (2.675 -> 2.68), as CONTRACT section 1 asks."""
+    return float(Decimal(repr(x)).quantize(_CENT, rounding=ROUND_HALF_EVEN))
+
+
+def judge(obj, now: float | None = None) -> dict:
+    """Validate one event; return it ready to store, or raise Invalid with the reason."""
+    if not isinstance(obj, dict):
+        raise Invalid("an event must be a JSON object")
+    try:
+        ev = msgspec.convert(obj, Event)
+    except msgspec.ValidationError as e:
+        raise Invalid(str(e)) from None
+    if not math.isfinite(ev.ts):
+        raise Invalid("`ts` must be a finite number - at `$.ts`")
+    if abs(ev.ts - (time.time() if now is None else now)) > TEN_YEARS_S:
+        raise Invalid("`ts` must be within 10 years of now - at `$.ts`")
+    out = obj
+    for f in _MONEY_FIELDS:
+        v = getattr(ev, f, UNSET)
+        if v is not UNSET:
+            if not math.isfinite(v):
+                raise Invalid(f"`{f}` must be a finite number - at `$.{f}`")
+            try:
+                r = round_money(v)
+            except InvalidOperation:
+                raise Invalid(f"`{f}` is too large - at `$.{f}`") from None
+            if r != obj[f] or type(obj[f]) is not float:
+                if out is obj:
+                    out = dict(obj)
+                out[f] = r
+    target = getattr(ev, "target_roi", UNSET)
+    if target is not UNSET and not math.isfinite(target):
+        raise Invalid("`target_roi` must be a finite number - at `$.target_roi`")
+    if len(orjson.dumps(out)) > MAX_EVENT_BYTES:
+        raise Invalid("event larger than 8 KiB")
+    return out

@@ -1,0 +1,1 @@
+"""The web process: HTTP API (CONTRACT section 3) and the websocket push hub, on Dash's FastAPI server."""

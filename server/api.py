@@ -1,0 +1,165 @@
+"""The read side of the HTTP API (CONTRACT section 3), served from what the engine and the insight jobs
+keep in Redis: nothing here computes a metric."""
+from __future__ import annotations
+
+import re
+import time
+
+import orjson
+import redis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from insights.review import build_review
+from store import keys
+
+ROOM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+HEALTHY_HEARTBEAT_S = 5.0
+HEALTHY_LAG_S = 5.0
+
+
+def _json(obj, status: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
+
+
+def _error(status: int, reason: str) -> Response:
+    return _json({"error": reason}, status)
+
+
+def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise ValueError(f"`{name}` must be an integer from {lo} to {hi}")
+    return int(raw)
+
+
+def add_routes(server: FastAPI, r: redis.asyncio.Redis) -> None:
+    async def snapshot(room: str) -> dict | None:
+        if not ROOM_RE.match(room):
+            return None
+        blob = await r.get(keys.snapshot(room))
+        return orjson.loads(blob) if blob else None
+
+    async def known(room: str) -> bool:
+        return bool(ROOM_RE.match(room)) and bool(await r.exists(keys.snapshot(room)))
+
+    def unknown(room: str) -> Response:
+        return _error(404, f"unknown room {room!r}")
+
+    @server.exception_handler(RequestValidationError)
+    async def _invalid(_request, exc: RequestValidationError):
+        return JSONResponse({"error": str(exc.errors()[0].get("msg", "invalid request"))}, status_code=400)
+
+    @server.get("/api/rooms")
+    async def rooms():
+        names = sorted(n.decode() for n in await r.smembers(keys.ROOMS))
+        blobs = await r.mget([keys.snapshot(n) for n in names]) if names else []
+        out = []
+        for name, blob in zip(names, blobs):
+            if not blob:
+                continue
+            f = orjson.loads(blob)
+            m = f["metrics"]
+            out.append({"room": name, "platform": f.get("platform"), "session": m["session"], "as_of": m["as_of"],
+                        "online": m["online"], "gmv": m["gmv"], "title": m.get("title"), "ended": m.get("ended"),
+                        "updated": f.get("updated")})
+        return _json({"rooms": out})
+
+    @server.get("/api/rooms/{room}/metrics")
+    async def metrics(room: str):
+        snap = await snapshot(room)
+        return _json(snap["metrics"]) if snap else unknown(room)
+
+    @server.get("/api/rooms/{room}/products")
+    async def products(room: str, request: Request):
+        try:
+            limit = _int_param(request, "limit", 100, 0, 100000)
+            offset = _int_param(request, "offset", 0, 0, 10 ** 12)
+        except ValueError as e:
+            return _error(400, str(e))
+        if not await known(room):
+            return unknown(room)
+        rows = orjson.loads(await r.get(keys.products(room)) or b"[]")
+        return _json({"total": len(rows), "products": rows[offset:offset + limit]})
+
+    @server.get("/api/rooms/{room}/series")
+    async def series(room: str):
+        if not await known(room):
+            return unknown(room)
+        return _json({"series": orjson.loads(await r.get(keys.series(room)) or b"[]")})
+
+    @server.get("/api/rooms/{room}/suggestions")
+    async def suggestions(room: str):
+        if not await known(room):
+            return unknown(room)
+        return _json({"suggestions": orjson.loads(await r.get(keys.suggestions(room)) or b"[]")})
+
+    @server.get("/api/rooms/{room}/recommendations")
+    async def recommendations(room: str):
+        if not await known(room):
+            return unknown(room)
+        return _json({"recommendations": orjson.loads(await r.get(keys.recommendations(room)) or b"[]")})
+
+    @server.get("/api/rooms/{room}/sessions")
+    async def sessions(room: str):
+        if not await known(room):
+            return unknown(room)
+        rows = [orjson.loads(v) for v in (await r.hgetall(keys.session_list(room))).values()]
+        rows.sort(key=lambda s: s["started"], reverse=True)
+        return _json({"sessions": rows})
+
+    @server.get("/api/sessions/{session}/review")
+    async def review(session: str):
+        room = await r.hget(keys.SESSIONS, session)
+        if room is None:
+            return _error(404, f"unknown session {session!r}")
+        room = room.decode()
+        final = await r.get(keys.session_final(room, session))
+        if final:
+            data = orjson.loads(final)
+        else:
+            snap = await snapshot(room)
+            if not snap or snap["metrics"]["session"] != session:
+                return _error(404, f"session {session!r} has no stored figures")
+            data = {"room": room, "platform": snap.get("platform"), "metrics": snap["metrics"],
+                    "products": orjson.loads(await r.get(keys.products(room)) or b"[]"),
+                    "series": orjson.loads(await r.get(keys.series(room)) or b"[]")}
+        alerts = await recent_alerts(r, room=room, limit=500)
+        return _json(build_review(session, data, [a for a in alerts if a.get("session") in (None, session)]))
+
+    @server.get("/api/alerts")
+    async def alerts(request: Request):
+        room = request.query_params.get("room")
+        return _json({"alerts": await recent_alerts(r, room=room)})
+
+    @server.get("/healthz")
+    async def healthz():
+        try:
+            await r.ping()
+        except redis.RedisError as e:
+            return _json({"ok": False, "redis": False, "error": str(e)}, 503)
+        hb = await r.get(keys.ENGINE_HEARTBEAT)
+        if not hb:
+            return _json({"ok": False, "redis": True, "engine": "no heartbeat yet"}, 503)
+        beat = orjson.loads(hb)
+        age = time.time() - beat["ts"]
+        ok = age < HEALTHY_HEARTBEAT_S and beat["lag_s"] < HEALTHY_LAG_S
+        return _json({"ok": ok, "redis": True, "engine_heartbeat_age_s": round(age, 3), "lag_s": beat["lag_s"],
+                      "rooms": beat.get("rooms")}, 200 if ok else 503)
+
+    @server.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    async def api_not_found(rest: str):
+        return _error(404, f"no such endpoint: /api/{rest}")
+
+
+async def recent_alerts(r, room: str | None = None, limit: int = 200) -> list[dict]:
+    """Newest first, from the alert records the risk jobs keep (see insights/alerts.py)."""
+    index = keys.alerts_recent(room) if room else keys.ALERTS_RECENT
+    ids = await r.zrevrange(index, 0, limit - 1)
+    if not ids:
+        return []
+    blobs = await r.hmget(keys.ALERTS_BY_ID, ids)
+    return [orjson.loads(b) for b in blobs if b]

@@ -1,0 +1,162 @@
+"""The websocket hub: one Redis pub/sub subscription per web process, every frame forwarded as the same
+pre-serialized text to each socket that watches its room.
+
+A socket is `/ws?rooms=a,b` (or no `rooms` for all). On connect it gets a hello (server time, so the browser
+can tell how old data is without trusting its own clock) and the stored snapshot of each watched room, so a
+screen opened mid-session is complete at once; then live frames and alert changes. Unsent frames coalesce per
+room: a screen that cannot keep up skips intermediate frames (each frame is a complete state), never the
+latest, and never slows the others.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+import redis
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from store import keys
+from store.connect import async_client
+
+log = logging.getLogger("livewall.push")
+MAX_PENDING = 256   # unsent messages per socket beyond one frame per room (alert storms)
+
+
+class Client:
+    __slots__ = ("ws", "rooms", "pending", "ready", "n")
+
+    def __init__(self, ws: WebSocket, rooms: set[str] | None):
+        self.ws = ws
+        self.rooms = rooms            # None: every room
+        self.pending: dict = {}       # room -> newest unsent frame; other messages under unique keys
+        self.ready = asyncio.Event()
+        self.n = 0
+
+    def offer(self, text: str, room: str | None = None) -> None:
+        if room is None:
+            self.n += 1
+            room = self.n             # an int never equals a room name: never coalesced
+            if len(self.pending) >= MAX_PENDING:
+                del self.pending[next(iter(self.pending))]
+        self.pending[room] = text
+        self.ready.set()
+
+
+class Hub:
+    def __init__(self, redis_url: str):
+        self.redis_url = redis_url
+        self.clients: set[Client] = set()
+        self.by_room: dict[str, set[Client]] = {}
+        self.everyone: set[Client] = set()
+        self.task: asyncio.Task | None = None
+        self.frames = 0
+
+    def add(self, c: Client) -> None:
+        self.clients.add(c)
+        if c.rooms is None:
+            self.everyone.add(c)
+        else:
+            for room in c.rooms:
+                self.by_room.setdefault(room, set()).add(c)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._listen())
+
+    def remove(self, c: Client) -> None:
+        self.clients.discard(c)
+        self.everyone.discard(c)
+        for room in c.rooms or ():
+            s = self.by_room.get(room)
+            if s is not None:
+                s.discard(c)
+                if not s:
+                    del self.by_room[room]
+
+    def broadcast_room(self, room: str, text: str) -> None:
+        self.frames += 1
+        for c in self.by_room.get(room, ()):
+            c.offer(text, room)
+        for c in self.everyone:
+            c.offer(text, room)
+
+    def broadcast_all(self, text: str) -> None:
+        for c in self.clients:
+            c.offer(text)
+
+    async def _listen(self) -> None:
+        prefix = len(keys.FRAMES_PATTERN) - 1
+        while True:
+            client = async_client(self.redis_url)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(keys.FRAMES_PATTERN)
+                await pubsub.subscribe(keys.ALERT_CHANNEL)
+                # after a reconnect, screens may have missed frames: tell them to resync
+                self.broadcast_all('{"kind":"resync"}')
+                async for msg in pubsub.listen():
+                    data = msg["data"].decode()
+                    if msg["type"] == "pmessage":
+                        self.broadcast_room(msg["channel"].decode()[prefix:], data)
+                    elif msg["type"] == "message":
+                        self.broadcast_all(data)
+            except asyncio.CancelledError:
+                raise
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+                log.warning("pub/sub lost (%s); reconnecting", e)
+                await asyncio.sleep(0.5)
+            finally:
+                try:
+                    await pubsub.aclose()
+                    await client.aclose()
+                except Exception:  # noqa: BLE001 - closing a broken connection may fail again
+                    pass
+
+
+def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
+    hub = Hub(redis_url)
+
+    @server.websocket("/ws")
+    async def ws(websocket: WebSocket):
+        await websocket.accept()
+        raw = websocket.query_params.get("rooms")
+        rooms = {x for x in raw.split(",") if x} if raw else None
+        c = Client(websocket, rooms)
+        hub.add(c)
+        sender = asyncio.get_running_loop().create_task(_send(c))
+        try:
+            await _greet(c, r)
+            while True:
+                msg = await websocket.receive_text()  # only pings and resync requests come this way
+                if msg == "resync":
+                    await _greet(c, r)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            hub.remove(c)
+            sender.cancel()
+
+    return hub
+
+
+async def _greet(c: Client, r) -> None:
+    c.offer(orjson.dumps({"kind": "hello", "server_time": time.time()}).decode())
+    names = sorted(c.rooms) if c.rooms is not None else sorted(x.decode() for x in await r.smembers(keys.ROOMS))
+    if names:
+        for name, blob in zip(names, await r.mget([keys.snapshot(n) for n in names])):
+            if blob:
+                c.offer(blob.decode(), name)
+
+
+async def _send(c: Client) -> None:
+    try:
+        while True:
+            await c.ready.wait()
+            c.ready.clear()
+            batch, c.pending = c.pending, {}
+            for text in batch.values():
+                await c.ws.send_text(text)
+    except (WebSocketDisconnect, RuntimeError, asyncio.CancelledError):
+        pass
+    except Exception as e:  # noqa: BLE001 - a broken socket ends its sender, nothing else
+        log.debug("socket send failed: %s", e)

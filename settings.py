@@ -1,0 +1,46 @@
+"""Runtime settings: one dataclass, filled from the command line and the environment (CONTRACT section 4)."""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 8050
+DEFAULT_HOST = "127.0.0.1"
+# POST /api/events bodies above this get 413 (the contract asks for at least 4 MiB).
+MAX_BODY_BYTES = 8 * 1024 * 1024
+# The engine publishes at most this many frames per room per second (CONTRACT asks 2–10 Hz).
+FRAME_HZ = 4.0
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("LIVEWALL_DATA_DIR") or Path.home() / ".livewall")
+
+
+@dataclass
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    redis_url: str | None = None
+    feed: str = "sim"
+    ingest_token: str | None = None
+    data_dir: Path = field(default_factory=default_data_dir)
+    rooms: int = 4
+    insights_every_s: float = 10.0
+
+    @classmethod
+    def from_args(cls, argv: list[str] | None = None) -> "Settings":
+        p = argparse.ArgumentParser(prog="python app.py", description="livewall: the live-commerce control room")
+        p.add_argument("--port", type=int, default=DEFAULT_PORT)
+        p.add_argument("--host", default=DEFAULT_HOST)
+        p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"),
+                       help="redis://, rediss://, unix:// (default: start an embedded redis-server)")
+        p.add_argument("--feed", default="sim", choices=["sim", "none"], help="'none': no simulated rooms")
+        p.add_argument("--rooms", type=int, default=4, help="how many simulated rooms")
+        p.add_argument("--ingest-token", default=os.environ.get("LIVEWALL_INGEST_TOKEN"))
+        p.add_argument("--data-dir", type=Path, default=default_data_dir())
+        p.add_argument("--insights-every", type=float, default=10.0, help="seconds between insight runs")
+        a = p.parse_args(argv)
+        return cls(host=a.host, port=a.port, redis_url=a.redis_url, feed=a.feed, ingest_token=a.ingest_token,
+                   data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every)

@@ -1,0 +1,36 @@
+"""Redis clients from a URL (CONTRACT section 4: redis://, rediss://, unix://, redis-cluster://)."""
+from __future__ import annotations
+
+import redis
+import redis.asyncio as aredis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+
+def _cluster_nodes(url: str):
+    from redis.cluster import ClusterNode
+    hosts = url.split("://", 1)[1].strip("/")
+    nodes = []
+    for hp in hosts.split(","):
+        host, _, port = hp.rpartition(":")
+        nodes.append(ClusterNode(host, int(port)))
+    return nodes
+
+
+def sync_client(url: str) -> redis.Redis:
+    if url.startswith("redis-cluster://"):
+        from redis.cluster import RedisCluster
+        return RedisCluster(startup_nodes=_cluster_nodes(url))
+    # Retries ride out a Redis restart instead of crashing the part that was talking to it.
+    return redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 20),
+                                retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
+                                health_check_interval=10)
+
+
+def async_client(url: str) -> aredis.Redis:
+    if url.startswith("redis-cluster://"):
+        from redis.asyncio.cluster import RedisCluster
+        return RedisCluster(startup_nodes=_cluster_nodes(url))
+    return aredis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 20),
+                                 retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
+                                 health_check_interval=10)

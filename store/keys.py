@@ -1,0 +1,67 @@
+"""Every Redis key name in one place.
+
+Per-room keys carry the room as a hash tag (`{room}`) so that a room's stream, state and snapshot share a
+Redis Cluster slot and can be written together in one MULTI.
+"""
+
+ROOMS = "lw:rooms"                # SET of every room that has accepted an event
+IDS = "lw:ids"                    # SET of every accepted event id (the idempotency keys)
+SESSIONS = "lw:sessions"          # HASH session id -> room
+ENGINE_HEARTBEAT = "lw:engine:hb"  # JSON: last loop time, lag
+GROUP = "engine"                  # consumer group of the engine on every room stream
+FRAMES_PATTERN = "lw:frames:*"    # pub/sub: one channel per room, payload = frame JSON
+ALERTS = "lw:alerts"              # STREAM of alert records
+ALERT_CHANNEL = "lw:alert-events"  # pub/sub: alert changes for the screens
+
+
+def events(room: str) -> str:
+    return f"lw:{{{room}}}:events"
+
+
+def state(room: str) -> str:
+    return f"lw:{{{room}}}:state"
+
+
+def snapshot(room: str) -> str:
+    return f"lw:{{{room}}}:snap"
+
+
+def products(room: str) -> str:
+    return f"lw:{{{room}}}:products"
+
+
+def series(room: str) -> str:
+    return f"lw:{{{room}}}:series"
+
+
+def session_list(room: str) -> str:
+    return f"lw:{{{room}}}:sessions"
+
+
+def session_final(room: str, session: str) -> str:
+    return f"lw:{{{room}}}:final:{session}"
+
+
+def frames(room: str) -> str:
+    return f"lw:frames:{room}"
+
+
+def room_of_events_key(key: str) -> str:
+    return key[key.index("{") + 1:key.rindex("}")]
+
+
+# Written by the insight jobs (insights/), read by the API and the screens.
+ALERTS_BY_ID = "lw:alerts:byid"    # HASH alert id -> alert JSON (its latest state)
+ALERTS_RECENT = "lw:alerts:recent"  # ZSET alert id scored by start time
+
+
+def alerts_recent(room: str) -> str:
+    return f"lw:{{{room}}}:alerts"
+
+
+def suggestions(room: str) -> str:
+    return f"lw:{{{room}}}:suggestions"
+
+
+def recommendations(room: str) -> str:
+    return f"lw:{{{room}}}:recommendations"
