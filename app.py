@@ -12,7 +12,7 @@ from dash import Dash
 
 import callbacks
 from feeds import ingest
-from server import api, parts, push
+from server import alert_actions, api, parts, push, suggestion_actions
 from settings import Settings
 from store import embedded
 from store.connect import async_client
@@ -24,6 +24,8 @@ def build(redis_url: str, ingest_token: str | None = None) -> Dash:
                suppress_callback_exceptions=True, update_title=None)
     r = async_client(redis_url)
     ingest.add_routes(app.server, r, ingest_token)
+    alert_actions.add_routes(app.server, r)
+    suggestion_actions.add_routes(app.server, r)
     api.add_routes(app.server, r)
     push.add_routes(app.server, redis_url, r)
     callbacks.register(app)

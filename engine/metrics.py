@@ -88,7 +88,7 @@ def credit_of(visits: list[tuple], pays: list | None) -> list[tuple[int, int]]:
 
 class Product:
     __slots__ = ("sku", "fields", "stock_set", "stage_moves", "viewers", "clickers", "cart_adders", "buyers",
-                 "units", "gmv", "pays")
+                 "units", "gmv", "pays", "orders", "paid_orders")
 
     def __init__(self, sku: str):
         self.sku = sku
@@ -102,6 +102,8 @@ class Product:
         self.units = 0
         self.gmv = 0
         self.pays: list = []            # sorted [(ts, seq, qty)], for stock after a stock-setting event
+        self.orders: set = set()        # order ids created / paid, for unmet demand (not contract fields)
+        self.paid_orders: set = set()
 
     def stage(self, as_of: float) -> tuple[bool, float]:
         on_since, total = None, 0.0
@@ -141,6 +143,8 @@ class Product:
             "gmv": self.gmv / 100,
             "ctr": ratio(len(self.clickers), len(self.viewers)),
             "cvr": ratio(len(self.buyers), len(self.clickers)),
+            "orders": len(self.orders),
+            "paid_orders": len(self.paid_orders),
         }
 
 
@@ -408,7 +412,7 @@ class Session:
     def _on_order(self, ev, ts, seq):
         u = self._user(ev["user"])
         self._reach(u, "order")
-        self._product(ev["sku"])
+        self._product(ev["sku"]).orders.add(ev["order_id"])
         self.orders.add(ev["order_id"])
 
     def _on_pay(self, ev, ts, seq):
@@ -426,6 +430,7 @@ class Session:
         bisect.insort(self.win_pays, (ts, seq, amount, oid))
         p = self._product(ev["sku"])
         p.buyers.add(u)
+        p.paid_orders.add(oid)
         p.units += qty
         p.gmv += amount
         bisect.insort(p.pays, (ts, seq, qty))

@@ -124,11 +124,12 @@ class Engine:
     def step(self) -> int:
         """Read and apply one batch; publish and checkpoint when due. Returns entries applied."""
         self.discover()
-        if not self.rooms:
+        if self.rooms:
+            streams = {keys.events(name): ">" for name in self.rooms}
+            got = self.r.xreadgroup(keys.GROUP, CONSUMER, streams, count=BATCH, block=BLOCK_MS) or []
+        else:
             time.sleep(BLOCK_MS / 1000)
-            return 0
-        streams = {keys.events(name): ">" for name in self.rooms}
-        got = self.r.xreadgroup(keys.GROUP, CONSUMER, streams, count=BATCH, block=BLOCK_MS) or []
+            got = []
         n = 0
         full = False
         newest_ms = 0

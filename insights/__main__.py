@@ -1,14 +1,24 @@
-"""The insight jobs on their own: `python -m insights --redis-url URL`."""
+"""The insight jobs on their own: `python -m insights --redis-url URL [--every SECONDS]`."""
 import argparse
+import logging
 import os
 import signal
 import threading
 
+from insights import jobs
+
 p = argparse.ArgumentParser(prog="python -m insights")
 p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"))
-p.add_argument("--every", type=float, default=10.0)
+p.add_argument("--every", type=float, default=10.0, help="seconds between ad-spend and re-run runs")
 a = p.parse_args()
+if not a.redis_url:
+    p.error("--redis-url (or LIVEWALL_REDIS_URL) is required")
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per run would drown the log
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 signal.signal(signal.SIGINT, lambda *_: stop.set())
+sched = jobs.build(a.redis_url, a.every)
+sched.start()
 stop.wait()
+sched.shutdown(wait=True)

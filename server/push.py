@@ -17,6 +17,7 @@ import orjson
 import redis
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+from server.api import recent_alerts
 from store import keys
 from store.connect import async_client
 
@@ -91,7 +92,7 @@ class Hub:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(keys.FRAMES_PATTERN)
-                await pubsub.subscribe(keys.ALERT_CHANNEL)
+                await pubsub.subscribe(keys.NOTICE_CHANNEL)
                 # after a reconnect, screens may have missed frames: tell them to resync
                 self.broadcast_all('{"kind":"resync"}')
                 async for msg in pubsub.listen():
@@ -140,12 +141,20 @@ def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
 
 
 async def _greet(c: Client, r) -> None:
+    """Everything a new screen needs to be complete at once: snapshots, insights, recent alerts."""
     c.offer(orjson.dumps({"kind": "hello", "server_time": time.time()}).decode())
     names = sorted(c.rooms) if c.rooms is not None else sorted(x.decode() for x in await r.smembers(keys.ROOMS))
-    if names:
-        for name, blob in zip(names, await r.mget([keys.snapshot(n) for n in names])):
-            if blob:
-                c.offer(blob.decode(), name)
+    if not names:
+        return
+    for name, blob in zip(names, await r.mget([keys.snapshot(n) for n in names])):
+        if blob:
+            c.offer(blob.decode(), name)
+    for name in names:
+        sug, rec = await r.mget(keys.suggestions(name), keys.recommendations(name))
+        c.offer(orjson.dumps({"kind": "insight", "room": name, "suggestions": orjson.loads(sug or b"[]"),
+                              "recommendations": orjson.loads(rec or b"[]")}).decode())
+    alerts = [a for a in await recent_alerts(r, limit=100) if c.rooms is None or a.get("room") in c.rooms]
+    c.offer(orjson.dumps({"kind": "alerts", "alerts": alerts}).decode())
 
 
 async def _send(c: Client) -> None:

@@ -10,8 +10,8 @@ SESSIONS = "lw:sessions"          # HASH session id -> room
 ENGINE_HEARTBEAT = "lw:engine:hb"  # JSON: last loop time, lag
 GROUP = "engine"                  # consumer group of the engine on every room stream
 FRAMES_PATTERN = "lw:frames:*"    # pub/sub: one channel per room, payload = frame JSON
-ALERTS = "lw:alerts"              # STREAM of alert records
-ALERT_CHANNEL = "lw:alert-events"  # pub/sub: alert changes for the screens
+ALERTS = "lw:alerts"              # STREAM: every alert change, in order (history)
+NOTICE_CHANNEL = "lw:notices"     # pub/sub: alert changes and fresh insights, for every screen
 
 
 def events(room: str) -> str:
