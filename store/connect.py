@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+
+# Retries ride out a Redis restart instead of failing the part that was talking to it.
+_RETRY_ON = [redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError]
 
 
 def _cluster_nodes(url: str):
@@ -21,16 +25,13 @@ def sync_client(url: str) -> redis.Redis:
     if url.startswith("redis-cluster://"):
         from redis.cluster import RedisCluster
         return RedisCluster(startup_nodes=_cluster_nodes(url))
-    # Retries ride out a Redis restart instead of crashing the part that was talking to it.
     return redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 20),
-                                retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
-                                health_check_interval=10)
+                                retry_on_error=_RETRY_ON, health_check_interval=10)
 
 
 def async_client(url: str) -> aredis.Redis:
     if url.startswith("redis-cluster://"):
         from redis.asyncio.cluster import RedisCluster
         return RedisCluster(startup_nodes=_cluster_nodes(url))
-    return aredis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 20),
-                                 retry_on_error=[redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError],
-                                 health_check_interval=10)
+    return aredis.Redis.from_url(url, retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), 20),
+                                 retry_on_error=_RETRY_ON, health_check_interval=10)
