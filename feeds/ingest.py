@@ -9,11 +9,12 @@ from __future__ import annotations
 import hmac
 import json
 
+import msgspec
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from feeds.schema import Invalid, judge
+from feeds.schema import Invalid, judge, judge_raw
 from settings import MAX_BODY_BYTES
 from store import keys
 
@@ -44,59 +45,52 @@ class BodyError(Exception):
         self.reason = reason
 
 
-def parse_body(body: bytes, ndjson: bool) -> list:
-    """Decode a body into a list whose items are decoded objects or `Invalid` (for a bad NDJSON line)."""
+Judged = tuple[str, str, bytes]   # (id, room, JSON to store)
+_split = msgspec.json.Decoder(list[msgspec.Raw]).decode
+
+
+def judge_body(body: bytes, ndjson: bool) -> tuple[list[Judged], list[dict]]:
+    """Judge every event of a body on its own: (accepted in order, rejected with index and reason)."""
     if ndjson:
-        items = []
-        for line in body.split(b"\n"):
-            if not line.strip():
-                continue
-            items.append(_loads(line, per_line=True))
-        return items
-    value = _loads(body, per_line=False)
-    if isinstance(value, Invalid):
-        raise BodyError(400, f"body is not JSON: {value}")
-    if not isinstance(value, list):
-        raise BodyError(400, "body must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)")
-    return value
-
-
-def _loads(raw: bytes, per_line: bool):
+        return _judge_each([line for line in body.split(b"\n") if line.strip()], judge_raw)
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        # Python's parser also reads NaN, Infinity and 1e999: such an event is then rejected on its own
-        # ("must be a finite number") instead of failing the whole body.
+        items = _split(body)
+    except msgspec.ValidationError:
+        raise BodyError(400, "body must be a JSON array of events (or NDJSON with Content-Type: "
+                             "application/x-ndjson)") from None
+    except msgspec.DecodeError as e:
+        # Not strict JSON. Python's parser also reads NaN, Infinity and 1e999: such an event is then
+        # rejected on its own ("must be a finite number") instead of failing the whole body.
         try:
-            return json.loads(raw)
+            value = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            return Invalid(f"malformed JSON: {e}")
+            raise BodyError(400, f"body is not JSON: {e}") from None
+        if not isinstance(value, list):
+            raise BodyError(400, "body must be a JSON array of events") from None
+        return _judge_each(value, judge)
+    return _judge_each(items, judge_raw)
 
 
-def judge_all(items: list) -> tuple[list[tuple[int, dict]], list[dict]]:
+def _judge_each(items, judge_one) -> tuple[list[Judged], list[dict]]:
     good, rejected = [], []
-    for i, obj in enumerate(items):
-        if isinstance(obj, Invalid):
-            rejected.append({"index": i, "error": str(obj)})
-            continue
+    for i, item in enumerate(items):
         try:
-            good.append((i, judge(obj)))
+            good.append(judge_one(item))
         except Invalid as e:
             rejected.append({"index": i, "error": str(e)})
     return good, rejected
 
 
-def _script_args(events: list[dict]) -> tuple[list[str], list]:
+def _script_args(events: list[Judged]) -> tuple[list[str], list]:
     streams: dict[str, int] = {}
     argv: list = []
-    for ev in events:
-        key = keys.events(ev["room"])
-        slot = streams.setdefault(key, len(streams) + 3)
-        argv += (ev["id"], slot, orjson.dumps(ev))
+    for eid, room, raw in events:
+        slot = streams.setdefault(keys.events(room), len(streams) + 3)
+        argv += (eid, slot, raw)
     return [keys.IDS, keys.ROOMS, *streams], argv
 
 
-def store_sync(client, events: list[dict]) -> list[bool]:
+def store_sync(client, events: list[Judged]) -> list[bool]:
     """Store judged events; returns, per event, True if new and False if a duplicate."""
     script = client.register_script(STORE_LUA)
     out: list[bool] = []
@@ -106,7 +100,7 @@ def store_sync(client, events: list[dict]) -> list[bool]:
     return out
 
 
-async def store_async(client, events: list[dict]) -> list[bool]:
+async def store_async(client, events: list[Judged]) -> list[bool]:
     script = client.register_script(STORE_LUA)
     out: list[bool] = []
     for start in range(0, len(events), CHUNK):
@@ -115,10 +109,10 @@ async def store_async(client, events: list[dict]) -> list[bool]:
     return out
 
 
-def ingest_sync(client, items: list) -> dict:
-    """Judge and store already-decoded events (for in-process producers such as the simulator)."""
-    good, rejected = judge_all(items)
-    flags = store_sync(client, [ev for _, ev in good]) if good else []
+def ingest_sync(client, events: list[dict]) -> dict:
+    """Judge and store events made in this process (the simulator, tests), as POST /api/events would."""
+    good, rejected = _judge_each([orjson.dumps(e) for e in events], judge_raw)
+    flags = store_sync(client, good) if good else []
     return {"accepted": sum(flags), "duplicates": len(flags) - sum(flags), "rejected": rejected}
 
 
@@ -150,11 +144,9 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
                 return _error(401, "missing or wrong ingest token (Authorization: Bearer <token>)")
         try:
             body = await _read_body(request)
-            ndjson = "ndjson" in request.headers.get("content-type", "")
-            items = parse_body(body, ndjson)
+            good, rejected = judge_body(body, "ndjson" in request.headers.get("content-type", ""))
         except BodyError as e:
             return _error(e.status, e.reason)
-        good, rejected = judge_all(items)
-        flags = await store_async(redis_async, [ev for _, ev in good]) if good else []
+        flags = await store_async(redis_async, good) if good else []
         accepted = sum(flags)
         return JSONResponse({"accepted": accepted, "duplicates": len(flags) - accepted, "rejected": rejected})

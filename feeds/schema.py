@@ -5,6 +5,7 @@ fields kept, money rounded half-even to the cent) or raises `Invalid` with the r
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -156,35 +157,71 @@ def round_money(x: float) -> float:
     return float(Decimal(repr(x)).quantize(_CENT, rounding=ROUND_HALF_EVEN))
 
 
-def judge(obj, now: float | None = None) -> dict:
-    """Validate one event; return it ready to store, or raise Invalid with the reason."""
+_decode = msgspec.json.Decoder(Event).decode
+
+
+def judge_raw(raw: bytes, now: float | None = None) -> tuple[str, str, bytes]:
+    """Validate one event given as JSON text: (id, room, the JSON to store), or raise Invalid.
+
+    The fast path: msgspec decodes straight into the typed struct; the original text is stored as it came
+    (extra fields kept) unless money needs rounding.
+    """
+    try:
+        ev = _decode(raw)
+    except msgspec.ValidationError as e:
+        raise Invalid(str(e)) from None
+    except msgspec.DecodeError:
+        # 1e999 and friends: let the tolerant parser read it, so the reason names the field
+        try:
+            obj = json.loads(raw)
+        except ValueError as e:
+            raise Invalid(f"malformed JSON: {e}") from None
+        return judge(obj, now)
+    fixes = _check(ev, now)
+    raw = bytes(raw)  # a msgspec.Raw slice of the body, or bytes already
+    if fixes or len(raw) > MAX_EVENT_BYTES:
+        obj = orjson.loads(raw)
+        obj.update(fixes)
+        raw = orjson.dumps(obj)
+        if len(raw) > MAX_EVENT_BYTES:
+            raise Invalid("event larger than 8 KiB (compact UTF-8 JSON)")
+    return ev.id, ev.room, raw
+
+
+def judge(obj, now: float | None = None) -> tuple[str, str, bytes]:
+    """Validate one already-decoded event (it may hold NaN or infinities, which JSON text cannot)."""
     if not isinstance(obj, dict):
         raise Invalid("an event must be a JSON object")
     try:
         ev = msgspec.convert(obj, Event)
     except msgspec.ValidationError as e:
         raise Invalid(str(e)) from None
+    fixes = _check(ev, now)
+    raw = orjson.dumps({**obj, **fixes})
+    if len(raw) > MAX_EVENT_BYTES:
+        raise Invalid("event larger than 8 KiB (compact UTF-8 JSON)")
+    return ev.id, ev.room, raw
+
+
+def _check(ev, now: float | None) -> dict:
+    """What msgspec's types cannot say: finiteness, the 10-year window; returns money fields to round."""
     if not math.isfinite(ev.ts):
         raise Invalid("`ts` must be a finite number - at `$.ts`")
     if abs(ev.ts - (time.time() if now is None else now)) > TEN_YEARS_S:
         raise Invalid("`ts` must be within 10 years of now - at `$.ts`")
-    out = obj
+    fixes = {}
     for f in _MONEY_FIELDS:
         v = getattr(ev, f, UNSET)
-        if v is not UNSET:
-            if not math.isfinite(v):
-                raise Invalid(f"`{f}` must be a finite number - at `$.{f}`")
+        if v is UNSET:
+            continue
+        if not math.isfinite(v):
+            raise Invalid(f"`{f}` must be a finite number - at `$.{f}`")
+        if round(v, 2) != v:  # already a whole number of cents needs no decimal arithmetic
             try:
-                r = round_money(v)
+                fixes[f] = round_money(v)
             except InvalidOperation:
                 raise Invalid(f"`{f}` is too large - at `$.{f}`") from None
-            if r != obj[f] or type(obj[f]) is not float:
-                if out is obj:
-                    out = dict(obj)
-                out[f] = r
     target = getattr(ev, "target_roi", UNSET)
     if target is not UNSET and not math.isfinite(target):
         raise Invalid("`target_roi` must be a finite number - at `$.target_roi`")
-    if len(orjson.dumps(out)) > MAX_EVENT_BYTES:
-        raise Invalid("event larger than 8 KiB")
-    return out
+    return fixes

@@ -57,13 +57,13 @@ def test_good_events_around_bad_ones_are_all_stored(system):
 
 
 def test_non_finite_numbers_are_rejected_one_by_one():
-    from feeds.ingest import judge_all, parse_body
+    from feeds.ingest import judge_body
     body = (b'[{"id":"n1","room":"r","ts":NaN,"type":"enter","user":"u"},'
             b' {"id":"n2","room":"r","ts":1e999,"type":"enter","user":"u"},'
             b' {"id":"n3","room":"r","ts":%d,"type":"pay","user":"u","sku":"s","order_id":"o","amount":Infinity},'
             b' {"id":"n4","room":"r","ts":%d,"type":"enter","user":"u"}]') % (int(NOW), int(NOW))
-    good, rejected = judge_all(parse_body(body, ndjson=False))
-    assert [e["id"] for _, e in good] == ["n4"]
+    good, rejected = judge_body(body, ndjson=False)
+    assert [eid for eid, _room, _raw in good] == ["n4"]
     assert [r["index"] for r in rejected] == [0, 1, 2]
     assert all("finite" in r["error"] for r in rejected)
 
