@@ -202,6 +202,8 @@ def memory_per_viewer(viewers: int) -> tuple[float, int]:
             seq += 1
             room.apply({"id": str(seq), "room": "mem", "ts": t + rng.uniform(0.5, 300), "type": "leave",
                         "user": user}, seq)
+        if i % 1000 == 0:
+            room.current.metrics()  # the engine takes a snapshot several times a second
     room.current.metrics()
     gc.collect()
     grown = proc.memory_info().rss - before

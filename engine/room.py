@@ -25,9 +25,9 @@ class Room:
         self.current: Session | None = None
         self.finished: list[Session] = []  # sessions superseded since the runner last saved them
         self.implicit = False             # the current session began at the room's first event
-        self.had_session = False
         self.needs_rebuild = False
         self.dirty = False
+        self.dropped_ts = float("-inf")   # newest ts of an event that fell after a session_end
 
     def apply(self, ev: dict, seq: int) -> None:
         if self.platform is None and "platform" in ev:
@@ -37,15 +37,14 @@ class Room:
         t, ts = ev["type"], ev["ts"]
         cur = self.current
         if t == "session_start":
-            if cur is not None and ts < cur.as_of:
+            # late: events already applied, or already dropped as sessionless, belong after it
+            if cur is not None and (ts < cur.as_of or ts < self.dropped_ts):
                 self.needs_rebuild = True
                 return
             self._start(ts, seq, {k: ev[k] for k in SESSION_INFO if k in ev})
             self.current.apply(ev, seq)
             return
         if cur is None:
-            if self.had_session:
-                return  # after a session_end, before the next start: no session
             self._start(ts, seq, {})
             self.implicit = True
             self.current.apply(ev, seq)
@@ -61,7 +60,8 @@ class Room:
                 self.needs_rebuild = True
             return
         if cur.ended is not None and (ts, seq) > (cur.ended, cur.end_seq):
-            return  # after the session_end: belongs to no session
+            self.dropped_ts = max(self.dropped_ts, ts)
+            return  # after the session_end: belongs to no session (unless a late session_start claims it)
         if (ts, seq) < (cur.started, cur.start_seq):
             if not self.implicit:
                 return  # before the session_start: an earlier session's, which is frozen
@@ -75,4 +75,3 @@ class Room:
             self.finished.append(self.current)
         self.current = Session(session_id(self.name, ts), ts, seq, info)
         self.implicit = False
-        self.had_session = True
