@@ -41,15 +41,24 @@ def cents(amount: float) -> int:
     return round(amount * 100)
 
 
-class User:
-    """One viewer in one session: funnel stages reached, enter/leave moves, pays (for source credit)."""
-    __slots__ = ("stages", "moves", "pays")
+# One viewer in one session is one packed record, because viewers are what a room has most of:
+#   head (stages reached: a bit per funnel stage, and the number of moves), then the enter/leave moves as
+#   (ts, key) pairs in (ts, seq) order with key = seq * 16 + kind * 8 + source, then a (product index,
+#   flags) entry per product the viewer viewed, clicked, carted or bought.
+_HEAD = struct.Struct("<BI")
+_PROD = struct.Struct("<IB")
+_NEW_USER = _HEAD.pack(0, 0)
+VIEWED, CLICKED, CARTED, BOUGHT = 1, 2, 4, 8
 
-    def __init__(self):
-        self.stages = 0
-        # packed (ts, key) pairs in (ts, seq) order; key = seq * 16 + kind * 8 + source
-        self.moves: bytes = b""
-        self.pays: list | None = None   # sorted [(ts, seq, cents)]
+
+def _split(rec: bytes) -> tuple[int, bytes, bytes]:
+    stages, n = _HEAD.unpack_from(rec)
+    end = _HEAD.size + 16 * n
+    return stages, rec[_HEAD.size:end], rec[end:]
+
+
+def _join(stages: int, moves: bytes, prods: bytes) -> bytes:
+    return _HEAD.pack(stages, len(moves) // 16) + moves + prods
 
 
 def visits_of(moves: bytes) -> list[tuple]:
@@ -86,18 +95,19 @@ def credit_of(visits: list[tuple], pays: list | None) -> list[tuple[int, int]]:
 
 
 class Product:
-    __slots__ = ("sku", "fields", "stock_set", "stage_moves", "viewers", "clickers", "cart_adders", "buyers",
-                 "units", "gmv", "pays", "orders", "paid_orders")
+    __slots__ = ("sku", "index", "fields", "stock_set", "stage_moves", "viewers", "clickers", "cart_adders",
+                 "buyers", "units", "gmv", "pays", "orders", "paid_orders")
 
-    def __init__(self, sku: str):
+    def __init__(self, sku: str, index: int):
         self.sku = sku
+        self.index = index
         self.fields: dict = {}          # name/price/cost -> ((ts, seq), value) of the latest product_on carrying it
         self.stock_set = None           # ((ts, seq), stock) of the latest stock-setting event
         self.stage_moves: list = []     # sorted [(ts, seq, on)]
-        self.viewers: set = set()
-        self.clickers: set = set()
-        self.cart_adders: set = set()
-        self.buyers: set = set()
+        self.viewers = 0                # distinct users, counted from the flags in their records
+        self.clickers = 0
+        self.cart_adders = 0
+        self.buyers = 0
         self.units = 0
         self.gmv = 0
         self.pays: list = []            # sorted [(ts, seq, qty)], for stock after a stock-setting event
@@ -134,14 +144,14 @@ class Product:
             "stock": self.stock(),
             "on_stage": on,
             "stage_seconds": secs,
-            "viewers": len(self.viewers),
-            "clickers": len(self.clickers),
-            "cart_adders": len(self.cart_adders),
-            "buyers": len(self.buyers),
+            "viewers": self.viewers,
+            "clickers": self.clickers,
+            "cart_adders": self.cart_adders,
+            "buyers": self.buyers,
             "units": self.units,
             "gmv": self.gmv / 100,
-            "ctr": ratio(len(self.clickers), len(self.viewers)),
-            "cvr": ratio(len(self.buyers), len(self.clickers)),
+            "ctr": ratio(self.clickers, self.viewers),
+            "cvr": ratio(self.buyers, self.clickers),
             "orders": len(self.orders),
             "paid_orders": len(self.paid_orders),
         }
@@ -161,8 +171,10 @@ class Session:
         self.as_of = started
         self.epoch = float(int(started))  # origin for sums of timestamps, to keep them well-conditioned
 
-        self.users: dict[str, User] = {}
+        self.users: dict[str, bytes] = {}
+        self.user_pays: dict[str, list] = {}                           # user -> sorted [(ts, seq, cents)]
         self.products: dict[str, Product] = {}
+        self.product_list: list[Product] = []
         # visits
         self.visits = 0
         self.src_visits = [0] * 6
@@ -222,32 +234,55 @@ class Session:
         if handler is not None:
             handler(self, ev, ts, seq)
 
-    def _user(self, name: str) -> User:
-        u = self.users.get(name)
-        if u is None:
-            u = self.users[name] = User()
-        return u
-
-    def _reach(self, u: User, stage: str) -> None:
+    def _reach(self, stages: int, stage: str) -> int:
         bit = _STAGE_BIT[stage]
-        if not u.stages & bit:
-            u.stages |= bit
+        if not stages & bit:
+            stages |= bit
             self.stage_counts[bit.bit_length() - 1] += 1
+        return stages
 
     def _product(self, sku: str) -> Product:
         p = self.products.get(sku)
         if p is None:
-            p = self.products[sku] = Product(sku)
+            p = self.products[sku] = Product(sku, len(self.product_list))
+            self.product_list.append(p)
         return p
 
+    def _touch(self, name: str, stage: str | None, sku: str, flag: int) -> Product:
+        """Mark a user's stage and their first view/click/cart/buy of a product, counting distinct users."""
+        rec = self.users.get(name, _NEW_USER)
+        stages, moves, prods = _split(rec)
+        if stage is not None:
+            stages = self._reach(stages, stage)
+        p = self._product(sku)
+        for i in range(0, len(prods), _PROD.size):
+            idx, flags = _PROD.unpack_from(prods, i)
+            if idx == p.index:
+                if not flags & flag:
+                    prods = prods[:i] + _PROD.pack(idx, flags | flag) + prods[i + _PROD.size:]
+                    _count(p, flag)
+                break
+        else:
+            prods += _PROD.pack(p.index, flag)
+            _count(p, flag)
+        self.users[name] = _join(stages, moves, prods)
+        return p
+
+    def _mark(self, name: str, stage: str) -> None:
+        rec = self.users.get(name, _NEW_USER)
+        stages = self._reach(rec[0], stage)
+        if stages != rec[0]:
+            self.users[name] = bytes((stages,)) + rec[1:]
+
     def _on_impression(self, ev, ts, seq):
-        self._reach(self._user(ev["user"]), "impression")
+        self._mark(ev["user"], "impression")
 
     def _on_move(self, ev, ts, seq):
-        u = self._user(ev["user"])
+        name = ev["user"]
+        stages, m, prods = _split(self.users.get(name, _NEW_USER))
         kind = _ENTER if ev["type"] == "enter" else _LEAVE
         if kind == _ENTER:
-            self._reach(u, "enter")
+            stages = self._reach(stages, "enter")
         key = seq * 16 + kind * 8 + SRC[ev.get("source", "other")] if kind == _ENTER else seq * 16
         if ts > self.last_visit_ts:
             # online now is the value after every event of the previous instant: a sample for the peak
@@ -255,18 +290,18 @@ class Session:
             self.last_visit_ts = ts
         elif ts < self.last_visit_ts:
             self.peak_dirty = True
-        m = u.moves
         old = visits_of(m)
         rec = _MOVE.pack(ts, key)
         i = len(m)
         while i and _MOVE.unpack_from(m, i - 16) > (ts, key):  # a late move goes back into its place
             i -= 16
-        u.moves = m + rec if i == len(m) else m[:i] + rec + m[i:]
-        new = visits_of(u.moves)
+        m = m + rec if i == len(m) else m[:i] + rec + m[i:]
+        self.users[name] = _join(stages, m, prods)
+        new = visits_of(m)
         if old != new:
-            self._replace_visits(u, old, new)
+            self._replace_visits(name, old, new)
 
-    def _replace_visits(self, u: User, old: list, new: list) -> None:
+    def _replace_visits(self, name: str, old: list, new: list) -> None:
         i = 0
         while i < len(old) and i < len(new) and old[i] == new[i]:
             i += 1
@@ -281,8 +316,9 @@ class Session:
                 b = 1 << s
                 if (old_mask ^ new_mask) & b:
                     self.src_viewers[s] += 1 if new_mask & b else -1
-        if u.pays:
-            self._recredit(credit_of(old, u.pays), credit_of(new, u.pays))
+        pays = self.user_pays.get(name)
+        if pays:
+            self._recredit(credit_of(old, pays), credit_of(new, pays))
 
     def _visit(self, v: tuple, sign: int) -> None:
         o, okey, c, src = v
@@ -388,28 +424,22 @@ class Session:
             p.stock_set = (key, value)
 
     def _on_product_view(self, ev, ts, seq):
-        u = self._user(ev["user"])
-        self._reach(u, "product_view")
-        self._product(ev["sku"]).viewers.add(u)
+        self._touch(ev["user"], "product_view", ev["sku"], VIEWED)
 
     def _on_product_click(self, ev, ts, seq):
-        u = self._user(ev["user"])
-        self._reach(u, "product_click")
-        self._product(ev["sku"]).clickers.add(u)
+        self._touch(ev["user"], "product_click", ev["sku"], CLICKED)
 
     def _on_cart_add(self, ev, ts, seq):
-        u = self._user(ev["user"])
-        self._product(ev["sku"]).cart_adders.add(u)
+        self._touch(ev["user"], None, ev["sku"], CARTED)
 
     def _on_order(self, ev, ts, seq):
-        u = self._user(ev["user"])
-        self._reach(u, "order")
+        self._mark(ev["user"], "order")
         self._product(ev["sku"]).orders.add(ev["order_id"])
         self.orders.add(ev["order_id"])
 
     def _on_pay(self, ev, ts, seq):
-        u = self._user(ev["user"])
-        self._reach(u, "pay")
+        name = ev["user"]
+        p = self._touch(name, "pay", ev["sku"], BOUGHT)
         amount = cents(ev["amount"])
         qty = ev.get("qty", 1)
         oid = ev["order_id"]
@@ -420,18 +450,15 @@ class Session:
         self.min_gmv[m] = self.min_gmv.get(m, 0) + amount
         self.min_paid.setdefault(m, set()).add(oid)
         bisect.insort(self.win_pays, (ts, seq, amount, oid))
-        p = self._product(ev["sku"])
-        p.buyers.add(u)
         p.paid_orders.add(oid)
         p.units += qty
         p.gmv += amount
         bisect.insort(p.pays, (ts, seq, qty))
-        visits = visits_of(u.moves)
-        old = credit_of(visits, u.pays)
-        if u.pays is None:
-            u.pays = []
-        bisect.insort(u.pays, (ts, seq, amount))
-        self._recredit(old, credit_of(visits, u.pays))
+        visits = visits_of(_split(self.users[name])[1])
+        pays = self.user_pays.setdefault(name, [])
+        old = credit_of(visits, pays)
+        bisect.insort(pays, (ts, seq, amount))
+        self._recredit(old, credit_of(visits, pays))
 
     def _on_refund(self, ev, ts, seq):
         self.refunds += cents(ev["amount"])
@@ -583,6 +610,17 @@ class Session:
                 "online": online,
             })
         return out
+
+
+def _count(p: Product, flag: int) -> None:
+    if flag == VIEWED:
+        p.viewers += 1
+    elif flag == CLICKED:
+        p.clickers += 1
+    elif flag == CARTED:
+        p.cart_adders += 1
+    else:
+        p.buyers += 1
 
 
 def _source_mask(visits: list) -> int:
