@@ -31,6 +31,13 @@ FRAME_PRODUCTS = 30       # product rows carried by a live frame (the API serves
 FRAME_MINUTES = 60        # series minutes carried by a live frame
 
 
+def _by_stream(reply) -> list:
+    """[(stream, entries)] from a raw XREADGROUP reply: a map under RESP3, a list of pairs under RESP2."""
+    if not reply:
+        return []
+    return list(reply.items()) if isinstance(reply, dict) else reply
+
+
 def _sid(entry_id: bytes) -> tuple[int, int]:
     ms, _, n = entry_id.partition(b"-")
     return int(ms), int(n)
@@ -75,7 +82,7 @@ class Engine:
         # entries delivered to us before a crash but not covered by the checkpoint
         start = b"0"
         while True:
-            got = self.r.xreadgroup(keys.GROUP, CONSUMER, {stream: start}, count=BATCH)
+            got = _by_stream(self.r.xreadgroup(keys.GROUP, CONSUMER, {stream: start}, count=BATCH))
             entries = got[0][1] if got else []
             if not entries:
                 break
@@ -129,7 +136,7 @@ class Engine:
         self.discover()
         if self.rooms:
             streams = {keys.events(name): ">" for name in self.rooms}
-            got = self.r.xreadgroup(keys.GROUP, CONSUMER, streams, count=BATCH, block=BLOCK_MS) or []
+            got = _by_stream(self.r.xreadgroup(keys.GROUP, CONSUMER, streams, count=BATCH, block=BLOCK_MS))
         else:
             time.sleep(BLOCK_MS / 1000)
             got = []

@@ -26,13 +26,14 @@ import random
 import signal
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import orjson
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from feeds.ingest import ingest_sync
-from feeds.schema import SOURCES
 
 log = logging.getLogger("livewall.simulator")
 
@@ -95,19 +96,19 @@ class Platform:
     budgets: tuple         # default yuan per hour of each campaign
 
 
-PLATFORMS = {
-    "douyin": Platform(1.3, {"recommend": .62, "short_video": .15, "follow": .08, "search": .05, "other": .10},
-                       1.0, "qc", (800.0, 400.0)),
+PLATFORM_PROFILES = {
+    "douyin": Platform(1.0, {"recommend": .62, "short_video": .15, "follow": .08, "search": .05, "other": .10},
+                       1.0, "qc", (6000.0, 3000.0)),
     "kuaishou": Platform(1.0, {"recommend": .50, "short_video": .15, "follow": .22, "search": .05, "other": .08},
-                         1.1, "jn", (600.0,)),
+                         1.1, "jn", (5000.0,)),
     "taobao": Platform(0.8, {"recommend": .35, "short_video": .05, "follow": .25, "search": .25, "other": .10},
-                       1.4, "zb", (400.0,)),
+                       1.4, "zb", (4000.0,)),
     "xiaohongshu": Platform(0.5, {"recommend": .55, "short_video": .20, "follow": .10, "search": .10, "other": .05},
-                            0.9, "ad", (300.0,)),
+                            0.9, "ad", (2000.0,)),
     "wechat": Platform(0.6, {"recommend": .30, "short_video": .10, "follow": .30, "search": .05, "other": .25},
-                       1.0, "ad", (300.0,)),
+                       1.0, "ad", (2000.0,)),
     "other": Platform(0.5, {"recommend": .40, "short_video": .15, "follow": .20, "search": .10, "other": .15},
-                      1.0, "ad", (300.0,)),
+                      1.0, "ad", (2000.0,)),
 }
 
 ORGANIC_ENTERS_PER_S = 2.4
@@ -119,9 +120,11 @@ MEAN_QTY = 1.2
 COMMENT_RATE, LIKE_RATE, SHARE_P = 0.008, 0.006, 0.012
 FLASH_BOOST = 2.5       # views and conversion during the first minute of a flash sale
 
-# Paid traffic: arrivals/min = PAID_A * budget**PAID_EXP * (REF_ROI / roi_target)**TARGET_EXP. A higher ROI
+# Paid traffic: arrivals/min = a * budget**PAID_EXP * (REF_ROI / roi_target)**TARGET_EXP, with `a` set per
+# room so that its largest default budget earns a paid ROI of REF_ROI * U(PAID_ROI_RANGE) (some rooms
+# under-spend, some over-spend) while bringing PAID_ARRIVALS per minute at most and at least. A higher ROI
 # target makes the platform bid lower: fewer visitors, better ones (quality), and less of the budget spent.
-PAID_A, PAID_EXP = 0.1, 0.7
+PAID_EXP, PAID_ROI_RANGE, PAID_ARRIVALS = 0.7, (0.6, 1.8), (10.0, 50.0)
 REF_ROI, TARGET_EXP, QUALITY_EXP, SPEND_EXP = 2.0, 0.8, 0.6, 0.3
 
 CONTROLS_KEY = "lw:sim:controls"   # STREAM of control commands for the simulator process
@@ -201,7 +204,7 @@ class SimRoom:
                  nonce: str | None = None):
         self.room, self.platform, self.seed = room, platform, seed
         self.config = SimConfig(**config) if isinstance(config, dict) else (config or SimConfig())
-        self.profile = PLATFORMS[platform]
+        self.profile = PLATFORM_PROFILES[platform]
         self.rng = random.Random(f"{room}|{seed}")
         # Ids carry a nonce of the run (the start time): a restarted simulator never reuses an earlier run's ids.
         self.nonce = nonce or hashlib.blake2b(f"{room}|{seed}|{start_ts}".encode(), digest_size=4).hexdigest()
@@ -221,6 +224,10 @@ class SimRoom:
         self._next_user = self.rng.randrange(10_000_000, 90_000_000)
         self.products = self._catalogue()
         self.campaigns = self._campaigns()
+        budget = max([c.budget for c in self.campaigns.values()] + [1000.0])
+        roi = REF_ROI * self.rng.uniform(*PAID_ROI_RANGE)
+        arrivals = roi * budget / (60 * self._value_per_visitor("paid"))
+        self._paid_a = min(max(arrivals, PAID_ARRIVALS[0]), PAID_ARRIVALS[1]) / budget ** PAID_EXP
         self._imp_rates = [(s, self.profile.scale * ORGANIC_ENTERS_PER_S * share / SOURCE[s].enter, SOURCE[s].enter)
                            for s, share in self.profile.mix.items()]
         # The account's fans: `follow` traffic mostly brings them back.
@@ -354,7 +361,7 @@ class SimRoom:
 
     def paid_model(self, budget: float, roi_target: float = REF_ROI) -> dict:
         """What a campaign with this budget and ROI target buys, in expectation."""
-        arrivals = PAID_A * budget ** PAID_EXP * (REF_ROI / roi_target) ** TARGET_EXP if budget > 0 else 0.0
+        arrivals = self._paid_a * budget ** PAID_EXP * (REF_ROI / roi_target) ** TARGET_EXP if budget > 0 else 0.0
         spend = budget * min(1.0, (REF_ROI / roi_target) ** SPEND_EXP)
         quality = (roi_target / REF_ROI) ** QUALITY_EXP
         value = self._value_per_visitor("paid") * quality
@@ -393,8 +400,8 @@ class SimRoom:
                                 "conversion_multiplier": v.conv * self.profile.conv} for s, v in SOURCE.items()},
                 "paid": {"formula": "arrivals_per_min = a * budget_per_hour ** exponent"
                                     " * (ref_roi_target / roi_target) ** target_exponent",
-                         "a": PAID_A, "exponent": PAID_EXP, "ref_roi_target": REF_ROI, "target_exponent": TARGET_EXP,
-                         "quality_exponent": QUALITY_EXP, "spend_exponent": SPEND_EXP, "campaigns": campaigns},
+                         "a": self._paid_a, "exponent": PAID_EXP, "ref_roi_target": REF_ROI,
+                         "target_exponent": TARGET_EXP, "quality_exponent": QUALITY_EXP, "spend_exponent": SPEND_EXP, "campaigns": campaigns},
                 "anomalies": [dict(a) for a in self.anomalies],
                 "flash_sales": [dict(f) for f in self.flash_sales],
                 "controls": list(self.controls_log),
@@ -818,7 +825,7 @@ class SimRoom:
 
 def platform_of(room: str) -> str:
     prefix = room.split("-", 1)[0]
-    return prefix if prefix in PLATFORMS else "douyin"
+    return prefix if prefix in PLATFORM_PROFILES else "douyin"
 
 
 def simulate_session(room: str, seed, duration_s: float, start_ts: float, **config) -> list[dict]:
@@ -874,8 +881,9 @@ def apply_control(fields: dict) -> bool:
     return True
 
 
-class _ControlReader:
-    """Follows CONTROLS_KEY from the moment the runner started: older commands were for an earlier run."""
+class _Link:
+    """The runner's side channel through Redis: controls in (CONTROLS_KEY, from the moment the runner
+    started: older commands were for an earlier run), truth out (TRUTH_KEY)."""
 
     def __init__(self, client):
         self.client = client
@@ -905,18 +913,18 @@ class _ControlReader:
 
 
 def _redis_sender(client, stop_event: threading.Event):
-    def send(events: list[dict]) -> None:
+    def send(events: list[dict]) -> bool:
         delay = 0.1
         while True:
             try:
                 ingest_sync(client, events)
-                return
+                return True
             except (redis.ConnectionError, redis.TimeoutError) as e:
                 # Retrying the same batch is safe: ids are idempotency keys.
                 status["failures"] += 1
                 log.warning("redis unavailable (%s); retrying %d events", e, len(events))
                 if stop_event.wait(delay):
-                    return
+                    return False
                 delay = min(delay * 2, 2.0)
     return send
 
@@ -925,29 +933,34 @@ def _http_sender(url: str, token: str | None, stop_event: threading.Event):
     from feeds.publisher import Publisher, PublishError
     pub = Publisher(url, token=token, retry_for_s=10.0)
 
-    def send(events: list[dict]) -> None:
+    def send(events: list[dict]) -> bool:
         pub.send_many(events)
         while True:
             try:
                 pub.flush()
-                return
+                return True
             except PublishError as e:
+                if e.status is not None:
+                    raise   # refused (a wrong token): no point in going on
                 status["failures"] += 1
                 log.warning("%s", e)
-                if e.status is not None or stop_event.wait(1.0):
-                    return
+                if stop_event.wait(1.0):
+                    return False
     return send
 
 
 def run_with(send, rooms: int, stop_event: threading.Event, speed: float = 1.0, seed=None, control_client=None,
-             **config) -> None:
-    """Step `rooms` rooms to the wall clock (times `speed`) every STEP_S and hand their events to send()."""
+             preroll_s: float = 0.0, **config) -> None:
+    """Step `rooms` rooms to the wall clock (times `speed`) every STEP_S and hand their events to send(),
+    which returns whether they were stored. With preroll_s, the rooms' sessions began up to that long ago,
+    staggered, so that the screens start with sessions in full swing at different stages."""
     base = seed if seed is not None else random.SystemRandom().randrange(2 ** 31)
     cfg = replace(SimConfig(session_jitter=0.15), **config)
     t0 = time.time()
-    sims = [SimRoom(name, platform, f"{base}-{i}", t0, cfg) for i, (name, platform) in enumerate(room_names(rooms))]
+    sims = [SimRoom(name, platform, f"{base}-{i}", t0 - preroll_s * (rooms - i) / rooms, cfg)
+            for i, (name, platform) in enumerate(room_names(rooms))]
     registry.update({s.room: s for s in sims})
-    controls = _ControlReader(control_client) if control_client is not None else None
+    controls = _Link(control_client) if control_client is not None else None
     next_truth = 0.0
     try:
         while not stop_event.is_set():
@@ -958,9 +971,9 @@ def run_with(send, rooms: int, stop_event: threading.Event, speed: float = 1.0, 
             batch = [ev for s in sims for ev in s.step(now)]
             if batch:
                 status["pending"] = len(batch)
-                send(batch)
-                status["stored"] += len(batch)
-                status["pending"] = 0
+                if send(batch):
+                    status["stored"] += len(batch)
+                    status["pending"] = 0
             if controls is not None and started >= next_truth:
                 controls.publish_truth()
                 next_truth = started + TRUTH_EVERY_S
@@ -970,12 +983,16 @@ def run_with(send, rooms: int, stop_event: threading.Event, speed: float = 1.0, 
             registry.pop(s.room, None)
 
 
-def run(redis_url: str, rooms: int, stop_event: threading.Event, speed: float = 1.0, seed=None, **config) -> None:
+def run(redis_url: str, rooms: int, stop_event: threading.Event, speed: float = 1.0, seed=None,
+        preroll_s: float = 0.0, **config) -> None:
     """The app's feed: `rooms` simulated rooms stored straight into Redis until stop_event is set."""
     from store.connect import sync_client
     client = sync_client(redis_url)
+    # Fail fast and let the loop retry: it keeps the batch, logs the outage and can still be stopped.
+    client.set_retry(Retry(ExponentialBackoff(cap=0.2, base=0.05), 2))
     try:
-        run_with(_redis_sender(client, stop_event), rooms, stop_event, speed, seed, control_client=client, **config)
+        run_with(_redis_sender(client, stop_event), rooms, stop_event, speed, seed, control_client=client,
+                 preroll_s=preroll_s, **config)
     finally:
         client.close()
 
@@ -990,14 +1007,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="event time per wall-clock second")
     p.add_argument("--seed", type=int)
     p.add_argument("--session-minutes", type=float, default=120.0)
+    p.add_argument("--preroll-minutes", type=float, default=10.0,
+                   help="start with sessions already running for up to this long, staggered across rooms")
     a = p.parse_args(argv)
     if not a.redis_url and not a.url:
         p.error("give --redis-url (or LIVEWALL_REDIS_URL) or --url")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)   # a line per request would drown the log
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    config = {"session_s": a.session_minutes * 60}
+    config = {"session_s": a.session_minutes * 60, "preroll_s": a.preroll_minutes * 60}
     log.info("simulating %d rooms at speed %g", a.rooms, a.speed)
     if a.url:
         from store.connect import sync_client
