@@ -29,6 +29,7 @@ BLOCK_MS = 100
 CHECKPOINT_S = 3.0        # how much work a crash can cost us to replay, at most
 FRAME_PRODUCTS = 30       # product rows carried by a live frame (the API serves them all)
 FRAME_MINUTES = 60        # series minutes carried by a live frame
+STATE_VERSION = 3         # bump when the pickled state's shape changes: old checkpoints are then replayed
 
 
 def _by_stream(reply) -> list:
@@ -75,10 +76,14 @@ class Engine:
         except redis.ResponseError as e:
             if "BUSYGROUP" not in str(e):
                 raise
-        blob = self.r.get(keys.state(name))
-        room = pickle.loads(blob) if blob else Room(name)
-        self.rooms[name] = room
+        room = _load_state(self.r.get(keys.state(name)))
         self.unacked[name] = []
+        if room is None:
+            # no usable checkpoint: the whole log is delivered again, in order, to a fresh room
+            room = self.rooms[name] = Room(name)
+            self.r.xgroup_setid(stream, keys.GROUP, id="0")
+            return
+        self.rooms[name] = room
         # entries delivered to us before a crash but not covered by the checkpoint
         start = b"0"
         while True:
@@ -183,12 +188,23 @@ class Engine:
                 continue
             room = self.rooms[name]
             pipe = self.r.pipeline(transaction=True)
-            pipe.set(keys.state(name), pickle.dumps(room, protocol=pickle.HIGHEST_PROTOCOL))
+            pipe.set(keys.state(name), pickle.dumps((STATE_VERSION, room), protocol=pickle.HIGHEST_PROTOCOL))
             if ack:
                 pipe.xack(keys.events(name), keys.GROUP, *ack)
             pipe.execute()
             ack.clear()
         self.last_checkpoint = time.monotonic()
+
+
+def _load_state(blob: bytes | None) -> Room | None:
+    if not blob:
+        return None
+    try:
+        version, room = pickle.loads(blob)
+    except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is replaced by a replay
+        log.warning("checkpoint unreadable (%s): replaying the room's log", e)
+        return None
+    return room if version == STATE_VERSION else None
 
 
 def _write_snapshot(pipe, room: Room, wall: float) -> None:
