@@ -26,7 +26,8 @@ log = logging.getLogger("livewall.engine")
 CONSUMER = "engine-1"
 BATCH = 2000              # entries per stream per read
 BLOCK_MS = 100
-CHECKPOINT_S = 3.0        # how much work a crash can cost us to replay, at most
+CHECKPOINT_S = 3.0        # how much work a crash can cost us to replay, at least this often...
+CHECKPOINT_SHARE = 0.1    # ...unless pickling big rooms would then take more than this share of the engine
 FRAME_PRODUCTS = 30       # product rows carried by a live frame (the API serves them all)
 FRAME_MINUTES = 60        # series minutes carried by a live frame
 STATE_VERSION = 3         # bump when the pickled state's shape changes: old checkpoints are then replayed
@@ -55,6 +56,7 @@ class Engine:
         self.known = 0
         self.last_frame = 0.0
         self.last_checkpoint = time.monotonic()
+        self.checkpoint_every = CHECKPOINT_S
         self.lag_s = 0.0
 
     # -- rooms ----------------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ class Engine:
         if now - self.last_frame >= 1 / FRAME_HZ:
             self.publish()
             self.last_frame = now
-        if now - self.last_checkpoint >= CHECKPOINT_S:
+        if now - self.last_checkpoint >= self.checkpoint_every:
             self.checkpoint()
         return n
 
@@ -183,6 +185,7 @@ class Engine:
     def checkpoint(self, force: bool = False) -> None:
         # snapshots first: a state checkpoint must never be ahead of what screens and the API can see
         self.publish()
+        began = time.monotonic()
         for name, ack in self.unacked.items():
             if not ack and not force:
                 continue
@@ -194,6 +197,7 @@ class Engine:
             pipe.execute()
             ack.clear()
         self.last_checkpoint = time.monotonic()
+        self.checkpoint_every = max(CHECKPOINT_S, (self.last_checkpoint - began) / CHECKPOINT_SHARE)
 
 
 def _load_state(blob: bytes | None) -> Room | None:
