@@ -1,5 +1,710 @@
-"""Placeholder until this job lands."""
+"""Risk rules: watch each live room, its products, its buyers and its comments, and say what is going wrong.
+
+`RiskState` (one per room) is pure and keeps event time: feed it the room's events (`observe`) and, at every
+evaluation, the engine's snapshot of the room (`evaluate`); it returns the `Condition`s that hold now. Room
+figures come from the snapshot (CONTRACT section 2); what needs a short window the engine does not keep (a
+buyer's orders in the last minute, identical comments, refunds against usual sales) comes from the events.
+Windows assume events arrive nearly in `ts` order: a late event stays a little longer than its window.
+
+Thresholds live in rules.yaml (`RuleBook`). What an alert does over time — firing, grouping, cooldown,
+resolving — is insights/alerts.py's business. `run(r)` is the scheduler's job that wires both to Redis.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import orjson
+import redis
+import yaml
+
+from insights.alerts import Store, Tracker
+from insights.webhook import Webhook
+from store import keys
+
+log = logging.getLogger("livewall.risk")
+
+RULES_FILE = Path(__file__).with_name("rules.yaml")
+MAX_WINDOW_S = 900          # the longest window a rule may ask for: what the snapshot samples and orders keep
+VISIT_KEEP_S = 180          # visits are remembered this long: an order soon after leaving is still the visit's
+BOUNCE_S = 2.0              # CONTRACT section 2: a visit that closes sooner bounced
+GROUP, CONSUMER = "risk", "risk-1"
+BATCH = 5000                # entries per room stream per read
+MAX_READS = 10              # reads per run at most: under a flood, evaluate between catching up
+LOOKBACK_S = 120            # a room first seen: read what its stream got in this many seconds before
+SYSTEM_ROOM = "*"           # the room of alerts about livewall itself
 
 
-def run(r) -> None:
-    return None
+@dataclass
+class Condition:
+    """A rule that holds now in one room (for one product or user: `subject`)."""
+    rule: str
+    room: str
+    figures: dict
+    subject: str | None = None
+    events: int | None = None   # event rules: offending events since the last evaluation; None: a level
+    session: str | None = None
+    as_of: float | None = None
+
+
+# ---- configuration ---------------------------------------------------------------------------------------
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_rules(paths: list[Path]) -> dict:
+    config: dict = {}
+    for path in paths:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top")
+        config = _merge(config, data)
+    for name in config.get("rules") or {}:
+        if name not in ROOM_RULES and name != "engine_lag":
+            log.warning("rules: no rule named %r (ignored)", name)
+    return config
+
+
+def params(config: dict, room: str, rule: str) -> dict:
+    """A rule's settings for one room: defaults, then the rule's own, then the room's."""
+    room_over = ((config.get("rooms") or {}).get(room) or {}).get(rule) or {}
+    return {**(config.get("defaults") or {}), **(config.get("rules") or {}).get(rule, {}), **room_over}
+
+
+class RuleBook:
+    """rules.yaml with the file named by LIVEWALL_RULES laid over it, read again when either changes."""
+
+    def __init__(self, paths: list[Path] | None = None):
+        if paths is None:
+            extra = os.environ.get("LIVEWALL_RULES")
+            paths = [RULES_FILE] + ([Path(extra)] if extra else [])
+        self.paths = paths
+        self.stamp = None
+        self.config: dict | None = None
+
+    def current(self) -> dict:
+        stamp = tuple(_stat(p) for p in self.paths)
+        if stamp != self.stamp:
+            self.stamp = stamp
+            try:
+                self.config = load_rules(self.paths)
+                log.info("rules loaded from %s", ", ".join(map(str, self.paths)))
+            except (OSError, yaml.YAMLError, ValueError) as e:
+                if self.config is None:
+                    raise
+                log.error("rules not reloaded, the previous ones stay: %s", e)
+        return self.config
+
+
+def _stat(path: Path):
+    try:
+        st = path.stat()
+        return st.st_mtime_ns, st.st_size
+    except OSError:
+        return None
+
+
+# ---- text matching ---------------------------------------------------------------------------------------
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def compact(text: str) -> str:
+    """Lower case without spaces, punctuation or emoji: '加 微-信！' and '加微信' are the same comment."""
+    return _NOT_WORD.sub("", text.lower())
+
+
+@lru_cache(maxsize=64)
+def _lexicon(terms: tuple) -> re.Pattern | None:
+    # ASCII words match whole words of the raw text ("bad" is not in "badge"); CJK terms match anywhere
+    parts = [rf"\b{re.escape(t.lower())}\b" if t.isascii() else re.escape(compact(t)) for t in terms if t]
+    return re.compile("|".join(parts)) if parts else None
+
+
+def find_term(text: str, terms, squeeze: bool) -> str | None:
+    """The first term in text. squeeze: also across spaces and punctuation ('加 微 信'), for evasions."""
+    pattern = _lexicon(tuple(terms or ()))
+    if pattern is None:
+        return None
+    low = text.lower()
+    m = pattern.search(low) or pattern.search(compact(low) if squeeze else _NOT_WORD.sub(" ", low))
+    return m.group(0) if m else None
+
+
+# ---- one room ------------------------------------------------------------------------------------------
+
+class RiskState:
+    def __init__(self, room: str):
+        self.room = room
+        self.session: str | None = None
+        self.last_ts: float | None = None
+        self.samples: deque = deque()     # (as_of, online, gmv, paid_gmv, ad_spend) per evaluation
+        self.advanced: tuple | None = None  # (as_of, wall time it was first seen at), for stale data
+        self._reset_events()
+
+    def _reset_events(self) -> None:
+        self.visits: deque = deque()      # [enter ts, leave ts or None, user, source], by enter
+        self.inside: dict = {}            # user -> the open visit's record
+        self.left: deque = deque()        # closed visits' records, by leave
+        self.last_visit: dict = {}        # user -> the latest visit's record: open, or closed and remembered
+        self.orders: deque = deque()      # (ts, user, order_id, amount, seconds since the buyer entered or None)
+        self.order_ids: set = set()       # of `orders`: an order and its pay are one order
+        self.fresh: list = []             # the orders since the last evaluation
+        self.paid = PaidTally()
+        self.pays: deque = deque()        # ts, for refund_spike's baseline
+        self.refunds: deque = deque()     # (ts, amount)
+        self.clicks: deque = deque()      # (ts, sku, user)
+        self.sku_pays: deque = deque()    # (ts, sku)
+        self.clicks_pays = [0, 0]         # product clicks and pays this session: the room's conversion
+        self.inbox: list = []             # (ts, user, text) of comments since the last evaluation
+        self.texts: deque = deque()       # (ts, compact text, user) for comment_flood
+        self.text_users: dict = {}        # compact text -> Counter(user)
+        self.text_shown: dict = {}        # compact text -> the text as written (latest)
+        self.banned: deque = deque()      # (ts, user, term, text)
+        self.moods: deque = deque()       # (ts, negative?) for negative_comments
+        self.mood_totals = [0, 0]         # comments, negative ones, in `moods`
+
+    # -- events ------------------------------------------------------------------------------------------
+
+    def observe(self, ev: dict) -> None:
+        t, ts = ev.get("type"), ev.get("ts")
+        if t == "session_start":
+            self._reset_events()
+        if self.last_ts is None or ts > self.last_ts:
+            self.last_ts = ts
+        handler = _OBSERVERS.get(t)
+        if handler is not None:
+            handler(self, ev, ts)
+
+    def _on_enter(self, ev, ts):
+        user = ev["user"]
+        if user not in self.inside:
+            rec = [ts, None, user, ev.get("source", "other")]
+            self.visits.append(rec)
+            self.inside[user] = self.last_visit[user] = rec
+
+    def _on_leave(self, ev, ts):
+        rec = self.inside.pop(ev["user"], None)
+        if rec is not None:
+            rec[1] = ts
+            self.left.append(rec)
+
+    def _on_order(self, ev, ts):
+        oid = ev["order_id"]
+        if ev["type"] == "pay":
+            self.pays.append(ts)
+            self.sku_pays.append((ts, ev["sku"]))
+            self.clicks_pays[1] += 1
+        if oid in self.order_ids:
+            return
+        user = ev["user"]
+        self.order_ids.add(oid)
+        visit = self.inside.get(user)
+        order = (ts, user, oid, ev["amount"], ts - visit[0] if visit is not None else None)
+        self.orders.append(order)
+        self.fresh.append(order)
+        if self._source(user) == "paid":
+            self.paid.order(ts)
+
+    def _on_refund(self, ev, ts):
+        self.refunds.append((ts, ev["amount"]))
+
+    def _on_click(self, ev, ts):
+        self.clicks.append((ts, ev["sku"], ev["user"]))
+        self.clicks_pays[0] += 1
+        if self._source(ev["user"]) == "paid":
+            self.paid.click()
+
+    def _source(self, user: str) -> str | None:
+        visit = self.last_visit.get(user)
+        return visit[3] if visit is not None else None
+
+    def _on_comment(self, ev, ts):
+        self.inbox.append((ts, ev["user"], ev["text"]))
+
+    # -- evaluation --------------------------------------------------------------------------------------
+
+    def evaluate(self, snapshot: dict, now: float, config: dict, wall: float | None = None) -> list[Condition]:
+        """The conditions that hold at event time `now`. `snapshot`: {"metrics", "products", "updated"} as the
+        engine stores it. `wall`: the wall-clock time, for the rule that needs one (stale data); None offline."""
+        m = snapshot["metrics"]
+        if m.get("session") != self.session:
+            self.session = m.get("session")
+            self.samples.clear()
+            self.advanced = None
+        self._sample(m, snapshot.get("updated", wall), wall)
+        self._forget(now)
+        view = View(m, snapshot.get("products") or [], now, wall)
+        out = []
+        for name, rule in ROOM_RULES.items():
+            p = params(config, self.room, name)
+            try:
+                # every rule runs, enabled or not, so that its windows keep moving
+                found = list(rule(self, view, p))
+            except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+                log.warning("rule %s failed in room %s: %r", name, self.room, e)
+                continue
+            if p.get("enabled", True) and m.get("ended") is None:
+                out.extend(Condition(name, self.room, figures, subject, events, self.session, m.get("as_of"))
+                           for subject, figures, events in found)
+        self.inbox.clear()
+        self.fresh.clear()
+        return out
+
+    def _forget(self, now: float) -> None:
+        def visit_gone(rec):
+            if self.last_visit.get(rec[2]) is rec:
+                del self.last_visit[rec[2]]
+        _evict(self.visits, now - VISIT_KEEP_S)
+        while self.left and self.left[0][1] <= now - VISIT_KEEP_S:
+            visit_gone(self.left.popleft())
+        _evict(self.orders, now - MAX_WINDOW_S, lambda o: self.order_ids.discard(o[2]))
+
+    def _sample(self, m: dict, updated: float | None, wall: float | None) -> None:
+        as_of = m["as_of"]
+        if not self.samples or as_of > self.samples[-1][0]:
+            self.samples.append((as_of, m["online"], m["gmv"], m["paid_gmv"], m["ad_spend"]))
+            while self.samples[0][0] < as_of - MAX_WINDOW_S:
+                self.samples.popleft()
+        if self.advanced is None or as_of != self.advanced[0]:
+            self.advanced = (as_of, updated if updated is not None else wall)
+
+    def delta(self, now: float, window_s: float, full: bool = True) -> tuple[tuple, tuple] | None:
+        """The latest sample and the one at the window's start (or the oldest kept, unless `full`)."""
+        base = self.samples[0]
+        if full and base[0] > now - window_s:
+            return None
+        for s in self.samples:
+            if s[0] > now - window_s:
+                break
+            base = s
+        return self.samples[-1], base
+
+
+class PaidTally:
+    """Product clicks and orders of paid visitors (by the source of the visit) this session and since the
+    last paid order."""
+
+    def __init__(self):
+        self.orders = self.clicks = 0
+        self.since = 0                      # clicks since the last paid order
+        self.last: float | None = None      # ts of the last paid order
+
+    def click(self) -> None:
+        self.clicks += 1
+        self.since += 1
+
+    def order(self, ts: float) -> None:
+        self.orders += 1
+        self.since = 0
+        self.last = ts
+
+
+@dataclass
+class View:
+    m: dict
+    products: list
+    now: float
+    wall: float | None
+
+
+def _evict(window: deque, before: float, on_drop=None) -> None:
+    while window and window[0][0] <= before:
+        item = window.popleft()
+        if on_drop is not None:
+            on_drop(item)
+
+
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+# ---- the rules: each yields (subject, figures, events) for what holds now ----------------------------------
+
+def bounce_storm(st: RiskState, v: View, p: dict):
+    # Over every visit opened in the window, a visit still open under 2 s counting as no bounce: the rate
+    # errs low for a second or two instead of waiting two seconds to know.
+    w = min(p["window_s"], VISIT_KEEP_S)
+    visits = bounced = 0
+    for enter, leave, _u, _src in reversed(st.visits):
+        if enter <= v.now - w:
+            break
+        visits += 1
+        bounced += leave is not None and leave - enter < BOUNCE_S
+    rate = bounced / visits if visits else None
+    w60 = v.m["windows"]["60"]
+    rate60, visits60 = w60["bounce_2s_rate"], w60["visits"]
+    if ((visits >= p["min_visits"] and rate > p["max_rate"])
+            or (visits60 >= p["min_visits_60s"] and rate60 is not None and rate60 > p["max_rate"])):
+        yield None, {"rate": rate, "visits": visits, "window_s": w, "rate_60s": rate60, "visits_60s": visits60,
+                     "max_rate": p["max_rate"]}, None
+
+
+def viewer_drop(st: RiskState, v: View, p: dict):
+    w = p["window_s"]
+    # the level in force when the window opened counts too: a quiet room samples rarely
+    _cur, base = st.delta(v.now, w, full=False)
+    peak = max([base[1]] + [s[1] for s in st.samples if s[0] > v.now - w])
+    online = v.m["online"]
+    if peak >= p["min_online"] and online < peak * (1 - p["max_drop"]) and peak - online >= p["min_lost"]:
+        yield None, {"online": online, "peak": peak, "drop": 1 - online / peak, "window_s": w}, None
+
+
+def low_dwell(st: RiskState, v: View, p: dict):
+    m = v.m
+    dwell = m["avg_dwell_s"]
+    if (dwell is not None and dwell < p["min_avg_dwell_s"] and m["viewers"] >= p["min_viewers"]
+            and v.now - m["started"] >= p["after_s"]):
+        yield None, {"avg_dwell_s": dwell, "viewers": m["viewers"], "min_avg_dwell_s": p["min_avg_dwell_s"]}, None
+
+
+def stale_data(st: RiskState, v: View, p: dict):
+    if v.wall is None or st.advanced is None or st.advanced[1] is None:
+        return
+    silent = v.wall - st.advanced[1]
+    if silent > p["max_silence_s"]:
+        yield None, {"silent_s": silent, "as_of": st.advanced[0]}, None
+
+
+def roi_low(st: RiskState, v: View, p: dict):
+    w = p["window_s"]
+    span = st.delta(v.now, w)
+    if span is None:
+        return
+    cur, base = span
+    spend = cur[4] - base[4]
+    if spend < p["min_spend"]:
+        return
+    paid_roi = (cur[3] - base[3]) / spend
+    target = v.m.get("target_roi")
+    floor = target * p["target_ratio"] if target else p["min_paid_roi"]
+    if paid_roi < floor:
+        yield None, {"paid_roi": paid_roi, "floor": floor, "spend": spend, "paid_gmv": cur[3] - base[3],
+                     "window_s": w}, None
+
+
+def paid_stall(st: RiskState, v: View, p: dict):
+    """Paid visitors keep clicking products but stopped ordering: at the session's own paid conversion
+    (orders per click), min_expected orders were due since the last one. Clicks, not time, measure how
+    long the silence is, so neither a quiet moment nor a sold-out product looks like a stall."""
+    t = st.paid
+    if t.orders < p["min_paid_orders"]:
+        return
+    expected = t.orders / max(t.clicks, 1) * t.since
+    if expected < p["min_expected"]:
+        return
+    cur, base = st.delta(v.now, v.now - t.last, full=False)
+    spend = cur[4] - base[4]
+    if spend >= p["min_spend"]:
+        yield None, {"silent_s": v.now - t.last, "paid_clicks": t.since, "expected": expected, "spend": spend}, None
+
+
+def spend_ahead(st: RiskState, v: View, p: dict):
+    w = p["window_s"]
+    span = st.delta(v.now, w)
+    if span is None:
+        return
+    cur, base = span
+    spend, gmv = cur[4] - base[4], cur[2] - base[2]
+    if spend >= p["min_spend"] and spend > p["max_ratio"] * gmv:
+        yield None, {"spend": spend, "gmv": gmv, "ratio": spend / gmv if gmv else None, "window_s": w}, None
+
+
+def refund_spike(st: RiskState, v: View, p: dict):
+    w, base_s = p["window_s"], p["baseline_s"]
+    _evict(st.refunds, v.now - max(w, base_s))
+    while st.pays and st.pays[0] <= v.now - base_s:
+        st.pays.popleft()
+    recent = [a for ts, a in st.refunds if ts > v.now - w]
+    span = min(base_s, max(w, v.now - v.m["started"]))
+    usual = len(st.pays) * w / span
+    if len(recent) >= p["min_refunds"] and len(recent) > p["max_share"] * usual:
+        yield None, {"refunds": len(recent), "amount": sum(recent), "usual_pays": usual, "window_s": w}, None
+
+
+def _stage(v: View, test):
+    for row in v.products:
+        stock = row.get("stock")
+        if row.get("on_stage") and stock is not None and test(stock):
+            yield row["sku"], {"sku": row["sku"], "name": row.get("name") or row["sku"], "stock": stock,
+                               "stage_seconds": row.get("stage_seconds")}, None
+
+
+def stock_low(st: RiskState, v: View, p: dict):
+    return _stage(v, lambda stock: 0 < stock <= p["max_stock"])
+
+
+def sold_out(st: RiskState, v: View, p: dict):
+    return _stage(v, lambda stock: stock <= 0)
+
+
+def clicks_no_sales(st: RiskState, v: View, p: dict):
+    w = p["window_s"]
+    _evict(st.clicks, v.now - w)
+    _evict(st.sku_pays, v.now - w)
+    rows = {r["sku"]: r for r in v.products
+            if (r.get("on_stage") or not p["on_stage_only"]) and (r.get("stock") is None or r["stock"] > 0)}
+    clicks, pays = Counter(), Counter(sku for _ts, sku in st.sku_pays)
+    clickers: dict = {}
+    for ts, sku, user in st.clicks:
+        if ts > v.now - p["pay_lag_s"]:
+            break   # too recent to have been paid yet
+        if sku in rows:
+            clicks[sku] += 1
+            clickers.setdefault(sku, set()).add(user)
+    per_click = st.clicks_pays[1] / max(st.clicks_pays[0], 1)
+    for sku, users in clickers.items():
+        expected = clicks[sku] * per_click   # at the session's conversion of a click
+        if len(users) >= p["min_clickers"] and expected >= p["min_expected"] and pays[sku] <= p["max_pays"]:
+            yield sku, {"sku": sku, "name": rows[sku].get("name") or sku, "clickers": len(users),
+                        "pays": pays[sku], "expected": expected, "window_s": w}, None
+
+
+def _recent_orders(st: RiskState, since: float):
+    for order in reversed(st.orders):
+        if order[0] <= since:
+            return
+        yield order
+
+
+def buyer_burst(st: RiskState, v: View, p: dict):
+    w = p["window_s"]
+    per_user: dict = {}   # user -> [orders, amount, seconds from entering to the earliest order]
+    for _ts, user, _oid, amount, dwell in _recent_orders(st, v.now - w):
+        tally = per_user.setdefault(user, [0, 0.0, None])
+        tally[0] += 1
+        tally[1] += amount
+        tally[2] = dwell   # newest first: the earliest order's comes last
+    fresh = Counter(o[1] for o in st.fresh)
+    total = sum(n for n, _a, _d in per_user.values())
+    for user, (n, amount, dwell) in per_user.items():
+        new = dwell is not None and dwell <= p["new_s"]
+        many = (n > p["max_orders"] or (new and n > p["max_new_orders"])) and n >= p["min_share"] * total
+        if many or amount > p["max_amount"]:
+            figures = {"user": user, "orders": n, "amount": amount, "window_s": w, "new": new, "share": n / total}
+            yield user, figures, fresh[user]
+
+
+def instant_orders(st: RiskState, v: View, p: dict):
+    w, quick = p["window_s"], p["max_dwell_s"]
+
+    def instant(order):
+        return order[4] is not None and order[4] <= quick
+    orders = list(_recent_orders(st, v.now - w))
+    n = sum(map(instant, orders))
+    if n >= p["min_orders"] and n >= p["min_share"] * len(orders):
+        yield None, {"orders": n, "share": n / len(orders), "window_s": w, "max_dwell_s": quick}, \
+            sum(map(instant, st.fresh))
+
+
+def comment_flood(st: RiskState, v: View, p: dict):
+    fresh = Counter()
+    for ts, user, text in st.inbox:
+        key = compact(text)
+        if key:
+            st.texts.append((ts, key, user))
+            st.text_users.setdefault(key, Counter())[user] += 1
+            st.text_shown[key] = text
+            fresh[key] += 1
+
+    def drop(item):
+        _ts, key, user = item
+        users = st.text_users[key]
+        users[user] -= 1
+        if users[user] <= 0:
+            del users[user]
+            if not users:
+                del st.text_users[key], st.text_shown[key]
+    _evict(st.texts, v.now - p["window_s"], drop)
+    flooding = [(sum(u.values()), len(u), key) for key, u in st.text_users.items()
+                if len(u) >= p["min_users"] and sum(u.values()) >= p["min_repeats"]]
+    if flooding:
+        repeats, users, key = max(flooding)
+        yield None, {"text": _short(st.text_shown[key]), "repeats": repeats, "users": users,
+                     "window_s": p["window_s"], "texts": len(flooding)}, sum(fresh[k] for _r, _u, k in flooding)
+
+
+def banned_words(st: RiskState, v: View, p: dict):
+    fresh = 0
+    for ts, user, text in st.inbox:
+        term = find_term(text, p["terms"], squeeze=True)
+        if term is not None:
+            st.banned.append((ts, user, term, text))
+            fresh += 1
+    _evict(st.banned, v.now - p["window_s"])
+    if st.banned:
+        _ts, user, term, text = st.banned[-1]
+        yield None, {"term": term, "user": user, "text": _short(text), "hits": len(st.banned),
+                     "users": len({b[1] for b in st.banned}), "window_s": p["window_s"]}, fresh
+
+
+def negative_comments(st: RiskState, v: View, p: dict):
+    totals = st.mood_totals
+    for ts, _user, text in st.inbox:
+        negative = find_term(text, p["terms"], squeeze=False) is not None
+        st.moods.append((ts, negative))
+        totals[0] += 1
+        totals[1] += negative
+
+    def drop(item):
+        totals[0] -= 1
+        totals[1] -= item[1]
+    _evict(st.moods, v.now - p["baseline_s"], drop)
+    n = neg = 0
+    for ts, negative in reversed(st.moods):
+        if ts <= v.now - p["window_s"]:
+            break
+        n += 1
+        neg += negative
+    if n < p["min_comments"]:
+        return
+    share = neg / n
+    before = totals[0] - n
+    baseline = (totals[1] - neg) / before if before else 0.0
+    if share >= p["min_share"] and share >= baseline + p["min_rise"]:
+        yield None, {"share": share, "comments": n, "baseline": baseline, "window_s": p["window_s"]}, None
+
+
+ROOM_RULES = {f.__name__: f for f in (
+    bounce_storm, viewer_drop, low_dwell, stale_data, roi_low, paid_stall, spend_ahead, refund_spike, stock_low,
+    sold_out, clicks_no_sales, buyer_burst, instant_orders, comment_flood, banned_words, negative_comments)}
+
+_OBSERVERS = {
+    "enter": RiskState._on_enter, "leave": RiskState._on_leave, "order": RiskState._on_order,
+    "pay": RiskState._on_order, "refund": RiskState._on_refund, "product_click": RiskState._on_click,
+    "comment": RiskState._on_comment,
+}
+
+
+def system_conditions(heartbeat: dict | None, wall: float, config: dict) -> list[Condition]:
+    """livewall itself: the engine's heartbeat (`keys.ENGINE_HEARTBEAT`) is old, or the engine is behind."""
+    p = params(config, SYSTEM_ROOM, "engine_lag")
+    if heartbeat is None or not p.get("enabled", True):
+        return []
+    age, lag = wall - heartbeat["ts"], heartbeat.get("lag_s") or 0.0
+    if age > p["max_heartbeat_age_s"] or lag > p["max_lag_s"]:
+        return [Condition("engine_lag", SYSTEM_ROOM, {"lag_s": lag, "heartbeat_age_s": age})]
+    return []
+
+
+# ---- the job -------------------------------------------------------------------------------------------
+
+class Job:
+    """One risk run every half second: read new events, evaluate every room, record what changed."""
+
+    def __init__(self, r: redis.Redis, book: RuleBook | None = None, webhook: Webhook | None = None):
+        self.r = r
+        self.book = book or RuleBook()
+        self.store = Store(r)
+        self.tracker = Tracker()
+        self.webhook = webhook or Webhook()
+        self.states: dict[str, RiskState] = {}
+        self.products: dict[str, tuple] = {}   # room -> (snapshot `updated`, full product rows)
+        self.adopted = False
+
+    def step(self) -> None:
+        config = self.book.current()
+        wall = time.time()
+        if not self.adopted:
+            self.tracker.adopt(self.store.open_alerts(), wall)
+            self.adopted = True
+        rooms = self._rooms()
+        self._read(rooms)
+        conditions = []
+        blobs = self.r.mget([keys.snapshot(n) for n in rooms]) if rooms else []
+        for name, blob in zip(rooms, blobs):
+            if blob:
+                snap = orjson.loads(blob)
+                snap["products"] = self._products(name, snap)
+                st = self.states[name]
+                now = max(snap["metrics"]["as_of"], st.last_ts or 0.0)
+                conditions += st.evaluate(snap, now, config, wall)
+        beat = self.r.get(keys.ENGINE_HEARTBEAT)
+        conditions += system_conditions(orjson.loads(beat) if beat else None, wall, config)
+        changes = self.tracker.update(conditions, wall, lambda room, rule: params(config, room, rule))
+        if changes:
+            self.store.save(changes)
+            for what, rec in changes:
+                if what == "fired":
+                    self.webhook.offer(rec, config.get("webhook"))
+        self.store.trim(wall, self.states)
+
+    def _rooms(self) -> list[str]:
+        names = sorted(n.decode() for n in self.r.smembers(keys.ROOMS))
+        for name in names:
+            if name not in self.states:
+                self._join(name)
+        return names
+
+    def _join(self, name: str) -> None:
+        stream = keys.events(name)
+        try:
+            # a new group starts a little in the past: the events that made the room known count too
+            start = f"{int((time.time() - LOOKBACK_S) * 1000)}-0"
+            self.r.xgroup_create(stream, GROUP, id=start, mkstream=True)
+        except redis.ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+        st = self.states[name] = RiskState(name)
+        # delivered before a restart but never acknowledged: those come first
+        self._consume({stream: "0"}, {stream: st})
+
+    def _read(self, rooms: list[str]) -> None:
+        streams = {keys.events(n): ">" for n in rooms}
+        by_stream = {keys.events(n): self.states[n] for n in rooms}
+        for _ in range(MAX_READS):
+            if not streams or not self._consume(streams, by_stream):
+                return
+
+    def _consume(self, streams: dict, states: dict) -> bool:
+        """One read of every stream given; True if some stream had a full batch (read again)."""
+        got = self.r.xreadgroup(GROUP, CONSUMER, streams, count=BATCH) or []
+        full = False
+        for stream, entries in (got.items() if isinstance(got, dict) else got):   # RESP3 map or RESP2 pairs
+            stream = stream.decode()
+            st = states[stream]
+            for entry_id, fields in entries:
+                if not fields:
+                    continue   # a pending entry trimmed away comes back empty
+                # fields as redis-py parses them, or raw [b"e", payload] from a client set to raw replies
+                payload = fields[b"e"] if isinstance(fields, dict) else fields[1]
+                try:
+                    st.observe(orjson.loads(payload))
+                except (KeyError, TypeError, ValueError) as e:   # ingest validates; never let one stop the rest
+                    log.warning("risk: skipped entry %s of %s: %r", entry_id, stream, e)
+            if entries:
+                self.r.xack(stream, GROUP, *[e[0] for e in entries])
+            full = full or len(entries) == BATCH
+        return full
+
+    def _products(self, name: str, snap: dict) -> list:
+        """Every product row: a live frame carries the top ones only, and what is on stage may not be there."""
+        rows = snap.get("products") or []
+        if snap.get("product_count", len(rows)) <= len(rows):
+            return rows
+        cached = self.products.get(name)
+        if cached is None or cached[0] != snap.get("updated"):
+            rows = orjson.loads(self.r.get(keys.products(name)) or b"[]")
+            cached = self.products[name] = (snap.get("updated"), rows)
+        return cached[1]
+
+
+_job: Job | None = None
+
+
+def run(r: redis.Redis) -> None:
+    """The scheduler's entry point (insights/jobs.py): one run; state carries over between runs."""
+    global _job
+    if _job is None or _job.r is not r:
+        _job = Job(r)
+    _job.step()
