@@ -29,7 +29,21 @@ def build(redis_url: str, ingest_token: str | None = None) -> Dash:
     api.add_routes(app.server, r)
     push.add_routes(app.server, redis_url, r)
     callbacks.register(app)
+    # Screens get their data from the /ws hub, one socket per page. Dash's renderer would open a second one
+    # (to /_dash-ws-callback, through a SharedWorker) that nothing uses, whenever the backend can serve it.
+    app.backend.websocket_capability = False
+    # Dash 4.4 on FastAPI sets itself up (assets, scripts, callbacks) on the first request to one of its own
+    # routes, and a page path such as /wall is not one: the first screen opened after a start would come
+    # without its JavaScript. Set up now, when every screen is registered.
+    app._setup_server()
     return app
+
+
+def serve(app: Dash, host: str, port: int) -> None:
+    # No per-message deflate: compressing each frame once per socket was ~85% of the hub's cost per screen
+    # (bench/push.py); frames are ~8 KB at 4 Hz, ~30 KB/s a screen uncompressed.
+    uvicorn.run(app.server, host=host, port=port, log_level="warning", ws="websockets-sansio",
+                ws_per_message_deflate=False)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         app = build(redis_url, settings.ingest_token)
         log.info("livewall on http://%s:%d  (wall: /wall, tablet: /assistant/<room>, manager: /manager)",
                  settings.host, settings.port)
-        uvicorn.run(app.server, host=settings.host, port=settings.port, log_level="warning", ws="websockets-sansio")
+        serve(app, settings.host, settings.port)
     finally:
         parts.stop(children)
         if server is not None:

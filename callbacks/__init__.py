@@ -1,6 +1,27 @@
-"""The wiring of each screen: one module per screen, registered here."""
+"""The wiring of each screen: one module per screen in this package, each with `register(app)`.
+
+Modules are found, not listed, so a new screen is one new file.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
 from dash import Dash, html, register_page
+
+SCREENS = (  # (path, zh, en) for the home page
+    ("/wall", "大屏 · 轮播全部直播间", "Wall · every room in rotation"),
+    ("/wall?mode=matrix", "大屏 · 矩阵", "Wall · matrix of rooms"),
+    ("/api/rooms", "接口 · 全部直播间", "API · every room"),
+)
+
+
+def home() -> html.Div:
+    links = [html.Li([html.A(path, href=path), html.Span(f" {zh} / {en}")]) for path, zh, en in SCREENS]
+    return html.Div([html.H1("livewall"), html.Ul(links)], className="lw-home")
 
 
 def register(app: Dash) -> None:
-    register_page("home", path="/", layout=html.Div([html.H1("livewall"), html.A("wall", href="/wall")]))
+    register_page("home", path="/", title="livewall", layout=home)
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}").register(app)

@@ -224,7 +224,8 @@ def _write_snapshot(pipe, room: Room, wall: float) -> None:
         "platform": room.platform,
         "updated": wall,
         "metrics": metrics,
-        "products": products[:FRAME_PRODUCTS],
+        # the leaders, and whatever is on stage even before it sells
+        "products": products[:FRAME_PRODUCTS] + [p for p in products[FRAME_PRODUCTS:] if p["on_stage"]],
         "product_count": len(products),
         "series": series[-FRAME_MINUTES:],
         "comments": [{"ts": ts, "user": u, "text": t} for ts, u, t in sorted(s.recent_comments)[-10:]],

@@ -1,11 +1,8 @@
 """The web process on its own (for scale-out): `python -m server --redis-url URL [--port N]`."""
-import uvicorn
-
-from app import build
+from app import build, serve
 from settings import Settings
 
 settings = Settings.from_args()
 if not settings.redis_url:
     raise SystemExit("--redis-url (or LIVEWALL_REDIS_URL) is required when the web process runs on its own")
-uvicorn.run(build(settings.redis_url, settings.ingest_token).server, host=settings.host, port=settings.port,
-            log_level="warning", ws="websockets-sansio")
+serve(build(settings.redis_url, settings.ingest_token), settings.host, settings.port)

@@ -1,0 +1,68 @@
+/* Writing into the page cheaply: every live element is looked up once, and a write happens only when the
+ * text actually changes. Text only: data (comments, product names) never goes through innerHTML. */
+(function () {
+  "use strict";
+  var lw = window.livewall = window.livewall || {};
+
+  function setText(el, text) {
+    if (el.__lwText !== text) {
+      el.textContent = text;
+      el.__lwText = text;
+    }
+  }
+
+  // a bar's length in %; written only when it moved
+  function setWidth(el, pct) {
+    var w = pct.toFixed(2) + "%";
+    if (el.__lwWidth !== w) {
+      el.style.width = w;
+      el.__lwWidth = w;
+    }
+  }
+
+  function setAttr(el, name, value) {
+    value = String(value);
+    if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+  }
+
+  function get(obj, path) {
+    for (var i = 0; i < path.length && obj !== null && obj !== undefined; i++) obj = obj[path[i]];
+    return obj;
+  }
+
+  // The [data-metric] elements under root (skipping those that `skip(el)` claims), resolved once.
+  function bind(root, skip) {
+    var out = [];
+    root.querySelectorAll("[data-metric]").forEach(function (el) {
+      if (skip && skip(el)) return;
+      out.push({el: el, path: el.getAttribute("data-metric").split("."), fmt: el.getAttribute("data-fmt") || "int"});
+    });
+    return out;
+  }
+
+  function apply(bindings, source, lang) {
+    for (var i = 0; i < bindings.length; i++) {
+      var b = bindings[i];
+      setText(b.el, lw.fmt(b.fmt, lang, get(source, b.path)));
+    }
+  }
+
+  // data-field name -> element (the first one), for text that is not a metric
+  function fields(root) {
+    var out = {};
+    root.querySelectorAll("[data-field]").forEach(function (el) {
+      var k = el.getAttribute("data-field");
+      if (!out[k]) out[k] = el;
+    });
+    return out;
+  }
+
+  function el(tag, className, text) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  lw.dom = {setText: setText, setWidth: setWidth, setAttr: setAttr, get: get, bind: bind, apply: apply, fields: fields, el: el};
+})();

@@ -1,0 +1,218 @@
+/* Alerts on the wall: a toast per firing alert, the alert ticker, and the alert count of each room.
+ *
+ * A toast is role="alert" with data-alert=<rule> and data-alert-id=<id>. Critical toasts stay until the
+ * alert is acknowledged or resolved (from any screen: the change arrives by push); the others fade after
+ * TOAST_S. The acknowledge button posts once, on a person's click; it is the page's only HTTP call.
+ */
+(function () {
+  "use strict";
+  var lw = window.livewall = window.livewall || {};
+  var D = null;
+  var TOAST_S = 15, SETTLE_MS = 1500, MAX_TOASTS = 4, TICKER_ITEMS = 12, KEEP = 200;
+  var TICKER_REM_PER_S = 4;       // scrolling speed of an overfull ticker: slow enough to read at 5 m
+  var FRESH_ON_CONNECT_S = 60;   // on (re)connect, only recent non-critical alerts pop up again
+  var RANK = {critical: 3, warning: 2, info: 1};
+
+  function beep() {
+    // Browsers may block audio until someone has touched the page; a silent wall is acceptable then.
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext, ac = lw._audio || (lw._audio = new Ctx());
+      if (ac.state === "suspended") ac.resume();
+      [0, 0.28].forEach(function (at) {
+        var o = ac.createOscillator(), g = ac.createGain(), t = ac.currentTime + at;
+        o.frequency.value = 880;
+        g.gain.setValueAtTime(0.0001, t);
+        g.gain.exponentialRampToValueAtTime(0.3, t + 0.02);
+        g.gain.exponentialRampToValueAtTime(0.0001, t + 0.22);
+        o.connect(g); g.connect(ac.destination);
+        o.start(t); o.stop(t + 0.24);
+      });
+    } catch (e) { /* no audio on this machine */ }
+  }
+
+  function figureText(lang, v) {
+    if (typeof v !== "number") return lw.pick(lang, v);
+    return Math.abs(v) < 1 && v !== 0 ? lw.fmt("ratio", lang, v) : lw.fmt("int", lang, Math.round(v * 100) / 100);
+  }
+
+  function hhmm(ts) {
+    var d = new Date(ts * 1000), two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return two(d.getHours()) + ":" + two(d.getMinutes());
+  }
+
+  // ctx: lang, rooms (null: all), screen, now(), onRoomAlerts(room, count, worst), onChange()
+  lw.WallAlerts = function (root, ctx) {
+    D = lw.dom;
+    var lang = ctx.lang;
+    var box = root.querySelector(".lw-toasts");
+    var ticker = root.querySelector(".lw-ticker-alerts");
+    var track = ticker.querySelector(".lw-ticker-track");
+    var alerts = new Map();   // id -> latest alert
+    var toasts = new Map();   // id -> {el, timer}
+
+    function watched(a) { return !ctx.rooms || ctx.rooms.indexOf(a.room) >= 0; }
+
+    function title(a) { return lw.pick(lang, a.title) || a.rule; }
+
+    function ack(a, button) {
+      button.disabled = true;
+      fetch("/api/alerts/" + encodeURIComponent(a.id) + "/ack", {
+        method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({by: ctx.screen})
+      }).then(function (r) {
+        if (!r.ok) throw new Error(r.status);
+      }).catch(function () {
+        button.disabled = false;
+        D.setText(button, lw.t(lang, "ack_failed"));
+      });
+    }
+
+    function build(a) {
+      var el = D.el("div", "lw-toast");
+      el.setAttribute("role", "alert");
+      el.setAttribute("data-alert", a.rule);
+      el.setAttribute("data-alert-id", a.id);
+      el.setAttribute("data-severity", a.severity);
+      var head = D.el("div", "lw-toast-head");
+      head.appendChild(D.el("span", "lw-toast-sev", lw.t(lang, a.severity)));
+      head.appendChild(D.el("span", "lw-toast-room", a.room || ""));
+      head.appendChild(D.el("span", "lw-toast-time", hhmm(a.started || ctx.now())));
+      el.appendChild(head);
+      el.appendChild(D.el("div", "lw-toast-title", title(a)));
+      // the message says it in words; the raw figures stand in only when there is none
+      var msg = lw.pick(lang, a.message);
+      var figs = a.figures || {}, keys = msg ? [] : Object.keys(figs).slice(0, 4);
+      if (msg) el.appendChild(D.el("div", "lw-toast-msg", msg));
+      if (keys.length) {
+        var list = D.el("div", "lw-toast-figures");
+        keys.forEach(function (k) {
+          var fig = D.el("span", "lw-toast-figure");
+          fig.appendChild(D.el("span", "lw-toast-figure-key", k));
+          fig.appendChild(D.el("b", "lw-toast-figure-value", figureText(lang, figs[k])));
+          list.appendChild(fig);
+        });
+        el.appendChild(list);
+      }
+      var foot = D.el("div", "lw-toast-foot");
+      var button = D.el("button", "lw-toast-ack", lw.t(lang, "ack"));
+      button.type = "button";
+      button.setAttribute("data-ack", a.id);
+      button.addEventListener("click", function () { ack(a, button); });
+      foot.appendChild(button);
+      el.appendChild(foot);
+      return el;
+    }
+
+    function drop(id) {
+      var t = toasts.get(id);
+      if (!t) return;
+      clearTimeout(t.timer);
+      toasts.delete(id);
+      t.el.classList.add("is-leaving");
+      setTimeout(function () { t.el.remove(); }, 600);
+    }
+
+    function toast(a) {
+      if (toasts.has(a.id)) return;
+      var el = build(a), t = {el: el, timer: null, severity: a.severity};
+      if (a.severity !== "critical") t.timer = setTimeout(function () { drop(a.id); }, TOAST_S * 1000);
+      toasts.set(a.id, t);
+      box.insertBefore(el, box.firstChild);
+      // too many at once: let the oldest non-critical ones go first
+      if (toasts.size > MAX_TOASTS) {
+        var victims = Array.from(toasts.entries()).filter(function (e) { return e[1].severity !== "critical"; });
+        if (victims.length) drop(victims[victims.length - 1][0]);
+      }
+      if (a.severity === "critical") beep();
+    }
+
+    // an acknowledged or resolved alert: the toast says so briefly, then goes
+    function settle(a) {
+      var t = toasts.get(a.id);
+      if (!t) return;
+      clearTimeout(t.timer);
+      t.el.setAttribute("data-state", a.state);
+      t.el.removeAttribute("role");
+      var foot = t.el.querySelector(".lw-toast-foot");
+      foot.replaceChildren(D.el("span", "lw-toast-settled", a.state === "resolved" ? lw.t(lang, "resolved") :
+        a.acknowledged_by ? lw.t(lang, "acknowledged_by", {by: a.acknowledged_by}) : lw.t(lang, "acknowledged")));
+      t.timer = setTimeout(function () { drop(a.id); }, SETTLE_MS);
+    }
+
+    // when the items do not fit, the track runs as a loop: a second copy follows the first
+    function scroll(track) {
+      track.style.animation = "none";
+      var window_ = track.parentElement;
+      if (!track.children.length || track.scrollWidth <= window_.clientWidth) return;
+      var copy = Array.prototype.map.call(track.children, function (n) {
+        var c = n.cloneNode(true);
+        c.setAttribute("aria-hidden", "true");
+        return c;
+      });
+      copy.forEach(function (c) { track.appendChild(c); });
+      var px = track.scrollWidth / 2, rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
+      track.style.animation = "lw-ticker " + (px / (TICKER_REM_PER_S * rem)) + "s linear infinite";
+    }
+
+    function renderTicker() {
+      var list = Array.from(alerts.values()).sort(function (x, y) {
+        var fx = x.state === "firing" ? 1 : 0, fy = y.state === "firing" ? 1 : 0;
+        return fy - fx || (y.started || 0) - (x.started || 0);
+      }).slice(0, TICKER_ITEMS);
+      var items = list.map(function (a) {
+        var item = D.el("span", "lw-tick-item");
+        item.setAttribute("data-severity", a.severity);
+        item.setAttribute("data-state", a.state);
+        item.appendChild(D.el("span", "lw-tick-time", hhmm(a.started || 0)));
+        item.appendChild(D.el("span", "lw-tick-room", a.room || ""));
+        item.appendChild(D.el("span", "lw-tick-title", title(a)));
+        if (a.state !== "firing") item.appendChild(D.el("span", "lw-tick-state", lw.t(lang, a.state)));
+        return item;
+      });
+      track.replaceChildren.apply(track, items);
+      scroll(track);
+      ticker.classList.toggle("is-empty", !items.length);
+      ticker.classList.toggle("has-firing", list.some(function (a) { return a.state === "firing"; }));
+      // per room: firing count and worst severity, for the matrix tiles
+      var per = {};
+      alerts.forEach(function (a) {
+        var p = per[a.room] || (per[a.room] = {n: 0, worst: "info"});
+        if (a.state !== "firing") return;
+        p.n++;
+        if (RANK[a.severity] > RANK[p.worst]) p.worst = a.severity;
+      });
+      Object.keys(per).forEach(function (room) { ctx.onRoomAlerts(room, per[room].n, per[room].worst); });
+      ctx.onChange();
+    }
+
+    // a wall runs for days: keep the newest KEEP alerts, firing ones always
+    function forgetOldest() {
+      for (var [id, a] of alerts) {
+        if (a.state !== "firing") { alerts.delete(id); return; }
+      }
+    }
+
+    function take(a, fromGreeting) {
+      if (!a || !a.id || !watched(a)) return;
+      alerts.delete(a.id);
+      alerts.set(a.id, a);
+      if (alerts.size > KEEP) forgetOldest();
+      if (a.state === "firing") {
+        var recent = ctx.now() - (a.started || 0) < FRESH_ON_CONNECT_S;
+        if (!fromGreeting || a.severity === "critical" || recent) toast(a);
+      } else settle(a);
+    }
+
+    return {
+      greeting: function (list) { (list || []).slice().reverse().forEach(function (a) { take(a, true); }); renderTicker(); },
+      change: function (a) { take(a, false); renderTicker(); },
+      // alert start times of one room, for the trend chart's markers
+      markers: function (room) {
+        var out = [];
+        alerts.forEach(function (a) {
+          if (a.room === room && a.started) out.push({ts: a.started, kind: "alert", label: title(a)});
+        });
+        return out;
+      }
+    };
+  };
+})();

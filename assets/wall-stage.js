@@ -1,0 +1,224 @@
+/* One room on the wall (pinned or the current room of a rotation): a frame in, text and bar widths out.
+ *
+ * Every element is found once when the stage is built; `render` is the hot path and only walks those
+ * lists. Which room is shown is the stage's `data-room`, changed by `show`.
+ */
+(function () {
+  "use strict";
+  var lw = window.livewall = window.livewall || {};
+  var D = null;
+  var LOW_STOCK = 20;          // at or below this many units a product's stock is flagged
+  var STALE_S = 10;            // no frame for this long: say how old the data is instead of "live"
+  var COUNT_UP_MS = 400;       // the hero GMV glides to each new value over about one frame interval
+  var COMMENTS_SHOWN = 10;
+  var FUNNEL = ["impressed", "entered", "product_viewers", "product_clickers", "orderers", "buyers"];
+  var SOURCES = ["recommend", "paid", "short_video", "follow", "search", "other"];
+
+  // The hero number: counts up smoothly to each new GMV; a drop (a new session) or a new room jumps.
+  function Counter(el, lang) {
+    var shown = null, from = 0, to = 0, t0 = 0, raf = 0, chars = 0;
+    function paint(v) {
+      var text = lw.fmt("money-hero", lang, v);
+      D.setText(el, text);
+      if (text.length !== chars) { chars = text.length; fit(el); }
+    }
+    function step(t) {
+      var k = Math.min(1, (t - t0) / COUNT_UP_MS), e = 1 - Math.pow(1 - k, 3);
+      shown = from + (to - from) * e;
+      paint(k < 1 ? shown : to);
+      raf = k < 1 ? requestAnimationFrame(step) : 0;
+    }
+    return {
+      set: function (v, jump) {
+        if (v === null || v === undefined) { cancelAnimationFrame(raf); raf = 0; shown = null; D.setText(el, lw.fmt.DASH); return; }
+        if (v === to && shown !== null) return;
+        if (jump || shown === null || v < shown) {
+          cancelAnimationFrame(raf); raf = 0;
+          shown = to = v;
+          paint(v);
+          return;
+        }
+        from = shown; to = v; t0 = performance.now();
+        if (!raf) raf = requestAnimationFrame(step);
+      }
+    };
+  }
+
+  // shrink a one-line number that has outgrown its box (checked only when its length changes)
+  function fit(el) {
+    el.style.fontSize = "";
+    if (el.scrollWidth > el.clientWidth) {
+      el.style.fontSize = parseFloat(getComputedStyle(el).fontSize) * el.clientWidth / el.scrollWidth * 0.98 + "px";
+    }
+  }
+
+  function logWidth(v, max) {
+    if (!v || !max) return 0;
+    return Math.max(4, 100 * Math.log10(v + 1) / Math.log10(max + 1));
+  }
+
+  lw.WallStage = function (root, ctx) {
+    D = lw.dom;
+    var lang = ctx.lang;
+    var inProductRow = function (el) { return !!el.closest("[data-sku]") || el.classList.contains("lw-hero-value"); };
+    var metrics = D.bind(root, inProductRow);
+    var f = D.fields(root);
+    var counter = Counter(root.querySelector(".lw-hero-value"), lang);
+    var funnelBars = FUNNEL.map(function (s) { return root.querySelector('[data-bar="funnel.' + s + '"]'); });
+    var sourceBars = SOURCES.map(function (s) { return root.querySelector('[data-bar="sources.' + s + '.visits"]'); });
+    var paidBar = root.querySelector('[data-derived="paid_gmv_share_bar"]');
+    var paidNum = root.querySelector('[data-derived="paid_gmv_share"]');
+    var roiBox = root.querySelector('[data-vs-target="roi"]');
+    var onstage = root.querySelector(".lw-onstage");
+    var onstageMetrics = D.bind(onstage);
+    var slots = Array.prototype.map.call(root.querySelectorAll(".lw-board-slot"), function (row) {
+      return {row: row, name: row.querySelector('[data-field="products.name"]'), cells: D.bind(row),
+              stock: row.querySelector(".lw-col-stock"), sku: null};
+    });
+    var sug = root.querySelector(".lw-sug");
+    var rerunBox = root.querySelector(".lw-rerun-rows");
+    var rerunRows = Array.prototype.map.call(root.querySelectorAll(".lw-rerun-row"), function (row) {
+      return {row: row, name: row.querySelector('[data-field="rerun_name"]'),
+              reason: row.querySelector('[data-field="rerun_reason"]')};
+    });
+    var commentTrack = root.querySelector(".lw-ticker-comments .lw-ticker-track");
+    var chart = lw.TrendChart(root.querySelector(".lw-trend-body"));
+    var room = null, frame = null, commentKey = "";
+
+    function renderProducts(fr) {
+      var products = fr.products || [];
+      var rows = products.slice(0, slots.length), live = null;
+      for (var i = 0; i < products.length; i++) if (products[i].on_stage) { live = products[i]; break; }
+      // the product on stage is always on the board, in the last row if it is not in the top ones
+      if (live && rows.indexOf(live) < 0 && rows.length === slots.length) rows[rows.length - 1] = live;
+      slots.forEach(function (slot, i) {
+        var p = rows[i];
+        if (!p) {
+          if (slot.sku !== "") { slot.sku = ""; D.setAttr(slot.row, "data-sku", ""); slot.row.classList.add("is-empty"); }
+          return;
+        }
+        if (slot.sku !== p.sku) {
+          slot.sku = p.sku;
+          D.setAttr(slot.row, "data-sku", p.sku);
+          slot.row.classList.remove("is-empty");
+        }
+        D.setText(slot.row.firstChild, String(products.indexOf(p) + 1));
+        D.setText(slot.name, p.name || p.sku);
+        slot.row.classList.toggle("is-on-stage", !!p.on_stage);
+        D.apply(slot.cells, {products: p}, lang);
+        slot.stock.classList.toggle("is-low", p.stock !== null && p.stock > 0 && p.stock <= LOW_STOCK);
+        slot.stock.classList.toggle("is-out", p.stock !== null && p.stock <= 0);
+      });
+      onstage.classList.toggle("is-empty", !live);
+      if (live) {
+        D.setAttr(onstage, "data-sku", live.sku);
+        D.setText(f.onstage_name, live.name || live.sku);
+        D.apply(onstageMetrics, {products: live}, lang);
+        onstage.classList.toggle("is-low", live.stock !== null && live.stock <= LOW_STOCK);
+      }
+      D.setText(f.product_count, lw.fmt("int", lang, fr.product_count));
+    }
+
+    function renderBars(m) {
+      var fn = m.funnel || {}, max = fn.impressed || 0;
+      FUNNEL.forEach(function (s) { if (fn[s] > max) max = fn[s]; });
+      FUNNEL.forEach(function (s, i) { D.setWidth(funnelBars[i], logWidth(fn[s], max)); });
+      var src = m.sources || {}, smax = 0;
+      SOURCES.forEach(function (s) { if (src[s] && src[s].visits > smax) smax = src[s].visits; });
+      SOURCES.forEach(function (s, i) {
+        D.setWidth(sourceBars[i], smax ? Math.max(1, 100 * (src[s] ? src[s].visits : 0) / smax) : 0);
+      });
+      var share = m.gmv ? (m.paid_gmv || 0) / m.gmv : null;
+      D.setWidth(paidBar, share === null ? 0 : 100 * share);
+      D.setText(paidNum, lw.fmt("pct", lang, share));
+      roiBox.classList.toggle("is-below", m.target_roi > 0 && m.roi !== null && m.roi < m.target_roi);
+      roiBox.classList.toggle("is-above", m.target_roi > 0 && m.roi !== null && m.roi >= m.target_roi);
+    }
+
+    function renderComments(comments) {
+      var last = comments[comments.length - 1];
+      var key = comments.length + (last ? last.ts + last.user + last.text : "");
+      if (key === commentKey) return;
+      commentKey = key;
+      var items = comments.slice(-COMMENTS_SHOWN).reverse().map(function (c) {
+        var item = D.el("span", "lw-comment");
+        item.appendChild(D.el("b", "lw-comment-user", c.user));
+        item.appendChild(D.el("span", "lw-comment-text", c.text));
+        return item;
+      });
+      commentTrack.replaceChildren.apply(commentTrack, items);
+    }
+
+    function render(fr, jump) {
+      var m = fr.metrics;
+      D.apply(metrics, m, lang);
+      counter.set(m.gmv, jump);
+      D.setText(f.room, fr.room);
+      D.setText(f.platform, lw.t(lang, fr.platform || "other"));
+      D.setAttr(f.platform, "data-platform", fr.platform || "other");
+      D.setText(f.title, m.title || "");
+      D.setText(f.streamer, m.streamer || "");
+      renderBars(m);
+      renderProducts(fr);
+      renderComments(fr.comments || []);
+      root.setAttribute("data-state", m.ended ? "ended" : "live");
+    }
+
+    return {
+      room: function () { return room; },
+      // switch to `name` and draw its latest frame (null: nothing heard from it yet)
+      show: function (name, fr, markers) {
+        room = name;
+        frame = fr;
+        D.setAttr(root, "data-room", name);
+        chart.redraw();
+        commentKey = "";
+        if (fr) { render(fr, true); chart.update(fr, markers); }
+        else {
+          D.setText(f.room, name);
+          D.setText(f.fresh, lw.t(lang, "waiting"));
+          root.setAttribute("data-state", "waiting");
+        }
+      },
+      render: function (fr, markers) {
+        frame = fr;
+        render(fr, false);
+        chart.update(fr, markers);
+      },
+      redraw: function () { chart.redraw(); },
+      insight: function (msg) {
+        var s = (msg.suggestions || []).filter(function (x) { return x.state === "proposed"; })[0] || (msg.suggestions || [])[0];
+        sug.setAttribute("data-empty", s ? "0" : "1");
+        if (s) {
+          D.setText(f.sug_action, lw.t(lang, s.action));
+          D.setAttr(f.sug_action, "data-action", s.action);
+          D.setText(f.sug_campaign, s.campaign || "");
+          D.setText(f.sug_confidence, typeof s.confidence === "number" ?
+            lw.t(lang, "confidence", {p: lw.fmt("pct", lang, s.confidence)}) : "");
+          D.setText(f.sug_reason, lw.pick(lang, s.reason));
+          D.setText(f.sug_state, lw.t(lang, s.state || "proposed"));
+        }
+        var picks = msg.recommendations || [];
+        rerunBox.setAttribute("data-empty", picks.length ? "0" : "1");
+        rerunRows.forEach(function (r, i) {
+          var p = picks[i];
+          r.row.classList.toggle("is-empty", !p);
+          D.setText(r.name, p ? (p.name || p.sku) : "");
+          D.setText(r.reason, p ? lw.pick(lang, p.reason) : "");
+        });
+      },
+      // once a second: how long the session has run and how old the data is; returns the age (s) or null
+      tick: function (now) {
+        if (!frame) return null;
+        var m = frame.metrics, age = Math.max(0, now - frame.updated);
+        var ended = m.ended !== null && m.ended !== undefined;
+        var runFor = ended ? m.ended - m.started : m.as_of - m.started + Math.min(age, STALE_S);
+        D.setText(f.elapsed, lw.fmt.clock(runFor));
+        var stale = !ended && age > STALE_S;
+        root.classList.toggle("is-stale", stale);
+        D.setText(f.fresh, ended ? lw.t(lang, "ended") : stale ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : lw.t(lang, "live"));
+        return stale ? age : null;
+      }
+    };
+  };
+})();

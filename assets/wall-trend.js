@@ -1,0 +1,139 @@
+/* The per-minute trend chart of the room on the wall (figure built by components/charts.py).
+ *
+ * Closed minutes are appended with Plotly.extendTraces (maxPoints keeps the last hour); the minute in
+ * progress lives in two small traces restyled in place. The whole figure is redrawn only when the room
+ * changes or after a resync. Updates are throttled: the numbers move at frame rate, the chart once a second.
+ */
+(function () {
+  "use strict";
+  var lw = window.livewall = window.livewall || {};
+  var MAX_POINTS = 60, MIN_INTERVAL_MS = 1000, BASE_FONT_PX = 18, BASE_REM_PX = 20;
+  var PRODUCT_COLOR = "rgba(235,240,255,0.55)", ALERT_COLOR = "#ff4d5e";
+  var CONFIG = {staticPlot: true, displayModeBar: false, responsive: true};
+
+  function escapeForPlotly(s) {
+    // Plotly reads a few HTML-like tags in annotation text; names are data, so make them plain text.
+    return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function shorten(s, n) {
+    s = String(s || "");
+    return s.length > n ? s.slice(0, n - 1) + "…" : s;
+  }
+
+  lw.TrendChart = function (container) {
+    var room = null, lastClosed = null, lastOnline = null, lastDraw = 0, wantFull = true, markerKey = "";
+    var pending = null, timer = null;
+
+    function gd() {
+      var g = container.querySelector(".js-plotly-plot");
+      return g && g._fullLayout && window.Plotly ? g : null;
+    }
+
+    function scale() {
+      return parseFloat(getComputedStyle(document.documentElement).fontSize) / BASE_REM_PX || 1;
+    }
+
+    // Plotly shows epoch numbers in UTC; a wall shows local time, so give it local date strings
+    function x(ts) {
+      var d = new Date(ts * 1000), two = function (n) { return (n < 10 ? "0" : "") + n; };
+      return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " + two(d.getHours()) + ":" +
+        two(d.getMinutes()) + ":" + two(d.getSeconds());
+    }
+
+    function full(g, frame, markers) {
+      var s = frame.series, closed = s.slice(0, -1), now = s[s.length - 1];
+      var last = closed.length ? closed[closed.length - 1] : now;
+      var k = scale(), layout = JSON.parse(JSON.stringify(g.layout));
+      layout.font.size = BASE_FONT_PX * k;
+      layout.margin = {l: 80 * k, r: 70 * k, t: 12 * k, b: 40 * k};
+      layout.xaxis.autorange = true;
+      layout.yaxis.autorange = true;
+      layout.yaxis2.autorange = true;
+      var data = JSON.parse(JSON.stringify(g.data));
+      data[0].x = closed.map(function (p) { return x(p.minute); });
+      data[0].y = closed.map(function (p) { return p.gmv; });
+      data[1].x = data[0].x.slice();
+      data[1].y = closed.map(function (p) { return p.online; });
+      data[1].line.width = 4 * k;
+      data[3].line.width = 4 * k;
+      data[2].x = [x(now.minute)];
+      data[2].y = [now.gmv];
+      data[3].x = [x(last.minute), x(now.minute)];
+      data[3].y = [last.online, now.online];
+      Object.assign(layout, markerLayout(markers, k, s));
+      Plotly.react(g, data, layout, CONFIG);
+      lastClosed = closed.length ? last.minute : now.minute - 60;
+      lastOnline = last.online;
+    }
+
+    function incremental(g, frame) {
+      var s = frame.series, now = s[s.length - 1], fresh = [];
+      for (var i = 0; i < s.length - 1; i++) if (s[i].minute > lastClosed) fresh.push(s[i]);
+      if (fresh.length) {
+        var xs = fresh.map(function (p) { return x(p.minute); });
+        Plotly.extendTraces(g, {x: [xs, xs.slice()], y: [fresh.map(function (p) { return p.gmv; }),
+          fresh.map(function (p) { return p.online; })]}, [0, 1], MAX_POINTS);
+        lastClosed = fresh[fresh.length - 1].minute;
+        lastOnline = fresh[fresh.length - 1].online;
+      }
+      var from = lastOnline === null ? now.online : lastOnline;
+      Plotly.restyle(g, {x: [[x(now.minute)], [x(lastClosed), x(now.minute)]], y: [[now.gmv], [from, now.online]]},
+        [2, 3]);
+    }
+
+    // markers: [{ts, kind: "product"|"alert", label}], drawn as vertical lines within the chart's hour
+    // labels lean away from the nearer edge so that they stay inside the plot
+    function markerLayout(markers, k, series) {
+      var shapes = [], annotations = [], t0 = series[0].minute, t1 = series[series.length - 1].minute + 60;
+      markers.forEach(function (m, i) {
+        var color = m.kind === "alert" ? ALERT_COLOR : PRODUCT_COLOR, at = x(m.ts);
+        shapes.push({type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
+                     line: {color: color, width: 2 * k, dash: m.kind === "alert" ? "solid" : "dot"}});
+        annotations.push({xref: "x", yref: "paper", x: at, y: 1, yanchor: "top",
+                          xanchor: (m.ts - t0) / Math.max(60, t1 - t0) > 0.6 ? "right" : "left",
+                          showarrow: false, text: escapeForPlotly(shorten(m.label, 8)),
+                          font: {size: 18 * k, color: color}, yshift: -(i % 3) * 20 * k});
+      });
+      return {shapes: shapes, annotations: annotations};
+    }
+
+    function draw(frame, markers) {
+      var g = gd();
+      if (!g) { pending = [frame, markers]; schedule(); return; }
+      if (!frame.series || !frame.series.length) return;
+      var key = markers.map(function (m) { return m.kind + m.ts; }).join();
+      if (wantFull || frame.room !== room) {
+        room = frame.room;
+        full(g, frame, markers);
+        wantFull = false;
+        markerKey = key;
+      } else {
+        incremental(g, frame);
+        if (key !== markerKey) {
+          markerKey = key;
+          Plotly.relayout(g, markerLayout(markers, scale(), frame.series));
+        }
+      }
+      lastDraw = Date.now();
+    }
+
+    function schedule() {
+      if (timer) return;
+      var wait = Math.max(0, MIN_INTERVAL_MS - (Date.now() - lastDraw));
+      timer = setTimeout(function () {
+        timer = null;
+        if (pending) { var p = pending; pending = null; draw(p[0], p[1]); }
+      }, gd() ? wait : 200);
+    }
+
+    return {
+      // a frame of the shown room; `markers` as above
+      update: function (frame, markers) {
+        pending = [frame, markers];
+        if (wantFull || frame.room !== room) { pending = null; draw(frame, markers); } else schedule();
+      },
+      redraw: function () { wantFull = true; }
+    };
+  };
+})();

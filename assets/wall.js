@@ -1,0 +1,177 @@
+/* /wall in the browser: reads the page's configuration, opens the one websocket and routes what arrives.
+ *
+ *   room / rotate: one WallStage shows one room; a rotation switches `data-room` every N seconds
+ *   matrix:        one WallMatrix tile per room
+ *
+ * Frames are kept per room (the latest only) and applied at the next animation frame, so a burst of frames
+ * costs one DOM pass. A one-second local tick refreshes clocks and data age; nothing here polls the server.
+ */
+(function () {
+  "use strict";
+  var lw = window.livewall = window.livewall || {};
+  var MAX_MARKERS = 40;
+
+  function whenInDom(selector, then) {
+    var el = document.querySelector(selector);
+    if (el) then(el); else requestAnimationFrame(function () { whenInDom(selector, then); });
+  }
+
+  function start(config, root) {
+    var lang = lw.resolveLang(config.lang);
+    root.classList.remove("lang-auto", "lang-zh", "lang-en");
+    root.classList.add("lang-" + lang);
+    document.documentElement.classList.add("lw-wall-page");
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+
+    var frames = {}, dirty = new Set(), scheduled = false;
+    var stageChanges = {};       // room -> [{ts, kind: "product", label}] seen while this screen ran
+    var onStage = {};            // room -> sku on stage in the latest frame
+    var insights = {};
+    var banner = lw.dom.fields(root.querySelector(".lw-banner")).banner;
+    var matrix = config.mode === "matrix";
+    var view = matrix ? lw.WallMatrix(root, {lang: lang, rooms: config.rooms})
+                      : lw.WallStage(root.querySelector(".lw-stage"), {lang: lang});
+    var playlist = config.rooms ? config.rooms.slice() : [], current = -1;
+    var conn = null;
+
+    var alerts = lw.WallAlerts(root, {
+      lang: lang, rooms: config.rooms, screen: config.screen,
+      now: function () { return conn ? conn.now() : Date.now() / 1000; },
+      onRoomAlerts: function (room, n, worst) { if (matrix) view.alerts(room, n, worst); },
+      onChange: function () { if (!matrix && view.room()) mark(view.room()); }
+    });
+
+    function markers(room) {
+      return (stageChanges[room] || []).concat(alerts.markers(room)).filter(function (m) {
+        var f = frames[room];
+        return !f || !f.series || !f.series.length || m.ts >= f.series[0].minute;
+      }).slice(-MAX_MARKERS);
+    }
+
+    function mark(room) { if (frames[room]) { dirty.add(room); schedule(); } }
+
+    // product changes are not in the frame's history: note each one this screen sees happen
+    function noteStage(fr) {
+      var live = null, ps = fr.products || [];
+      for (var i = 0; i < ps.length && !live; i++) if (ps[i].on_stage) live = ps[i];
+      var sku = live ? live.sku : null, before = onStage[fr.room];
+      onStage[fr.room] = sku;
+      if (before !== undefined && sku && sku !== before) {
+        var list = stageChanges[fr.room] || (stageChanges[fr.room] = []);
+        list.push({ts: fr.metrics.as_of, kind: "product", label: live.name || sku});
+        if (list.length > MAX_MARKERS) list.shift();
+      }
+    }
+
+    function flush() {
+      scheduled = false;
+      dirty.forEach(function (room) {
+        var fr = frames[room];
+        if (matrix) view.render(fr);
+        else if (room === view.room()) view.render(fr, markers(room));
+      });
+      dirty.clear();
+    }
+
+    function schedule() {
+      if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
+    }
+
+    // -- rotation -----------------------------------------------------------------------------------
+    var rotation = root.querySelector(".lw-rotation");
+
+    function showRoom(i) {
+      current = i;
+      var room = playlist[i];
+      view.show(room, frames[room] || null, markers(room));
+      if (insights[room]) view.insight(insights[room]);
+      if (rotation) {
+        var f = lw.dom.fields(rotation);
+        lw.dom.setText(f.rotation, (i + 1) + " / " + playlist.length);
+        lw.dom.setText(f.next_room, playlist.length > 1 ? playlist[(i + 1) % playlist.length] : "");
+        var fill = rotation.querySelector(".lw-rot-fill");
+        fill.style.animation = "none";
+        void fill.offsetWidth;   // restart the CSS fill animation
+        fill.style.animation = "lw-rot-fill " + config.rotate + "s linear forwards";
+      }
+    }
+
+    function nextRoom() {
+      // skip rooms that have sent nothing yet, unless none has
+      for (var k = 1; k <= playlist.length; k++) {
+        var j = (current + k) % playlist.length;
+        if (frames[playlist[j]] || k === playlist.length) { showRoom(j); return; }
+      }
+    }
+
+    function addToPlaylist(room) {
+      if (config.rooms || playlist.indexOf(room) >= 0) return;
+      playlist.push(room);
+      playlist.sort();
+      if (current >= 0) current = playlist.indexOf(view.room());
+    }
+
+    if (config.mode === "rotate") {
+      setInterval(function () { if (playlist.length) nextRoom(); }, config.rotate * 1000);
+    }
+    if (!matrix && playlist.length) showRoom(0);
+
+    // -- messages -----------------------------------------------------------------------------------
+    function onFrame(fr) {
+      var room = fr.room, first = !frames[room];
+      frames[room] = fr;
+      noteStage(fr);
+      if (matrix) { dirty.add(room); schedule(); return; }
+      addToPlaylist(room);
+      if (current < 0 || (first && !frames[playlist[current]])) showRoom(playlist.indexOf(room));
+      else if (room === view.room()) { dirty.add(room); schedule(); }
+    }
+
+    function onMessage(msg) {
+      switch (msg.kind) {
+        case "frame": onFrame(msg); break;
+        case "hello": if (!matrix) view.redraw(); break;
+        case "insight":
+          insights[msg.room] = msg;
+          if (!matrix && msg.room === view.room()) view.insight(msg);
+          break;
+        case "alerts": alerts.greeting(msg.alerts); break;
+        case "alert": alerts.change(msg.alert); break;
+      }
+    }
+
+    function onState(state) {
+      root.setAttribute("data-conn", state);
+      tick();
+    }
+
+    // -- the one-second tick: clocks, data age, the banner --------------------------------------------
+    var clock = lw.dom.fields(root.querySelector(".lw-header")).clock;
+    function tick() {
+      var now = conn ? conn.now() : Date.now() / 1000, d = new Date(now * 1000);
+      lw.dom.setText(clock, d.toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB", {hour12: false}));
+      var state = conn ? conn.state : "connecting";
+      var age = view.tick(now, state === "open");
+      var text = state === "reconnecting" ? lw.t(lang, "reconnecting") :
+                 state === "connecting" ? lw.t(lang, "connecting") :
+                 age ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : "";
+      lw.dom.setText(banner, text);
+      root.classList.toggle("has-banner", !!text);
+    }
+
+    conn = lw.connect({rooms: config.rooms, onMessage: onMessage, onState: onState});
+    setInterval(tick, 1000);
+  }
+
+  var started = false;
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.livewall = Object.assign(window.dash_clientside.livewall || {}, {
+    startWall: function (config) {
+      if (!started && config) {
+        started = true;
+        whenInDom("#wall .lw-stage", function () { start(config, document.getElementById("wall")); });
+      }
+      return window.dash_clientside.no_update;
+    }
+  });
+})();

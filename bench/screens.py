@@ -1,0 +1,60 @@
+"""Screenshots of the wall for docs/: a simulated session, live, in real headless Chromium.
+
+    python -m bench.screens [--out docs] [--lang zh]
+
+Writes wall-1080p.png (one room, 1920x1080), wall-4k.png (the same at 3840x2160) and wall-matrix.png (every
+room, 1920x1080). Chinese needs a CJK font on the machine (Debian: fonts-noto-cjk).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from bench.live import ROOT, Feeder, Livewall, simulated_rooms
+
+CHROMIUM = "/usr/bin/chromium"
+ROOMS = ["douyin-01", "kuaishou-02", "taobao-03", "douyin-04"]
+SHOTS = (  # (file, url, width, height)
+    ("wall-1080p.png", "/wall?room=douyin-01&lang={lang}", 1920, 1080),
+    ("wall-4k.png", "/wall?room=douyin-01&lang={lang}", 3840, 2160),
+    ("wall-matrix.png", "/wall?mode=matrix&lang={lang}", 1920, 1080),
+)
+SETTLE_S = 4.0       # chart drawn, count-up finished, a few live frames applied
+
+
+def shoot(base: str, out: Path, lang: str) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        for name, url, w, h in SHOTS:
+            page = browser.new_page(viewport={"width": w, "height": h})
+            page.goto(base + url.format(lang=lang))
+            page.wait_for_function("""() => [...document.querySelectorAll('[data-room] [data-metric="gmv"]')]
+                                        .some(e => e.textContent.startsWith('¥'))""", timeout=30000)
+            page.wait_for_timeout(SETTLE_S * 1000)
+            page.screenshot(path=str(out / name))
+            page.close()
+            print("wrote", out / name)
+        browser.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "docs")
+    ap.add_argument("--lang", default="zh", choices=["zh", "en"])
+    ap.add_argument("--history-min", type=float, default=45, help="minutes of session before the shots")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    with Livewall(insights_every=2) as lw:
+        feed = Feeder(lw, simulated_rooms(ROOMS, a.history_min * 60))
+        print("catching up:", feed.catch_up(), "events")
+        feed.start()
+        time.sleep(3)          # insight jobs have run once; frames are flowing
+        shoot(lw.url, a.out, a.lang)
+        feed.stop()
+
+
+if __name__ == "__main__":
+    main()

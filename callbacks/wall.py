@@ -1,0 +1,71 @@
+"""/wall, the control-room big screen: URL parameters to a configuration, the page, and the clientside start.
+
+    /wall?room=x                  one room, pinned
+    /wall?rooms=a,b,c&rotate=15   a playlist: one room at a time, switching every 15 s
+    /wall?rooms=a,b,c             the matrix of those rooms (several rooms and no rotation asked)
+    /wall?mode=matrix             the matrix of every room
+    /wall                         every room, rotating every 20 s (new rooms join the playlist as they appear)
+    &lang=zh|en                   else the browser's language
+    &screen=name                  who acknowledges alerts from this screen (default "wall")
+
+Everything live happens in the browser (assets/wall*.js): one websocket, frames applied in place.
+"""
+from __future__ import annotations
+
+import re
+
+from dash import ClientsideFunction, Dash, Input, Output, register_page
+
+from components.wall_layout import BOOT_ID, CONFIG_ID, WallPage
+
+ROOM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+SCREEN_RE = re.compile(r"^[\w .:@-]{1,64}\Z")
+DEFAULT_ROTATE_S = 20.0
+MIN_ROTATE_S = 2.0
+
+
+def _one(value):
+    """A query parameter given twice arrives as a list; the last one wins, as in most web servers."""
+    return value[-1] if isinstance(value, list) else value
+
+
+def _rotate_seconds(raw) -> float | None:
+    try:
+        s = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(MIN_ROTATE_S, s) if s == s and s != float("inf") else None
+
+
+def wall_config(room=None, rooms=None, rotate=None, mode=None, lang=None, screen=None, **_other) -> dict:
+    room, rooms, rotate, mode, lang, screen = map(_one, (room, rooms, rotate, mode, lang, screen))
+    names = [room] if room else list(dict.fromkeys((rooms or "").split(",")))
+    names = [n for n in names if ROOM_RE.match(n)]
+    seconds = _rotate_seconds(rotate)
+    if mode == "matrix":
+        chosen = "matrix"
+    elif len(names) == 1:
+        chosen = "room"
+    elif names and seconds is None and mode != "rotate":
+        chosen = "matrix"
+    else:
+        chosen = "rotate"
+    lang = (lang or "").lower()[:2]
+    return {
+        "mode": chosen,
+        "rooms": names or None,
+        "rotate": seconds or DEFAULT_ROTATE_S,
+        "lang": lang if lang in ("zh", "en") else None,
+        "screen": screen if screen and SCREEN_RE.match(screen) else "wall",
+    }
+
+
+def layout(**query):
+    return WallPage(wall_config(**query))
+
+
+def register(app: Dash) -> None:
+    register_page("wall", path="/wall", title="livewall · wall", layout=layout)
+    # the page's one live piece: start the socket and the frame handlers once the layout is in the DOM
+    app.clientside_callback(ClientsideFunction("livewall", "startWall"), Output(BOOT_ID, "children"),
+                            Input(CONFIG_ID, "data"))

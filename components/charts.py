@@ -1,0 +1,53 @@
+"""The per-minute trend: GMV bars and the online line, with markers where products changed and alerts fired.
+
+Traces 0 and 1 hold the closed minutes and only ever grow (Plotly.extendTraces with maxPoints); traces 2 and 3
+hold the minute still in progress, restyled in place. Markers are layout shapes. SVG traces only: a page gets
+8-16 WebGL contexts at most and a wall may show many charts.
+"""
+from __future__ import annotations
+
+from dash import dcc
+
+GMV_COLOR = "#ffb020"
+ONLINE_COLOR = "#38d9f5"
+GRID = "rgba(255,255,255,0.08)"
+TEXT = "#c9d3e6"
+BASE_FONT_PX = 18       # at 1920x1080; the browser scales the chart's fonts with the screen
+MAX_POINTS = 60         # minutes kept on the chart, as many as a frame carries
+
+
+def trend_figure() -> dict:
+    bar = {"type": "bar", "x": [], "y": [], "yaxis": "y", "marker": {"color": GMV_COLOR}, "hoverinfo": "skip"}
+    line = {"type": "scatter", "mode": "lines", "x": [], "y": [], "yaxis": "y2", "hoverinfo": "skip",
+            "line": {"color": ONLINE_COLOR, "width": 4, "shape": "spline", "smoothing": 0.6}}
+    return {
+        "data": [
+            {**bar, "name": "gmv"},
+            {**line, "name": "online"},
+            {**bar, "name": "gmv-now", "marker": {"color": GMV_COLOR, "opacity": 0.45}},
+            {**line, "name": "online-now", "line": {**line["line"], "dash": "dot"}},
+        ],
+        "layout": {
+            "paper_bgcolor": "rgba(0,0,0,0)",
+            "plot_bgcolor": "rgba(0,0,0,0)",
+            "font": {"color": TEXT, "size": BASE_FONT_PX},
+            "margin": {"l": 80, "r": 70, "t": 12, "b": 40},
+            "showlegend": False,
+            "bargap": 0.25,
+            "xaxis": {"type": "date", "tickformat": "%H:%M", "gridcolor": GRID, "showline": False,
+                      "nticks": 8, "fixedrange": True},
+            "yaxis": {"gridcolor": GRID, "zeroline": False, "rangemode": "tozero", "fixedrange": True,
+                      "tickfont": {"color": GMV_COLOR}, "tickprefix": "¥", "tickformat": "~s", "nticks": 5},
+            "yaxis2": {"overlaying": "y", "side": "right", "showgrid": False, "zeroline": False,
+                       "rangemode": "tozero", "fixedrange": True, "tickfont": {"color": ONLINE_COLOR},
+                       "tickmode": "auto", "nticks": 5, "tickformat": "~s"},
+            "shapes": [],
+            "annotations": [],
+        },
+    }
+
+
+def TrendChart(graph_id: str) -> dcc.Graph:
+    return dcc.Graph(id=graph_id, figure=trend_figure(), className="lw-trend-graph",
+                     config={"staticPlot": True, "responsive": True, "displayModeBar": False},
+                     style={"height": "100%", "width": "100%"})

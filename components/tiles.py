@@ -1,0 +1,59 @@
+"""Number pieces: a live number, a labelled stat, a KPI tile, the hero GMV.
+
+`data-metric` is the CONTRACT section 2 name (dotted for nested figures: `windows.300.gmv`, `funnel.entered`,
+`sources.paid.visits`); `data-fmt` tells the browser how to write it (see assets/livewall-format.js).
+"""
+from __future__ import annotations
+
+from dash import html
+
+from components.i18n import T
+
+EMPTY = "—"
+
+
+def Metric(name: str, fmt: str, className: str = "") -> html.Span:
+    return html.Span(EMPTY, className=f"lw-num {className}".strip(), **{"data-metric": name, "data-fmt": fmt})
+
+
+def Stat(label: str, name: str, fmt: str) -> html.Div:
+    """A small labelled number: `近5分钟 ¥1.2万`."""
+    return html.Div([html.Span(T(label), className="lw-stat-label"), Metric(name, fmt, "lw-stat-value")],
+                    className="lw-stat")
+
+
+def KpiTile(key: str, label: str, name: str, fmt: str, sub: list | None = None, note: str | None = None,
+            tone: str = "") -> html.Div:
+    """One big number with its label; `sub` is a line of context (a denominator, a peak), `note` a caveat."""
+    children = [html.Div(T(label), className="lw-kpi-label"), Metric(name, fmt, "lw-kpi-value")]
+    if sub:
+        children.append(html.Div(sub, className="lw-kpi-sub"))
+    if note:
+        children.append(html.Div(T(note), className="lw-kpi-note"))
+    return html.Div(children, className=f"lw-kpi {tone}".strip(), **{"data-kpi": key})
+
+
+def KpiStrip() -> html.Section:
+    return html.Section([
+        KpiTile("online", "online", "online", "int", tone="lw-accent-cyan",
+                sub=[html.Span(T("peak")), " ", Metric("peak_online", "int")]),
+        KpiTile("viewers", "viewers", "viewers", "int", sub=[Metric("visits", "int"), html.Span(T("visits"))]),
+        KpiTile("avg_dwell", "avg_dwell", "avg_dwell_s", "dur"),
+        KpiTile("bounce", "bounce", "bounce_2s_rate", "pct", note="bounce_note"),
+        KpiTile("gpm", "gpm", "gpm", "money", sub=[html.Span(T("per_1000_visits"))]),
+        KpiTile("uv_value", "uv_value", "uv_value", "money", sub=[html.Span(T("per_viewer"))]),
+        KpiTile("orders", "orders", "orders", "int", sub=[Metric("paid_orders", "int"), " ", html.Span(T("paid"))]),
+        KpiTile("buyers", "buyers", "buyers", "int", sub=[Metric("units", "int"), " ", html.Span(T("units"))]),
+    ], className="lw-kpis")
+
+
+def HeroGmv() -> html.Section:
+    """GMV as the screen's one huge number (it counts up in the browser), with the recent pace and the money
+    going back out under it."""
+    return html.Section([
+        html.Div(T("gmv"), className="lw-hero-label"),
+        html.Div(EMPTY, className="lw-hero-value", **{"data-metric": "gmv", "data-fmt": "money-hero"}),
+        html.Div([Stat("last_1m", "windows.60.gmv", "money"), Stat("last_5m", "windows.300.gmv", "money"),
+                  Stat("refunds", "refund_amount", "money"), Stat("net_gmv", "net_gmv", "money")],
+                 className="lw-hero-pace"),
+    ], className="lw-hero")

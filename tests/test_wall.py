@@ -1,0 +1,223 @@
+"""/wall in a real headless Chromium against the whole app: push updates, alerts, rotation, matrix, text
+safety, reconnecting, data age, layout at 1080p and 4K. Waits on conditions, never on fixed sleeps.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import time
+
+import orjson
+import pytest
+import redis
+
+from store import keys
+from tests.conftest import wait_until
+
+HTML = "<img src=x onerror=alert(1)>"
+_ids = itertools.count()
+
+
+def ev(room: str, type_: str, **fields) -> dict:
+    return {"id": f"wall-{room}-{next(_ids)}", "room": room, "ts": fields.pop("ts", time.time()), "type": type_,
+            **fields}
+
+
+def live_room(room: str, platform: str = "douyin", buyers: int = 3, product: str = "羊毛大衣") -> list[dict]:
+    """A small session happening now: viewers in, a product on stage, a few paid orders, a comment."""
+    out = [ev(room, "session_start", title="秋冬上新", streamer="小李", platform=platform),
+           ev(room, "product_on", sku="k1", name=product, price=199.0, cost=80.0, stock=15)]
+    for i in range(buyers):
+        user = f"u{i}"
+        out += [ev(room, "enter", user=user, source="paid" if i % 2 else "recommend"),
+                ev(room, "product_view", user=user, sku="k1"), ev(room, "product_click", user=user, sku="k1"),
+                ev(room, "order", user=user, sku="k1", order_id=f"o{i}", amount=199.0),
+                ev(room, "pay", user=user, sku="k1", order_id=f"o{i}", amount=199.0)]
+    return out + [ev(room, "comment", user="u0", text="好看")]
+
+
+def gmv(room: str) -> str:
+    return f'[data-room="{room}"] [data-metric="gmv"]'
+
+
+def open_wall(page, system, query: str, room: str | None = None):
+    page.goto(f"{system.url}/wall?{query}")
+    if room:
+        page.wait_for_function(f"document.querySelector('{gmv(room)}')?.textContent.startsWith('¥')", timeout=15000)
+    return page
+
+
+def text(page, selector: str) -> str:
+    return page.locator(selector).first.text_content()
+
+
+def notice(system, alert: dict) -> None:
+    r = redis.Redis.from_url(system.redis_url)
+    r.publish(keys.NOTICE_CHANNEL, orjson.dumps({"kind": "alert", "alert": alert}))
+    r.close()
+
+
+def test_a_pay_reaches_the_wall_within_a_second(system, page):
+    system.post(live_room("wall-a"))
+    system.metrics_when("wall-a", lambda m: m["paid_orders"] == 3)
+    open_wall(page, system, "room=wall-a&lang=en", "wall-a")
+    page.wait_for_function(f"document.querySelector('{gmv('wall-a')}').textContent === '¥597.00'")
+    t0 = time.monotonic()
+    system.post([ev("wall-a", "pay", user="u9", sku="k1", order_id="o9", amount=250.0)])
+    page.wait_for_function(f"document.querySelector('{gmv('wall-a')}').textContent !== '¥597.00'", timeout=5000)
+    changed = time.monotonic() - t0
+    page.wait_for_function(f"document.querySelector('{gmv('wall-a')}').textContent === '¥847.00'", timeout=5000)
+    settled = time.monotonic() - t0     # the hero number counts up to the new value
+    assert changed < 1.0 and settled < 1.5, f"event to screen: changed after {changed:.3f} s, exact after {settled:.3f} s"
+    assert text(page, '[data-room="wall-a"] [data-metric="paid_orders"]') == "4"
+    assert text(page, '[data-room="wall-a"] [data-metric="buyers"]') == "4"
+
+
+def test_alert_toast_until_acknowledged_and_the_ack_button(system, page):
+    system.post(live_room("wall-t"))
+    open_wall(page, system, "room=wall-t&lang=en&screen=wall-3", "wall-t")
+    acks = []
+    page.route("**/api/alerts/*/ack", lambda route: (acks.append((route.request.url, route.request.post_data)),
+                                                       route.fulfill(json={"ok": True})))
+    alert = {"id": "al-1", "rule": "stock_out_on_stage", "room": "wall-t", "severity": "critical",
+             "state": "firing", "started": time.time(), "figures": {"stock": 0},
+             "title": {"zh": "讲解中商品售罄", "en": "On-stage product sold out"}}
+    notice(system, alert)
+    toast = page.locator('[role="alert"][data-alert="stock_out_on_stage"]')
+    toast.wait_for(timeout=5000)
+    assert toast.get_attribute("data-alert-id") == "al-1"
+    assert "On-stage product sold out" in toast.text_content()
+    toast.locator("[data-ack]").click()
+    wait_until(lambda: acks, timeout=5, what="the acknowledge POST")
+    assert acks[0][0].endswith("/api/alerts/al-1/ack") and orjson.loads(acks[0][1]) == {"by": "wall-3"}
+    notice(system, {**alert, "state": "acknowledged", "acknowledged_by": "manager"})
+    toast.wait_for(state="detached", timeout=5000)
+
+
+def test_no_polling_after_load_while_events_flow(system, page):
+    system.post(live_room("wall-p"))
+    sockets, requests = [], []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    open_wall(page, system, "room=wall-p&lang=en", "wall-p")
+    page.wait_for_selector(".lw-trend .js-plotly-plot .main-svg", state="attached")
+    page.on("request", lambda req: requests.append((req.resource_type, req.url)))
+    before = text(page, gmv("wall-p"))
+    stop = time.monotonic() + 5
+    for i in itertools.count():
+        system.post([ev("wall-p", "pay", user=f"p{i}", sku="k1", order_id=f"p{i}", amount=10.0)])
+        if time.monotonic() > stop:
+            break
+        page.wait_for_timeout(250)    # pacing the feed, not waiting for the page
+    page.wait_for_function(f"document.querySelector('{gmv('wall-p')}').textContent !== {before!r}")
+    requests = [r for r in requests if "favicon" not in r[1]]   # the browser's own, once
+    assert requests == [], f"HTTP requests after load: {requests[:5]}"
+    assert len(sockets) == 1 and sockets[0].endswith("/ws?rooms=wall-p")
+
+
+def test_rotation_switches_rooms(system, page):
+    system.post(live_room("wall-r1") + live_room("wall-r2", platform="kuaishou", buyers=1))
+    system.metrics_when("wall-r2", lambda m: m["paid_orders"] == 1)
+    open_wall(page, system, "rooms=wall-r1,wall-r2&rotate=2&lang=en")
+    stage = page.locator(".lw-stage")
+    page.wait_for_function("document.querySelector('.lw-stage')?.dataset.room === 'wall-r1'")
+    page.wait_for_function("document.querySelector('.lw-stage')?.dataset.room === 'wall-r2'", timeout=6000)
+    assert text(page, gmv("wall-r2")) == "¥199.00"
+    assert stage.locator('[data-field="platform"]').text_content() == "Kuaishou"
+    page.wait_for_function("document.querySelector('.lw-stage')?.dataset.room === 'wall-r1'", timeout=6000)
+
+
+def test_matrix_has_a_tile_for_every_room(system, page):
+    system.post(live_room("wall-m1") + live_room("wall-m2", platform="taobao"))
+    system.metrics_when("wall-m2", lambda m: m["paid_orders"] == 3)
+    rooms = [r["room"] for r in system.get("/api/rooms")["rooms"]]
+    open_wall(page, system, "mode=matrix&lang=en", "wall-m2")
+    for room in rooms:
+        page.wait_for_function(f"document.querySelector('{gmv(room)}')?.textContent.startsWith('¥')")
+    assert page.locator(".lw-grid > [data-room]").count() == len(rooms)
+    # several rooms and no rotation asked: the matrix of just those
+    open_wall(page, system, "rooms=wall-m1,wall-m2&lang=en", "wall-m1")
+    assert page.locator(".lw-grid > [data-room]").count() == 2
+    assert page.locator("#wall").get_attribute("data-mode") == "matrix"
+
+
+def test_html_in_comments_and_product_names_is_text(system, page):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    system.post(live_room("wall-x", product=f"大衣 {HTML}") + [ev("wall-x", "comment", user="troll", text=HTML)])
+    system.metrics_when("wall-x", lambda m: m["comments"] == 2)
+    open_wall(page, system, "room=wall-x&lang=en", "wall-x")
+    page.locator(".lw-comment-text", has_text=HTML).wait_for()
+    page.locator(".lw-onstage-name", has_text=f"大衣 {HTML}").wait_for()
+    assert page.locator(".lw-board-name", has_text=HTML).count() == 1
+    assert page.locator("#wall img").count() == 0
+    assert dialogs == []
+
+
+def test_reconnects_with_backoff_and_says_so(system, page):
+    system.post(live_room("wall-c"))
+    connections = []
+
+    def through(ws):
+        connections.append(ws)
+        ws.connect_to_server()
+
+    page.route_web_socket("**/ws*", through)
+    open_wall(page, system, "room=wall-c&lang=en", "wall-c")
+    connections[0].close(code=1011, reason="server went away")
+    page.wait_for_function("document.getElementById('wall')?.dataset.conn === 'reconnecting'", timeout=3000)
+    assert "reconnecting" in page.locator(".lw-banner").text_content().lower()
+    page.wait_for_function("document.getElementById('wall')?.dataset.conn === 'open'", timeout=5000)
+    assert len(connections) == 2
+    assert not page.locator(".lw-banner").is_visible()
+    # the new connection is a resync: live again
+    system.post([ev("wall-c", "pay", user="c9", sku="k1", order_id="c9", amount=3.0)])
+    page.wait_for_function(f"document.querySelector('{gmv('wall-c')}').textContent === '¥600.00'")
+
+
+def test_old_data_says_how_old(system, page):
+    """A frame produced 35 s ago (as after an engine stall) must not pass for live data."""
+    system.post(live_room("wall-s0"))
+    system.metrics_when("wall-s0", lambda m: m["paid_orders"] == 3)
+    open_wall(page, system, "room=wall-s&lang=en")
+    page.wait_for_function("document.getElementById('wall')?.dataset.conn === 'open'")
+    r = redis.Redis.from_url(system.redis_url)
+    frame = orjson.loads(r.get(keys.snapshot("wall-s0")))
+    r.publish(keys.frames("wall-s"), orjson.dumps({**frame, "room": "wall-s", "updated": time.time() - 35}))
+    r.close()
+    banner = page.locator(".lw-banner")
+    banner.wait_for(state="visible", timeout=5000)
+    assert re.fullmatch(r"Data 3[4-9] s old", banner.text_content()), banner.text_content()
+    assert page.locator(".lw-stage").evaluate("el => el.classList.contains('is-stale')")
+
+
+def test_language_from_the_url(system, page):
+    system.post(live_room("wall-l"))
+    open_wall(page, system, "room=wall-l&lang=zh", "wall-l")
+    assert page.get_by_text("成交金额", exact=True).first.is_visible()
+    assert not page.get_by_text("Conversion funnel", exact=True).is_visible()
+    assert page.locator('[data-field="platform"]').text_content() == "抖音"
+
+
+@pytest.mark.parametrize("width,height,query", [(1920, 1080, "room=wall-f"), (3840, 2160, "room=wall-f"),
+                                                (1920, 1080, "mode=matrix")])
+def test_fills_the_screen_readably(system, browser, width, height, query):
+    system.post(live_room("wall-f"))
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    page = ctx.new_page()
+    open_wall(page, system, f"{query}&lang=en", "wall-f")
+    report = page.evaluate("""() => {
+        const root = document.scrollingElement;
+        const small = [], outside = [];
+        for (const el of document.querySelectorAll('#wall *')) {
+            if (!el.offsetParent && el.tagName !== 'BODY') continue;
+            const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+            const box = el.getBoundingClientRect();
+            if (own && parseFloat(getComputedStyle(el).fontSize) < 18 * innerHeight / 1080) small.push(el.className);
+            if (el.dataset.metric && (box.bottom > innerHeight || box.right > innerWidth)) outside.push(el.dataset.metric);
+        }
+        return {scroll: [root.scrollWidth - innerWidth, root.scrollHeight - innerHeight], small, outside};
+    }""")
+    ctx.close()
+    assert report["scroll"] == [0, 0]
+    assert report["small"] == [], f"text under 18 px at 1080p scale: {sorted(set(report['small']))}"
+    assert report["outside"] == []
