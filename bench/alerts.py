@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
-import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 

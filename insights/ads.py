@@ -24,7 +24,6 @@ Why it does not flip on noise:
 from __future__ import annotations
 
 import bisect
-import logging
 import math
 import secrets
 import time
@@ -36,7 +35,6 @@ from insights import adapter, audit
 from insights.stats import poisson, prob_above, wilson
 from store import keys
 
-log = logging.getLogger("livewall.insights.ads")
 
 # What a manager sets per room (PUT /api/rooms/<room>/ads/config).
 CONFIG_DEFAULTS = {
@@ -518,15 +516,6 @@ def load_config(r, room: str) -> dict:
 
 def params_of(config: dict) -> dict:
     return {**RULES, **config}
-
-
-def run(r) -> None:
-    for raw in sorted(r.smembers(keys.ROOMS)):
-        room = raw.decode()
-        try:
-            run_room(r, room)
-        except redis.RedisError as e:
-            log.warning("ad suggestions for %s skipped: %s", room, e)
 
 
 def run_room(r, room: str) -> None:

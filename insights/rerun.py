@@ -17,7 +17,6 @@ Redis adapter: it reads new events with its own consumer group, keeps the tally,
 """
 from __future__ import annotations
 
-import logging
 import math
 import re
 
@@ -28,7 +27,6 @@ from insights.ads import notify
 from insights.stats import beta_mean
 from store import keys
 
-log = logging.getLogger("livewall.insights.rerun")
 
 GROUP, CONSUMER = "rerun", "rerun-1"
 READ_COUNT = 5000
@@ -198,15 +196,6 @@ def _why(f: dict) -> dict:
 
 def tally_key(room: str) -> str:
     return f"lw:{{{room}}}:rerun:tally"
-
-
-def run(r) -> None:
-    for raw in sorted(r.smembers(keys.ROOMS)):
-        room = raw.decode()
-        try:
-            run_room(r, room)
-        except redis.RedisError as e:
-            log.warning("re-run recommendations for %s skipped: %s", room, e)
 
 
 def run_room(r, room: str) -> None:

@@ -12,6 +12,7 @@ import redis
 import redis.asyncio as aredis
 
 from insights import adapter, ads, audit, stats
+from insights.jobs import each_room
 from store import keys
 from tests.conftest import wait_until
 from tests.events import BASE_TS, Builder
@@ -369,7 +370,7 @@ def test_run_writes_proposals_and_auto_applies_within_limits(redis_url):
              "sources": {"paid": {"visits": 8 * i, "viewers": 8 * i, "gmv": gmv, "pays": 0.4 * i, "decided": 8 * i,
                                   "bounced": 0, "bounce_2s_rate": 0.0}}}
         r.set(keys.snapshot(room), orjson.dumps({"room": room, "metrics": m, "products": []}))
-        ads.run(r)
+        each_room(r, ads.run_room)
         control = adapter.read_controls(r, room).get("c1")
         if control:
             break

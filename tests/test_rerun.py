@@ -7,6 +7,7 @@ import pytest
 import redis
 
 from insights import rerun
+from insights.jobs import each_room
 from store import keys
 from tests.conftest import wait_until
 
@@ -153,17 +154,17 @@ def test_run_reads_new_comments_once_and_keeps_the_ranking(redis_url):
         *[ev("comment", 300 + i, text="求返场保温杯") for i in range(30)])
     pubsub = r.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(keys.NOTICE_CHANNEL)
-    rerun.run(r)
+    each_room(r, rerun.run_room)
     got = orjson.loads(r.get(keys.recommendations(room)))
     assert skus(got) == ["a", "b"] and got[0]["figures"]["asks"] == 30
     notice = wait_until(lambda: pubsub.get_message(timeout=0.1), what="the insight notice")
     body = orjson.loads(notice["data"])
     assert body["kind"] == "insight" and body["room"] == room and skus(body["recommendations"]) == ["a", "b"]
 
-    rerun.run(r)   # nothing new: the same counts, not double
+    each_room(r, rerun.run_room)   # nothing new: the same counts, not double
     assert orjson.loads(r.get(keys.recommendations(room)))[0]["figures"]["asks"] == 30
     add(ev("comment", 400, text="防晒衣还有吗"))
-    rerun.run(r)
+    each_room(r, rerun.run_room)
     got = {x["sku"]: x for x in orjson.loads(r.get(keys.recommendations(room)))}
     assert got["a"]["figures"]["asks"] == 30 and got["b"]["figures"]["asks"] == 1
     pubsub.close()
