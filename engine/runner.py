@@ -93,18 +93,19 @@ class Engine:
             entries = got[0][1] if got else []
             if not entries:
                 break
-            self._apply(room, entries)
+            self._apply(room, entries, recovering=True)
             start = entries[-1][0]
         if room.needs_rebuild:
             self._rebuild(name)
         room.dirty = True
 
-    def _apply(self, room: Room, entries: list) -> None:
-        done = _sid(room.last_id)
+    def _apply(self, room: Room, entries: list, recovering: bool = False) -> None:
+        """Apply new entries; when recovering, entries the checkpoint already covers are only acknowledged."""
+        done = _sid(room.last_id) if recovering else None
         ack = self.unacked[room.name]
         for entry_id, fields in entries:
             ack.append(entry_id)
-            if _sid(entry_id) <= done:
+            if recovering and _sid(entry_id) <= done:
                 continue
             room.apply(orjson.loads(fields[1]), room.seq)
             room.last_id = entry_id
