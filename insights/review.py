@@ -12,7 +12,7 @@ def build_review(session: str, data: dict, alerts: list[dict]) -> dict:
     else:
         # cost of goods is known only where a product_on carried `cost`; unknown costs count as zero
         cost = products["cost"].fillna(0.0)
-        cogs_cents = int(round((cost * 100).round() .mul(products["units"]).sum()))
+        cogs_cents = int(((cost * 100).round() * products["units"]).sum())
     gmv_c, refund_c, spend_c = (round(m[k] * 100) for k in ("gmv", "refund_amount", "ad_spend"))
     profit = {
         "gmv": m["gmv"],

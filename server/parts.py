@@ -5,18 +5,15 @@ Children get PR_SET_PDEATHSIG: if the app is killed, even with SIGKILL, they are
 """
 from __future__ import annotations
 
-import ctypes
 import signal
 import subprocess
 import sys
 
-
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+from store.embedded import die_with_parent
 
 
 def start(module: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", module, *args], preexec_fn=_die_with_parent)
+    return subprocess.Popen([sys.executable, "-m", module, *args], preexec_fn=die_with_parent)
 
 
 def stop(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:

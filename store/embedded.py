@@ -34,9 +34,9 @@ def server_binary() -> str:
     return found
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def die_with_parent() -> None:
+    """preexec_fn for children that must not outlive us, even when we are SIGKILLed."""
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -96,7 +96,7 @@ def start(directory: Path, port: int = 0, fsync: str = "always") -> EmbeddedRedi
         "--maxclients", "10000",
     ]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=_die_with_parent)
+                            preexec_fn=die_with_parent)
     url = f"redis://127.0.0.1:{port}/0" if port else f"unix://{sock}"
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 30
