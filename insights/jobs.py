@@ -15,14 +15,22 @@ RISK_EVERY_S = 0.5   # alerts must reach the screens within ~2 s of the events t
 
 
 def build(redis_url: str, every_s: float) -> BackgroundScheduler:
-    r = sync_client(redis_url)
+    r = sync_client(redis_url, retries=3)   # a job that fails runs again at its next interval
     sched = BackgroundScheduler(job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30})
-    sched.add_job(each_room, "interval", seconds=every_s, args=[r, ads.run_room], id="ads",
+    sched.add_job(guarded, "interval", seconds=every_s, args=["ads", each_room, r, ads.run_room], id="ads",
                   name="ad-spend suggestions")
-    sched.add_job(each_room, "interval", seconds=every_s, args=[r, rerun.run_room], id="rerun",
+    sched.add_job(guarded, "interval", seconds=every_s, args=["rerun", each_room, r, rerun.run_room], id="rerun",
                   name="re-run recommendations")
-    sched.add_job(risk.run, "interval", seconds=RISK_EVERY_S, args=[r], id="risk", name="risk rules")
+    sched.add_job(guarded, "interval", seconds=RISK_EVERY_S, args=["risk", risk.run, r], id="risk", name="risk rules")
     return sched
+
+
+def guarded(name: str, job, *args) -> None:
+    """While Redis is away a run fails: one line in the log, not a traceback every half second."""
+    try:
+        job(*args)
+    except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as e:
+        log.warning("%s job: redis unavailable (%s); the next run retries", name, e)
 
 
 def each_room(r, run_room) -> None:

@@ -7,7 +7,9 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-# Retries ride out a Redis restart instead of failing the part that was talking to it.
+# Retries ride out a Redis restart instead of failing the part that was talking to it. Parts with a loop of
+# their own (the engine, the insight jobs) ask for few, so that a stop request never waits behind ~15 s of
+# retries against a Redis that is gone.
 _RETRY_ON = [redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError]
 
 
@@ -21,11 +23,11 @@ def _cluster_nodes(url: str):
     return nodes
 
 
-def sync_client(url: str) -> redis.Redis:
+def sync_client(url: str, retries: int = 20) -> redis.Redis:
     if url.startswith("redis-cluster://"):
         from redis.cluster import RedisCluster
         return RedisCluster(startup_nodes=_cluster_nodes(url))
-    return redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 20),
+    return redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
                                 retry_on_error=_RETRY_ON, health_check_interval=10)
 
 

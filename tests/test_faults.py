@@ -149,3 +149,19 @@ def test_lost_checkpoint_replays_the_whole_log(tmp_path, redis_dir):
         assert_matches_reference(s.http, events)
     finally:
         s.stop()
+
+
+def test_parts_stop_promptly_when_redis_is_gone(tmp_path):
+    """Stopping livewall while its Redis is down must not hang behind connection retries (nor leave the
+    engine and the jobs spinning as orphans)."""
+    server = embedded.start(tmp_path / "redis", port=free_port())
+    parts = [Part(["-m", "engine", "--redis-url", server.url]).start(),
+             Part(["-m", "insights", "--redis-url", server.url, "--every", "1"]).start()]
+    wait_until(lambda: redis.Redis.from_url(server.url).exists(keys.ENGINE_HEARTBEAT), timeout=20,
+               what="the engine's first heartbeat")
+    server.proc.kill()
+    server.proc.wait()
+    for part in parts:
+        part.proc.terminate()
+    wait_until(lambda: all(p.proc.poll() is not None for p in parts), timeout=8,
+               what="engine and insight jobs to exit after SIGTERM with Redis down")
