@@ -96,7 +96,7 @@ def credit_of(visits: list[tuple], pays: list | None) -> list[tuple[int, int]]:
 
 class Product:
     __slots__ = ("sku", "index", "fields", "stock_set", "stage_moves", "viewers", "clickers", "cart_adders",
-                 "buyers", "units", "gmv", "pays", "orders", "paid_orders")
+                 "buyers", "units", "gmv", "pays", "sold", "orders", "paid_orders")
 
     def __init__(self, sku: str, index: int):
         self.sku = sku
@@ -110,7 +110,10 @@ class Product:
         self.buyers = 0
         self.units = 0
         self.gmv = 0
-        self.pays: list = []            # sorted [(ts, seq, qty)], for stock after a stock-setting event
+        # sorted [(ts, seq, qty)]: every pay until a stock is set, then only those after it (a later
+        # stock-setting event can only need fewer); `sold` is their total, so stock costs no scan
+        self.pays: list = []
+        self.sold = 0
         self.orders: set = set()        # order ids created / paid, for unmet demand (not contract fields)
         self.paid_orders: set = set()
 
@@ -129,9 +132,12 @@ class Product:
     def stock(self):
         if self.stock_set is None:
             return None
-        key, value = self.stock_set
-        i = bisect.bisect_right(self.pays, (key[0], key[1], INF))
-        return value - sum(q for _t, _s, q in self.pays[i:])
+        return self.stock_set[1] - self.sold
+
+    def add_pay(self, ts: float, seq: int, qty: int) -> None:
+        if self.stock_set is None or (ts, seq) > self.stock_set[0]:
+            bisect.insort(self.pays, (ts, seq, qty))
+            self.sold += qty
 
     def row(self, as_of: float) -> dict:
         on, secs = self.stage(as_of)
@@ -189,7 +195,11 @@ class Session:
         self.open_enters: list[list[float]] = [[] for _ in range(6)]   # sorted opening ts of open visits
         self.min_visits: dict[int, int] = {}
         self.min_online: dict[int, int] = {}                           # net change of `online` per minute
-        self.win_visits: list[tuple] = []                              # sorted (open_ts, open_key, close_ts|INF)
+        # the windows (section 2) are asked for with every frame, so each of their figures is a count of
+        # a sorted list beyond a bisect, never a scan: visits as (open_ts, open_key)
+        self.win_open: list[tuple] = []
+        self.win_closed: list[tuple] = []
+        self.win_bounced: list[tuple] = []
         # peak_online: exact step function of `online` for ts > boundary, folded beyond
         self.online_deltas: dict[float, int] = {}
         self.boundary = float("-inf")
@@ -208,7 +218,11 @@ class Session:
         self.src_pays = [0] * 6
         self.min_gmv: dict[int, int] = {}
         self.min_paid: dict[int, set] = {}
-        self.win_pays: list[tuple] = []                                # sorted (ts, seq, cents, order_id)
+        self.win_pays: list[tuple] = []                                # sorted (ts, seq, cents)
+        self.win_cum: list[int] = []                                   # running cents along win_pays
+        self.win_cum_base = 0                                          # ... of the entries trimmed off
+        self.win_orders: list[tuple] = []                              # sorted (ts, seq, order_id): last pay
+        self.order_last: dict = {}                                     # order_id -> its (ts, seq) there
         # ads and engagement
         self.ad_spend = 0
         self.campaigns: dict[str, list] = {}                           # campaign -> [cents, impressions, clicks]
@@ -328,11 +342,14 @@ class Session:
         self.min_visits[m] = self.min_visits.get(m, 0) + sign
         self.min_online[m] = self.min_online.get(m, 0) + sign
         self._online_delta(o, sign)
-        entry = (o, okey, INF if c is None else c)
-        if sign > 0:
-            bisect.insort(self.win_visits, entry)
-        else:
-            _remove_sorted(self.win_visits, entry)
+        entry = (o, okey)
+        lists = (self.win_open,) if c is None else \
+            (self.win_closed, self.win_bounced) if c - o < BOUNCE_S else (self.win_closed,)
+        for lst in lists:
+            if sign > 0:
+                bisect.insort(lst, entry)
+            else:
+                _remove_sorted(lst, entry)
         if c is None:
             if sign > 0:
                 bisect.insort(self.open_enters[src], o)
@@ -387,12 +404,20 @@ class Session:
         self.boundary = limit
         # drop window entries that no window can reach any more
         keep = self.as_of - _WINDOW_KEEP_S
-        i = bisect.bisect_left(self.win_visits, (keep,))
-        if i:
-            del self.win_visits[:i]
+        for lst in (self.win_open, self.win_closed, self.win_bounced):
+            i = bisect.bisect_left(lst, (keep,))
+            if i:
+                del lst[:i]
         j = bisect.bisect_left(self.win_pays, (keep,))
         if j:
+            self.win_cum_base = self.win_cum[j - 1]
             del self.win_pays[:j]
+            del self.win_cum[:j]
+        k = bisect.bisect_left(self.win_orders, (keep,))
+        if k:
+            for _ts, _seq, oid in self.win_orders[:k]:
+                del self.order_last[oid]
+            del self.win_orders[:k]
 
     def _recredit(self, old: list, new: list) -> None:
         for src, amount in old:
@@ -422,6 +447,8 @@ class Session:
     def _set_stock(p: Product, key: tuple, value: int) -> None:
         if p.stock_set is None or p.stock_set[0] <= key:
             p.stock_set = (key, value)
+            del p.pays[:bisect.bisect_right(p.pays, (key[0], key[1], INF))]
+            p.sold = sum(q for _t, _s, q in p.pays)
 
     def _on_product_view(self, ev, ts, seq):
         self._touch(ev["user"], "product_view", ev["sku"], VIEWED)
@@ -449,11 +476,11 @@ class Session:
         m = minute_of(ts)
         self.min_gmv[m] = self.min_gmv.get(m, 0) + amount
         self.min_paid.setdefault(m, set()).add(oid)
-        bisect.insort(self.win_pays, (ts, seq, amount, oid))
+        self._window_pay(ts, seq, amount, oid)
         p.paid_orders.add(oid)
         p.units += qty
         p.gmv += amount
-        bisect.insort(p.pays, (ts, seq, qty))
+        p.add_pay(ts, seq, qty)
         visits = visits_of(_split(self.users[name])[1])
         pays = self.user_pays.setdefault(name, [])
         old = credit_of(visits, pays)
@@ -570,25 +597,36 @@ class Session:
             "windows": {str(w): self._window(w) for w in WINDOWS},
         }
 
+    def _window_pay(self, ts: float, seq: int, amount: int, oid) -> None:
+        i = bisect.bisect_right(self.win_pays, (ts, seq))
+        self.win_pays.insert(i, (ts, seq, amount))
+        cum = self.win_cum
+        cum.insert(i, (cum[i - 1] if i else self.win_cum_base) + amount)
+        for k in range(i + 1, len(cum)):   # only a late pay has any entries after it
+            cum[k] += amount
+        last = self.order_last.get(oid)
+        if last is None or (ts, seq) > last:
+            if last is not None:
+                _remove_sorted(self.win_orders, (*last, oid))
+            bisect.insort(self.win_orders, (ts, seq, oid))
+            self.order_last[oid] = (ts, seq)
+
     def _window(self, w: int) -> dict:
         as_of = self.as_of
-        thr = as_of - w
-        i = bisect.bisect_right(self.win_pays, (thr, INF))
-        pays = self.win_pays[i:]
-        j = bisect.bisect_right(self.win_visits, (thr, INF))
-        decided = bounced = 0
-        for o, _k, c in self.win_visits[j:]:
-            if c != INF:
-                decided += 1
-                if c - o < BOUNCE_S:
-                    bounced += 1
-            elif as_of - o >= BOUNCE_S:
-                decided += 1
+        after = (as_of - w, INF)   # entries with ts > as_of - w
+        i = bisect.bisect_right(self.win_pays, after)
+        cum = self.win_cum
+        gmv = (cum[-1] - (cum[i - 1] if i else self.win_cum_base)) if cum else 0
+        closed = len(self.win_closed) - bisect.bisect_right(self.win_closed, after)
+        bounced = len(self.win_bounced) - bisect.bisect_right(self.win_bounced, after)
+        opens = self.win_open
+        j = bisect.bisect_right(opens, after)
+        open_old = max(0, _count_old(opens, as_of, key=0) - j)   # open long enough to have stayed
         return {
-            "gmv": sum(p[2] for p in pays) / 100,
-            "visits": len(self.win_visits) - j,
-            "paid_orders": len({p[3] for p in pays}),
-            "bounce_2s_rate": ratio(bounced, decided),
+            "gmv": gmv / 100,
+            "visits": closed + len(opens) - j,
+            "paid_orders": len(self.win_orders) - bisect.bisect_right(self.win_orders, after),
+            "bounce_2s_rate": ratio(bounced, closed + open_old),
         }
 
     def product_rows(self) -> list[dict]:
@@ -636,12 +674,14 @@ def _remove_sorted(lst: list, item) -> None:
         del lst[i]
 
 
-def _count_old(opens: list[float], as_of: float) -> int:
-    """How many opening times o satisfy as_of - o >= 2 (a prefix of the sorted list), evaluated exactly so."""
+def _count_old(opens: list, as_of: float, key: int | None = None) -> int:
+    """How many opening times o satisfy as_of - o >= 2 (a prefix of the sorted list), evaluated exactly so.
+    `key`: the opening time is that item of each entry."""
     lo, hi = 0, len(opens)
     while lo < hi:
         mid = (lo + hi) // 2
-        if as_of - opens[mid] >= BOUNCE_S:
+        o = opens[mid] if key is None else opens[mid][key]
+        if as_of - o >= BOUNCE_S:
             lo = mid + 1
         else:
             hi = mid
