@@ -1,10 +1,17 @@
 """Simulated live rooms: live-commerce sessions with a hidden ground truth, for the app, tests and backtests.
 
-The core, `SimRoom`, is pure and deterministic: a seeded `random.Random`, no wall clock, event time only.
+The core, `SimRoom`, is pure and deterministic: seeded `random.Random` streams, no wall clock, event time only.
 `step(until_ts)` returns every event up to `until_ts`, sorted by `ts`. Time advances in ticks of TICK_S; a
 tick draws the arrivals and actions of that second, and whatever happens later (an enter after an
 impression, a leave after a dwell, a pay after an order) waits in a heap until its time comes. So the output
 is the same however finely `step` is called, as long as no control changes in between.
+
+Randomness comes from separate streams: the stage (the product schedule, stock, the session's frame, when
+anomalies strike), organic viewers (their arrivals and everything they do), paid viewers (the same for
+traffic bought by campaigns) and the details of anomalies. A change of budget or ROI target then moves only
+what paid viewers do: two runs of one seed under different ad settings see the same products on stage at the
+same moments and the same organic crowd (common random numbers), so their difference is the settings', not
+luck's. Paid viewers buy the stage's products, so stock, and rarely a sell-out, still couple the streams.
 
 What the insight jobs try to discover stays hidden in the room and is exposed by `truth()` for backtests:
 each product's click->pay conversion, demand and CTR; how paid traffic answers budget and ROI target; every
@@ -182,6 +189,39 @@ class Visit:
         self.source, self.campaign, self.enter, self.leave = source, campaign, enter, leave
 
 
+GROUPS = ("organic", "paid")
+
+
+def group_of(source: str) -> str:
+    return "paid" if source == "paid" else "organic"
+
+
+class Crowd:
+    """The viewers online in one group, with O(1) join, leave and random pick."""
+    __slots__ = ("users", "pos")
+
+    def __init__(self):
+        self.users: list[str] = []
+        self.pos: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def add(self, user: str) -> None:
+        self.pos[user] = len(self.users)
+        self.users.append(user)
+
+    def remove(self, user: str) -> None:
+        i = self.pos.pop(user)
+        last = self.users.pop()
+        if last != user:
+            self.users[i] = last
+            self.pos[last] = i
+
+    def pick(self, rng: random.Random) -> str:
+        return self.users[rng.randrange(len(self.users))]
+
+
 def poisson(rng: random.Random, lam: float) -> int:
     if lam <= 0:
         return 0
@@ -205,7 +245,9 @@ class SimRoom:
         self.room, self.platform, self.seed = room, platform, seed
         self.config = SimConfig(**config) if isinstance(config, dict) else (config or SimConfig())
         self.profile = PLATFORM_PROFILES[platform]
-        self.rng = random.Random(f"{room}|{seed}")
+        self.rng = random.Random(f"{room}|{seed}")   # the room's setup, then the stage
+        self._rngs = {g: random.Random(f"{room}|{seed}|{g}") for g in GROUPS}
+        self._anom = random.Random(f"{room}|{seed}|anomalies")
         # Ids carry a nonce of the run (the start time): a restarted simulator never reuses an earlier run's ids.
         self.nonce = nonce or hashlib.blake2b(f"{room}|{seed}|{start_ts}".encode(), digest_size=4).hexdigest()
         self._prefix = f"{room}-{self.nonce}-"
@@ -230,10 +272,10 @@ class SimRoom:
         self._paid_a = min(max(arrivals, PAID_ARRIVALS[0]), PAID_ARRIVALS[1]) / budget ** PAID_EXP
         self._imp_rates = [(s, self.profile.scale * ORGANIC_ENTERS_PER_S * share / SOURCE[s].enter, SOURCE[s].enter)
                            for s, share in self.profile.mix.items()]
-        # The account's fans: `follow` traffic mostly brings them back.
-        self._past = [self._new_user() for _ in range(2000)]
-        self._online: list[str] = []
-        self._pos: dict[str, int] = {}
+        # Viewers seen before, per group: the account's fans, whom `follow` traffic mostly brings back, and
+        # those an ad reached before (kept apart so that what ads buy never changes who comes back organically).
+        self._past = {"organic": [self._new_user() for _ in range(2000)], "paid": []}
+        self._crowds = {g: Crowd() for g in GROUPS}
         self._visits: dict[str, Visit] = {}
         self._live = False
         self._session_no = 0
@@ -430,7 +472,7 @@ class SimRoom:
         for c in self.campaigns.values():
             c.accrued, c.impressions, c.clicks = 0.0, 0, 0
             c.visitors, c.spend, c.gmv = 0, 0.0, 0.0
-            c.next_report = ts + rng.uniform(10, 30)
+            c.next_report = ts + self._rngs["paid"].uniform(10, 30)
         streamer = rng.choice(STREAMERS)
         self._now(ts, "session_start", title=f"{rng.choice(THEMES)}｜{streamer}直播间", streamer=streamer,
                   target_roi=round(rng.uniform(1.8, 3.5), 1))
@@ -445,10 +487,11 @@ class SimRoom:
             self._on = None
         for name, c in self.campaigns.items():
             self._report(ts, name, c)
-        for user in self._online:
-            self._now(ts, "leave", user=user)
-            self._past_add(user)
-        self._online, self._pos, self._visits = [], {}, {}
+        for g, crowd in self._crowds.items():
+            for user in crowd.users:
+                self._now(ts, "leave", user=user)
+                self._past_add(user, g)
+        self._crowds, self._visits = {g: Crowd() for g in GROUPS}, {}
         self._now(ts, "session_end")
         for rec in (*self.anomalies, *self.flash_sales):
             rec["end"] = min(rec["end"], ts)
@@ -465,7 +508,8 @@ class SimRoom:
             return
         self._traffic(t, span)
         self._paid_traffic(t, span)
-        self._engagement(t, span)
+        for g in GROUPS:
+            self._engagement(t, span, g)
         cfg = self.config
         if cfg.anomalies and self.rng.random() < cfg.anomaly_per_hour * span / 3600:
             kind = self.rng.choice(cfg.anomaly_kinds)
@@ -473,7 +517,7 @@ class SimRoom:
                 self._at(t + self.rng.random() * span, self._anomaly, kind)
 
     def _organic_level(self, t: float) -> float:
-        rng = self.rng
+        rng = self._rngs["organic"]
         # Recommendation traffic comes in waves (流量池): a slow random walk around 1.
         self._wave = max(-1.0, min(1.0, self._wave * 0.995 + rng.gauss(0, 0.04)))
         warm = min(1.0, 0.3 + 0.7 * (t - self._session_start) / 180)
@@ -486,18 +530,18 @@ class SimRoom:
         return level
 
     def _traffic(self, t: float, span: float) -> None:
-        rng = self.rng
+        rng = self._rngs["organic"]
         level = self._organic_level(t)
         for source, imp_rate, p_enter in self._imp_rates:
             for _ in range(poisson(rng, imp_rate * level * span)):
                 ts = t + rng.random() * span
-                user = self._newcomer(source)
+                user = self._newcomer(source, rng)
                 self._later(ts, "impression", user=user, source=source)
                 if rng.random() < p_enter:
                     self._at(ts + rng.uniform(0.3, 3.0), self._enter, user, source, None, None)
 
     def _paid_traffic(self, t: float, span: float) -> None:
-        rng = self.rng
+        rng = self._rngs["paid"]
         p_enter = SOURCE["paid"].enter
         for name, c in self.campaigns.items():
             if not c.paused and c.budget > 0:
@@ -505,7 +549,7 @@ class SimRoom:
                 c.accrued += model["spend_per_hour"] / 3600 * span * rng.uniform(0.7, 1.3)
                 for _ in range(poisson(rng, model["arrivals_per_min"] / 60 / p_enter * span)):
                     ts = t + rng.random() * span
-                    user = self._newcomer("paid")
+                    user = self._newcomer("paid", rng)
                     c.impressions += 1
                     self._later(ts, "impression", user=user, source="paid")
                     if rng.random() < p_enter:
@@ -524,30 +568,29 @@ class SimRoom:
         c.spend += amount
         c.impressions = c.clicks = 0
 
-    def _engagement(self, t: float, span: float) -> None:
-        rng = self.rng
-        n = len(self._online)
+    def _engagement(self, t: float, span: float, group: str) -> None:
+        """What one group's viewers online do in this tick, drawn from that group's stream."""
+        rng, crowd = self._rngs[group], self._crowds[group]
+        n = len(crowd)
         if n == 0:
             return
         if self._on is not None:
             p = self.products[self._on]
             boost = FLASH_BOOST if t < self._flash_until else 1.0
             for _ in range(poisson(rng, n * VIEW_ON * p.demand * boost * span)):
-                self._view(t + rng.random() * span, p, self._stage_price, boost)
+                self._view(t + rng.random() * span, p, self._stage_price, boost, crowd.pick(rng), rng)
         off = [p for p in self.products.values() if p.sku != self._on]
         k = poisson(rng, n * VIEW_OFF * span)
         if k:
             for p in rng.choices(off, weights=[p.demand for p in off], k=k):
-                self._view(t + rng.random() * span, p, p.price, OFF_STAGE_CONV)
+                self._view(t + rng.random() * span, p, p.price, OFF_STAGE_CONV, crowd.pick(rng), rng)
         for _ in range(poisson(rng, n * COMMENT_RATE * span)):
-            self._later(t + rng.random() * span, "comment", user=self._random_viewer(), text=self._comment_text())
+            self._later(t + rng.random() * span, "comment", user=crowd.pick(rng), text=self._comment_text(rng))
         for _ in range(poisson(rng, n * LIKE_RATE * span)):
-            self._later(t + rng.random() * span, "like", user=self._random_viewer(), count=rng.choice(LIKE_COUNTS))
+            self._later(t + rng.random() * span, "like", user=crowd.pick(rng), count=rng.choice(LIKE_COUNTS))
 
-    def _view(self, ts: float, p: Product, price: float, factor: float) -> None:
-        """A product card shown to a random viewer, and what follows: click, cart, order, pay."""
-        rng = self.rng
-        user = self._random_viewer()
+    def _view(self, ts: float, p: Product, price: float, factor: float, user: str, rng: random.Random) -> None:
+        """A product card shown to a viewer, and what follows: click, cart, order, pay."""
         visit = self._visits[user]
         self._later(ts, "product_view", user=user, sku=p.sku)
         if rng.random() >= p.ctr * min(factor, 1.3):
@@ -571,8 +614,7 @@ class SimRoom:
         elif r < conv * 1.2 + 0.06:
             self._later(click + rng.uniform(1, 6), "cart_add", user=user, sku=p.sku, qty=qty)
 
-    def _comment_text(self) -> str:
-        rng = self.rng
+    def _comment_text(self, rng: random.Random) -> str:
         r = rng.random()
         on = self.products.get(self._on) if self._on else None
         if on is not None and on.stock <= 0 and r < 0.3:
@@ -590,24 +632,31 @@ class SimRoom:
 
     # ---- viewers -----------------------------------------------------------------------------------------
 
-    def _newcomer(self, source: str) -> str:
-        if self._past and self.rng.random() < SOURCE[source].returning:
-            user = self._past[self.rng.randrange(len(self._past))]
+    def _newcomer(self, source: str, rng: random.Random) -> str:
+        past = self._past[group_of(source)]
+        if past and rng.random() < SOURCE[source].returning:
+            user = past[rng.randrange(len(past))]
             if user not in self._visits:
                 return user
         return self._new_user()
 
-    def _past_add(self, user: str) -> None:
-        if len(self._past) < 20000:
-            self._past.append(user)
+    def _past_add(self, user: str, group: str) -> None:
+        past = self._past[group]
+        if len(past) < 20000:
+            past.append(user)
         else:
-            self._past[self.rng.randrange(20000)] = user
+            past[self._rngs[group].randrange(20000)] = user
 
     def _random_viewer(self) -> str:
-        return self._online[self.rng.randrange(len(self._online))] if self._online else self._new_user()
+        """Anyone online (for anomalies, from their own stream)."""
+        org, paid = self._crowds["organic"], self._crowds["paid"]
+        n = len(org) + len(paid)
+        if n == 0:
+            return self._new_user()
+        i = self._anom.randrange(n)
+        return org.users[i] if i < len(org) else paid.users[i - len(org)]
 
-    def _dwell(self, source: str, ts: float) -> float:
-        rng = self.rng
+    def _dwell(self, source: str, ts: float, rng: random.Random) -> float:
         if ts < self._storm_until and rng.random() < 0.9:
             return rng.uniform(0.2, 1.0)
         if rng.random() < SOURCE[source].bounce:
@@ -617,11 +666,10 @@ class SimRoom:
     def _enter(self, ts: float, user: str, source: str, campaign: str | None, dwell: float | None) -> None:
         if user in self._visits:
             return
-        rng = self.rng
-        leave = round(ts + (dwell if dwell is not None else self._dwell(source, ts)), 3)
+        rng = self._rngs[group_of(source)]
+        leave = round(ts + (dwell if dwell is not None else self._dwell(source, ts, rng)), 3)
         visit = self._visits[user] = Visit(source, campaign, ts, leave)
-        self._pos[user] = len(self._online)
-        self._online.append(user)
+        self._crowds[group_of(source)].add(user)
         self._now(ts, "enter", user=user, source=source)
         self._at(leave, self._leave, user, visit)
         if campaign is not None:
@@ -637,13 +685,10 @@ class SimRoom:
         if self._visits.get(user) is not visit or visit.leave != ts:
             return   # a stale leave: the visit was cut short (viewer_drop) or is over
         del self._visits[user]
-        i = self._pos.pop(user)
-        last = self._online.pop()
-        if last != user:
-            self._online[i] = last
-            self._pos[last] = i
+        group = group_of(visit.source)
+        self._crowds[group].remove(user)
         self._now(ts, "leave", user=user)
-        self._past_add(user)
+        self._past_add(user, group)
 
     # ---- products and orders -----------------------------------------------------------------------------
 
@@ -694,11 +739,15 @@ class SimRoom:
         self._now(ts, "order", user=user, sku=sku, order_id=order_id, amount=amount, qty=qty)
         if pay_in is not None:
             p.reserved += qty
-            self._at(ts + self.rng.uniform(*pay_in), self._pay, user, sku, qty, amount, order_id, campaign)
+            self._at(ts + self._buyer_rng(campaign).uniform(*pay_in), self._pay, user, sku, qty, amount, order_id,
+                     campaign)
+
+    def _buyer_rng(self, campaign: str | None) -> random.Random:
+        return self._rngs["organic" if campaign is None else "paid"]
 
     def _pay(self, ts: float, user: str, sku: str, qty: int, amount: float, order_id: str,
              campaign: str | None) -> None:
-        rng = self.rng
+        rng = self._buyer_rng(campaign)
         p = self.products[sku]
         self._now(ts, "pay", user=user, sku=sku, order_id=order_id, amount=amount, qty=qty)
         p.reserved -= qty
@@ -749,9 +798,9 @@ class SimRoom:
         return {"end": ts + 60}
 
     def _a_viewer_drop(self, ts):
-        rng = self.rng
+        rng = self._anom
         share = rng.uniform(0.6, 0.8)
-        for user in list(self._online):
+        for user in [u for crowd in self._crowds.values() for u in crowd.users]:
             if rng.random() < share:
                 visit = self._visits[user]
                 leave = round(ts + rng.uniform(0, 30), 3)
@@ -762,7 +811,7 @@ class SimRoom:
         return {"end": ts + 30, "share": round(share, 3)}
 
     def _a_order_burst(self, ts):
-        rng = self.rng
+        rng = self._anom
         user = self._new_user()
         self._enter(ts, user, "other", None, 90.0)
         sku = self._on or rng.choice(list(self.products))
@@ -772,14 +821,14 @@ class SimRoom:
         return {"end": ts + 60, "user": user, "sku": sku}
 
     def _a_comment_flood(self, ts):
-        rng = self.rng
+        rng = self._anom
         text = rng.choice(FLOOD_COMMENTS)
         for _ in range(rng.randint(60, 120)):
             self._later(ts + rng.uniform(0, 40), "comment", user=self._random_viewer(), text=text)
         return {"end": ts + 40, "text": text}
 
     def _a_banned_words(self, ts):
-        rng = self.rng
+        rng = self._anom
         term = rng.choice(BANNED_TERMS)
         spammers = [self._new_user() for _ in range(rng.randint(1, 2))]
         for user in spammers:
@@ -794,7 +843,7 @@ class SimRoom:
         if self._on is None:
             self._stockout_pending = True
             return None
-        rng = self.rng
+        rng = self._anom
         p = self.products[self._on]
         p.stock = min(p.stock, p.reserved + rng.randint(2, 4))
         self._now(ts, "stock", sku=p.sku, stock=p.stock)
@@ -806,7 +855,7 @@ class SimRoom:
         return None
 
     def _a_refund_spike(self, ts):
-        rng = self.rng
+        rng = self._anom
         unrefunded = [o for o in self._paid if o[1] not in self._refunded]
         recent = [o for o in unrefunded if o[0] > ts - 1200]
         pool = recent if len(recent) >= 5 else unrefunded
@@ -819,7 +868,7 @@ class SimRoom:
         return {"end": ts + duration, "refunds": len(picked)}
 
     def _a_roi_crash(self, ts):
-        self._crash_until = ts + self.rng.uniform(300, 600)
+        self._crash_until = ts + self._anom.uniform(300, 600)
         return {"end": self._crash_until}
 
 

@@ -11,6 +11,15 @@ with an interval. What it aims at: the session's paid ROI at or above the target
 about; so a session that has banked GMV above its target can afford more traffic, and money already spent
 never justifies more cuts.
 
+Pacing with the stage: whichever product is on stage decides most of what a visitor is worth (in the
+backtest's simulator a session's paid ROI over its first 20 minutes barely predicts the next 20, because the
+products change). The whole room's traffic measures that within a minute or two, so the budget also follows
+the stage: base x (1 + max step) while the room's GMV per viewer-second over the last stage_window_s is
+clearly above the session's (the low end of its Poisson interval on the window's orders over 1), base / (1 +
+max step) while it is clearly below, the base otherwise. The base is what the rules below set. Pacing moves
+at most once per stage_gap_s, never by more than the room's max step or past its cap, and it is meant for
+auto-apply: a proposal that waits minutes for approval is stale by then.
+
 Why it does not flip on noise:
 - It acts only on an interval: raise when, even at the low end of the next yuan's return, the session's
   projected ROI with the higher budget clears target x (1 + margin); lower when even the high end of the next
@@ -72,13 +81,16 @@ RULES = {
     "roi_target_floor": 0.8,      # never bid below target × this: the campaign's ROI target tracks the room's
     "probe_after_s": 600,         # a paused campaign is tried again after this long ...
     "probe_share": 0.5,           # ... on this share of its budget before the pause
+    "stage_window_s": 90,         # the stage's selling power is judged on the room's last 90 s ...
+    "stage_gap_s": 60,            # ... and the budget follows it at most once a minute ...
+    "stage_z": 1.645,             # ... when its interval (this z) lies wholly above or below the session's
 }
 MAX_CUT_PCT = 90.0                # a cut never takes the budget to zero: that is what pause is for
 TICKET_PRIOR_ORDERS = 20          # room-wide orders' worth of weight in a paid order's value
 KEEP_DECIDED = 30                 # decided suggestions kept in the room's list
 REJECT_QUIET_S = 600              # after a rejection, the same change is not proposed again for this long
 
-HIST = ("t", "spend", "gmv", "pays", "visits", "decided", "bounced")
+HIST = ("t", "spend", "gmv", "pays", "visits", "decided", "bounced", "room_gmv", "room_watch_s", "room_pays")
 UP, DOWN = ("raise_budget", "lower_roi_target"), ("lower_budget", "raise_roi_target", "pause")
 
 
@@ -118,6 +130,8 @@ def figures_of(metrics: dict, campaign: str, control: dict | None, config: dict)
         "ticket": _ticket(paid, metrics["gmv"], orders),
         "room_gmv": metrics["gmv"],
         "room_visits": metrics.get("visits", 0),
+        "room_watch_s": metrics.get("watch_seconds") or 0.0,
+        "room_pays": metrics.get("paid_orders") or 0,
         "room_roi": metrics.get("roi"),
         "room_paid_roi": metrics.get("paid_roi"),
         "target_roi": config.get("target_roi") or metrics.get("target_roi") or DEFAULT_TARGET_ROI,
@@ -155,7 +169,8 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
     changes = [c for c in (prev or {}).get("changes", []) if c > keep]
     if changed is not None and (not changes or changed > changes[-1]):
         changes.append(changed)
-    state = {"hist": hist, "changes": changes, "budget_before_pause": (prev or {}).get("budget_before_pause")}
+    state = {"hist": hist, "changes": changes, "budget_before_pause": (prev or {}).get("budget_before_pause"),
+             "pace": (prev or {}).get("pace")}
     target = fig["target_roi"]
     base = {"campaign": fig["campaign"], "step_pct": None, "new_budget": None, "new_roi_target": None}
 
@@ -171,6 +186,10 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
             return out("raise_budget", _why("probe", m=(t - changed) / 60, new=new), 0.5, _plain(fig),
                        new_budget=round(new, 2))
         return out("hold", _why("paused"), 1.0, _plain(fig))
+    paced = _pace(fig, hist, state, t, p)
+    if paced is not None:
+        action, why, confidence, figures, extra = paced
+        return out(action, why, confidence, figures, **extra)
     if changed is not None and t - changed < p["min_gap_s"]:
         return out("hold", _why("cooldown", left=p["min_gap_s"] - (t - changed)), 1.0, _plain(fig))
     segs = _segments(hist, changes, t, p)
@@ -231,6 +250,7 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
                     return out("hold", _why("cap", cap=cap), confidence, figures)
                 new = min(new, cap)
                 up = (new / budget - 1) * 100
+            _repace(state, fig, hist, new / budget)
             return out("raise_budget", _why("raise", step=up, proj=projected(1 + up / 100, r_lo), **facts),
                        confidence, figures, step_pct=round(up, 1), new_budget=round(new, 2))
         current = fig["roi_target"] or target
@@ -256,6 +276,7 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
         proj = projected(1.0, r_hi)
         if budget_binds:
             new = budget * (1 - down / 100)
+            _repace(state, fig, hist, new / budget)
             return out("lower_budget", _why("lower", step=down, proj=proj, **facts), confidence, figures,
                        step_pct=round(down, 1), new_budget=round(new, 2))
         current = fig["roi_target"] or target
@@ -267,6 +288,81 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
     p_low = 1 - (prob_above(k_eff, projected(1.0, r) / lo_bar) if r > 0 else 0.0)
     return out("hold", _why("band", lo_p=projected(1.0, r_lo), hi_p=projected(1.0, r_hi), **facts),
                1 - max(p_high, p_low), figures)
+
+
+def _base(fig: dict, hist: list, state: dict) -> float:
+    """The budget the session's ROI calls for, before pacing with the stage: as recorded with the budget last
+    proposed, if that is the budget in force; otherwise (not applied, or set by hand) the budget in force, or
+    without one the session's spend rate so far."""
+    pace, budget = state["pace"], fig["budget_per_hour"]
+    if pace and budget is not None and abs(budget - pace["budget"]) < 0.01:
+        return pace["base"]
+    if budget is not None:
+        return budget
+    return fig["spend"] / max(hist[-1][0] - hist[0][0], 1.0) * 3600
+
+
+def _repace(state: dict, fig: dict, hist: list, factor: float) -> None:
+    """A change of the session-level budget: the base moves with it, the stage's pacing stays."""
+    budget = fig["budget_per_hour"] or _base(fig, hist, state)
+    state["pace"] = {"budget": round(budget * factor, 2), "base": _base(fig, hist, state) * factor}
+
+
+def _stage(hist: list, t: float, p: dict) -> dict | None:
+    """How well the stage sells now against the session so far: the room's GMV per viewer-second over the last
+    stage_window_s over the session's, with a Poisson interval on the room's pays in the window.
+
+    Whichever product is on stage decides most of what any visitor, paid or not, is worth; the whole room's
+    traffic (hundreds of viewers) measures it within a minute or two, where the campaign's own paid orders
+    would take a quarter of an hour."""
+    now, old = hist[-1], _at(hist, t - p["stage_window_s"])
+    if len(old) < len(HIST):
+        return None   # a state kept before the room's figures were part of it
+    gmv, watch, pays = now[7], now[8], now[9]
+    w_gmv, w_watch, k = gmv - old[7], watch - old[8], now[9] - old[9]
+    if t - old[0] < p["stage_window_s"] * 0.9 or w_watch <= 0 or gmv <= 0 or pays <= 0:
+        return None
+    session = gmv / watch
+    ticket = w_gmv / k if k else gmv / pays
+    lo, hi = poisson(k, p["stage_z"])
+    per = ticket / w_watch / session
+    return {"ratio": w_gmv / w_watch / session, "lo": lo * per, "hi": hi * per, "pays": k}
+
+
+def _pace(fig: dict, hist: list, state: dict, t: float, p: dict) -> tuple | None:
+    """Follow the stage: the budget at base x (1 + max step) while the stage clearly sells better than the
+    session so far (the low end of its interval above 1), at base / (1 + max step) while it clearly sells worse,
+    at base otherwise. Money then goes where visitors are worth most; a move never exceeds the room's step or
+    cap, and comes at most once per stage_gap_s. None when the budget stays."""
+    if t - hist[0][0] < p["warmup_s"]:
+        return None
+    stage = _stage(hist, t, p)
+    if stage is None:
+        return None
+    last = max(state["changes"] + [hist[0][0]])
+    if t - last < p["stage_gap_s"]:
+        return None
+    base = _base(fig, hist, state)
+    budget = fig["budget_per_hour"] or base
+    most = p["max_step_pct"] / 100
+    level = 1 if stage["lo"] > 1 else -1 if stage["hi"] < 1 else 0
+    want = _capped(min(max(base * (1 + most) ** level, budget * (1 - most)), budget * (1 + most)), p)
+    step = (want / budget - 1) * 100
+    if abs(step) < p["min_step_pct"] * 0.999:
+        return None
+    state["pace"] = {"budget": round(want, 2), "base": base}
+    figures = _plain(fig, stage_gmv_per_viewer_s_ratio=stage["ratio"], stage_ratio_low=stage["lo"],
+                     stage_ratio_high=stage["hi"], stage_pays=stage["pays"], base_budget=base, budget_per_hour=budget)
+    facts = {"ratio": stage["ratio"], "lo": stage["lo"], "hi": stage["hi"], "k": stage["pays"],
+             "w": p["stage_window_s"], "step": abs(step), "base": base, "new": want}
+    sure = prob_above(stage["pays"], stage["ratio"] if level >= 0 else 1 / max(stage["ratio"], 1e-9))
+    if step > 0:
+        why = "stage_hot" if level > 0 else "stage_back"
+        return "raise_budget", _why(why, **facts), sure, figures, {"step_pct": round(step, 1),
+                                                                   "new_budget": round(want, 2)}
+    why = "stage_cold" if level < 0 else "stage_back"
+    return "lower_budget", _why(why, **facts), sure, figures, {"step_pct": round(-step, 1),
+                                                                "new_budget": round(want, 2)}
 
 
 def _next_yuan(fig: dict, hist: list, segs: list[dict], seen: float, t: float, p: dict) -> dict:
@@ -457,6 +553,19 @@ _REASONS = {
                 "ROI is above target but paid conversion fell from {before:.1%} to {cvr:.1%}; not adding money."),
     "bounce": ("付费流量2秒跳出率 {b:.0%} 过高，暂不加预算。",
                "Paid visitors bounce within 2 s {b:.0%} of the time; not adding money."),
+    "stage_hot": ("近 {w:.0f} 秒直播间每观看秒成交是本场平均的 {ratio:.1f} 倍（{lo:.1f}–{hi:.1f}，{k:.0f} 单），当前商品好卖："
+                  "预算提高 {step:.0f}% 至 ¥{new:.0f}/小时（基准 ¥{base:.0f}），讲完再回落。",
+                  "In the last {w:.0f} s the room sold {ratio:.1f}x its session average per viewer-second "
+                  "({lo:.1f}–{hi:.1f}, {k:.0f} orders): the product on stage sells. Raise the budget {step:.0f}% "
+                  "to ¥{new:.0f}/h (base ¥{base:.0f}/h) while it lasts."),
+    "stage_cold": ("近 {w:.0f} 秒直播间每观看秒成交仅为本场平均的 {ratio:.1f} 倍（{lo:.1f}–{hi:.1f}，{k:.0f} 单），当前商品不好卖："
+                   "预算降低 {step:.0f}% 至 ¥{new:.0f}/小时（基准 ¥{base:.0f}），把钱留给好卖的商品。",
+                   "In the last {w:.0f} s the room sold only {ratio:.1f}x its session average per viewer-second "
+                   "({lo:.1f}–{hi:.1f}, {k:.0f} orders): the product on stage does not sell. Lower the budget "
+                   "{step:.0f}% to ¥{new:.0f}/h (base ¥{base:.0f}/h) and keep the money for one that does."),
+    "stage_back": ("直播间成交回到本场平均水平（近 {w:.0f} 秒为 {ratio:.1f} 倍，{k:.0f} 单）：预算回到基准附近 ¥{new:.0f}/小时。",
+                   "The room sells about its session average again ({ratio:.1f}x in the last {w:.0f} s, "
+                   "{k:.0f} orders): the budget goes back toward its base, ¥{new:.0f}/h."),
     "cap": ("已达每小时消耗上限 ¥{cap:.0f}，保持。", "At the spend cap of ¥{cap:.0f}/h; holding."),
     "floor": ("ROI目标已在下限 {floor:.2f}，保持。", "The ROI target is at its floor {floor:.2f}; holding."),
 }

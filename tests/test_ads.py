@@ -23,9 +23,10 @@ T0 = 1_790_000_000.0
 
 def figures(t, spend, gmv, pays, **over):
     """One campaign's cumulative figures at T0 + t: 0.8 paid visitors per yuan, orders of ¥100, no bounces, and
-    a room whose only traffic is this campaign's."""
+    a room whose only traffic is this campaign's, watched by 100 viewers at a time."""
     fig = {"campaign": "c1", "as_of": T0 + t, "spend": spend, "gmv": gmv, "pays": pays, "visits": spend * 0.8,
            "decided": spend * 0.8, "bounced": 0, "ticket": 100.0, "room_gmv": gmv, "room_visits": spend * 0.8,
+           "room_watch_s": 100.0 * t, "room_pays": gmv / 100,
            "room_roi": None,
            "room_paid_roi": None, "target_roi": 2.0, "budget_per_hour": None, "roi_target": None,
            "paused": False, "changed_as_of": None, "changed_action": None}
@@ -167,6 +168,68 @@ def test_a_paused_campaign_is_probed_again_after_a_while():
     sug, _ = ads.decide(fig, state, PARAMS)
     assert sug["action"] == "raise_budget"
     assert sug["new_budget"] == 4000.0 * PARAMS["probe_share"]
+
+
+def stage_run(value, seconds, prev=None, start=0.0, base=None, params=PARAMS, stop=False, **over):
+    """A campaign spending ¥3600/h on target (ROI 2) in a room of 100 viewers whose GMV per viewer-second is
+    value(t) (orders of ¥100); the budget in force is `budget_per_hour`. Returns the decisions, the last state
+    and the running totals; with stop, from the first change on."""
+    spend, gmv, room = base or (0.0, 0.0, 0.0)
+    out = []
+    t = start
+    while t < start + seconds:
+        t += 10.0
+        spend += 10.0
+        gmv += 20.0
+        room += 100.0 * 10.0 * value(t)
+        # the room's visitors are worth what the paid ones are: only the stage moves the budget
+        fig = figures(t, spend, gmv, gmv / 100, room_gmv=room, room_pays=room / 100, room_visits=room / 2.5, **over)
+        sug, prev = ads.decide(fig, prev, params)
+        out.append((t, sug))
+        if stop and sug["action"] != "hold":
+            break
+    return out, prev, (spend, gmv, room)
+
+
+def test_the_budget_follows_the_stage_within_the_room_limits():
+    # 10 minutes at ¥0.05 per viewer-second, then a product on stage that sells three times as well
+    hot = lambda t: 0.05 if t <= 600 else 0.15
+    out, state, totals = stage_run(hot, 720, budget_per_hour=3600.0, stop=True)
+    moves = [(t, s) for t, s in out if s["action"] != "hold"]
+    assert moves and moves[0][0] > 600
+    t, up = moves[0]
+    assert up["action"] == "raise_budget" and up["new_budget"] == pytest.approx(3600 * 1.3)
+    assert up["step_pct"] <= PARAMS["max_step_pct"] and up["figures"]["stage_ratio_low"] > 1
+    assert set(up["reason"]) == {"zh", "en"} and "sells" in up["reason"]["en"] and 0.5 < up["confidence"] <= 1
+    # applied; then the next product does not sell at all: down, but never by more than the max step at once,
+    # and never twice within stage_gap_s
+    applied = {"budget_per_hour": up["new_budget"], "changed_as_of": T0 + t, "changed_action": "raise_budget"}
+    out, state, totals = stage_run(lambda t: 0.0, 300, prev=state, start=t, base=totals, stop=True, **applied)
+    downs = [(t2, s) for t2, s in out if s["action"] != "hold"]
+    assert downs and downs[0][0] - t >= PARAMS["stage_gap_s"]
+    t2, down = downs[0]
+    # the window still holds some of the good minutes: not clearly worse yet, so back to the base first
+    assert down["action"] == "lower_budget" and "back toward its base" in down["reason"]["en"]
+    assert down["new_budget"] == pytest.approx(3600.0) and down["figures"]["base_budget"] == pytest.approx(3600.0)
+    applied = {"budget_per_hour": down["new_budget"], "changed_as_of": T0 + t2, "changed_action": "lower_budget"}
+    out, _, _ = stage_run(lambda t: 0.0, 300, prev=state, start=t2, base=totals, stop=True, **applied)
+    cold = next(s for _, s in out if s["action"] != "hold")
+    assert cold["action"] == "lower_budget" and "does not sell" in cold["reason"]["en"]
+    assert cold["new_budget"] == pytest.approx(3600.0 / (1 + PARAMS["max_step_pct"] / 100), abs=0.01)
+
+
+def test_the_stage_is_not_followed_on_a_few_orders():
+    # 50% better for the last minutes, but the room's whole window holds a handful of orders
+    few = {**PARAMS}
+    out, _, _ = stage_run(lambda t: 0.003 if t <= 600 else 0.0045, 900, budget_per_hour=3600.0, params=few)
+    assert {s["action"] for _, s in out} == {"hold"}
+
+
+def test_the_stage_raise_stops_at_the_spend_cap():
+    capped = {**PARAMS, "max_spend_per_hour": 4000.0}
+    out, _, _ = stage_run(lambda t: 0.05 if t <= 600 else 0.15, 720, budget_per_hour=3600.0, params=capped)
+    up = next(s for _, s in out if s["action"] != "hold")
+    assert up["new_budget"] == 4000.0
 
 
 def test_decide_is_pure():

@@ -228,6 +228,28 @@ def test_budget_and_roi_target_move_paid_traffic_the_expected_way():
     assert paid_counts(resumed)[0] > 0
 
 
+def test_ad_settings_change_paid_traffic_only():
+    """Common random numbers: the same seed under other ad settings meets the same products on stage and the
+    same organic crowd at the same moments; only what paid viewers do differs."""
+    def run(factor):
+        sim = SimRoom("douyin-01", "douyin", 7, START, SimConfig(session_s=1800, anomalies=False))
+        events = sim.step(START + 600)
+        if factor is not None:
+            for c in list(sim.campaigns):
+                sim.set_budget(c, sim.get_budget(c) * factor)
+        return events + sim.step(START + 1800)
+
+    def organic(events):
+        return [(e["type"], e["ts"], e.get("source"), e.get("sku")) for e in events
+                if e["type"] in ("product_on", "product_off") or (e["type"] == "enter" and e["source"] != "paid")]
+
+    base, richer, poorer = run(None), run(2.0), run(0.5)
+    assert organic(richer) == organic(base) == organic(poorer)
+    paid = [sum(e["type"] == "enter" and e["source"] == "paid" and e["ts"] > START + 700 for e in ev)
+            for ev in (poorer, base, richer)]
+    assert paid[0] < paid[1] < paid[2]
+
+
 def test_truth_has_the_hidden_model(hour):
     sim, events = hour
     truth = orjson.loads(orjson.dumps(sim.truth()))
