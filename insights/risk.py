@@ -12,9 +12,11 @@ resolving — is insights/alerts.py's business. `run(r)` is the scheduler's job 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter, deque
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,6 +35,8 @@ log = logging.getLogger("livewall.risk")
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 MAX_WINDOW_S = 900          # the longest window a rule may ask for: what the snapshot samples and orders keep
 VISIT_KEEP_S = 180          # visits are remembered this long: an order soon after leaving is still the visit's
+CLICK_KEEP_S = 300          # an order later than this after a click on its product is not that click's
+LAGS_KEPT = 300             # click-to-order delays kept: the room's recent habit, not its whole history
 BOUNCE_S = 2.0              # CONTRACT section 2: a visit that closes sooner bounced
 GROUP, CONSUMER = "risk", "risk-1"
 BATCH = 5000                # entries per room stream per read
@@ -161,6 +165,9 @@ class RiskState:
         self.order_ids: set = set()       # of `orders`: an order and its pay are one order
         self.fresh: list = []             # the orders since the last evaluation
         self.paid = PaidTally()
+        self.clicked: dict = {}           # (user, sku) -> ts of that user's latest click on it, oldest first
+        self.lags = Lags()                # seconds from a click to the order that followed it
+        self.conversion = Conversion()
         self.pays: deque = deque()        # ts, for refund_spike's baseline
         self.refunds: deque = deque()     # (ts, amount)
         self.clicks: deque = deque()      # (ts, sku, user)
@@ -209,6 +216,10 @@ class RiskState:
             return
         user = ev["user"]
         self.order_ids.add(oid)
+        clicked = self.clicked.pop((user, ev["sku"]), None)
+        if clicked is not None and ts >= clicked:
+            self.lags.add(ts - clicked)
+        self.conversion.order(ev["sku"])
         visit = self.inside.get(user)
         order = (ts, user, oid, ev["amount"], ts - visit[0] if visit is not None else None)
         self.orders.append(order)
@@ -220,10 +231,14 @@ class RiskState:
         self.refunds.append((ts, ev["amount"]))
 
     def _on_click(self, ev, ts):
-        self.clicks.append((ts, ev["sku"], ev["user"]))
+        user, sku = ev["user"], ev["sku"]
+        self.clicks.append((ts, sku, user))
         self.clicks_pays[0] += 1
-        if self._source(ev["user"]) == "paid":
-            self.paid.click()
+        self.clicked.pop((user, sku), None)   # re-inserted last: the dict stays in click order
+        self.clicked[(user, sku)] = ts
+        self.conversion.click(sku)
+        if self._source(user) == "paid":
+            self.paid.click(ts, sku)
 
     def _source(self, user: str) -> str | None:
         visit = self.last_visit.get(user)
@@ -269,6 +284,11 @@ class RiskState:
         while self.left and self.left[0][1] <= now - VISIT_KEEP_S:
             visit_gone(self.left.popleft())
         _evict(self.orders, now - MAX_WINDOW_S, lambda o: self.order_ids.discard(o[2]))
+        while self.clicked:
+            key, ts = next(iter(self.clicked.items()))
+            if ts > now - CLICK_KEEP_S:
+                break
+            del self.clicked[key]
 
     def _sample(self, m: dict, updated: float | None, wall: float | None) -> None:
         as_of = m["as_of"]
@@ -292,22 +312,82 @@ class RiskState:
 
 
 class PaidTally:
-    """Product clicks and orders of paid visitors (by the source of the visit) this session and since the
-    last paid order."""
+    """Product clicks and orders of paid visitors (by the source of the visit) this session, and the paid
+    orders that were due since the last one: each recent paid click at the session's paid conversion times
+    how its product converts against the room's (`Conversion`), spread over time as the room's orders follow
+    their clicks (`Lags`)."""
 
     def __init__(self):
         self.orders = self.clicks = 0
-        self.since = 0                      # clicks since the last paid order
+        self.recent: deque = deque()        # (ts, sku) of paid clicks whose order may still come
+        self.due = 0.0                      # orders expected in (last, counted_to]
         self.last: float | None = None      # ts of the last paid order
+        self.counted_to: float | None = None
 
-    def click(self) -> None:
+    def click(self, ts: float, sku: str) -> None:
         self.clicks += 1
-        self.since += 1
+        self.recent.append((ts, sku))
 
     def order(self, ts: float) -> None:
         self.orders += 1
-        self.since = 0
+        self.due = 0.0
         self.last = ts
+        self.counted_to = max(ts, self.counted_to or ts)
+
+    def count_due(self, now: float, lags: Lags, conversion: Conversion, prior: float, blocked: set) -> None:
+        """Add the orders due between the last count and `now`; clicks on `blocked` (sold-out) products can
+        bring none."""
+        start = self.counted_to if self.counted_to is not None else now
+        if lags.sorted and self.clicks and now > start:
+            conv = self.orders / self.clicks
+            self.due += conv * sum(conversion.relative(sku, prior) * (lags.cdf(now - ts) - lags.cdf(start - ts))
+                                   for ts, sku in self.recent if sku not in blocked)
+        self.counted_to = max(now, start)
+        longest = lags.sorted[-1] if lags.sorted else CLICK_KEEP_S
+        while self.recent and self.recent[0][0] < now - longest:
+            self.recent.popleft()
+
+
+class Lags:
+    """Seconds from a product click to the order that followed it, over the room's last LAGS_KEPT orders."""
+
+    def __init__(self):
+        self.recent: deque = deque()
+        self.sorted: list = []
+
+    def add(self, lag: float) -> None:
+        if len(self.recent) == LAGS_KEPT:
+            del self.sorted[bisect_left(self.sorted, self.recent.popleft())]
+        self.recent.append(lag)
+        insort(self.sorted, lag)
+
+    def cdf(self, x: float) -> float:
+        return bisect_right(self.sorted, x) / len(self.sorted)
+
+
+class Conversion:
+    """Orders per product click this session, per product and for the whole room."""
+
+    def __init__(self):
+        self.clicks: Counter = Counter()
+        self.orders: Counter = Counter()
+        self.all_clicks = self.all_orders = 0
+
+    def click(self, sku: str) -> None:
+        self.clicks[sku] += 1
+        self.all_clicks += 1
+
+    def order(self, sku: str) -> None:
+        self.orders[sku] += 1
+        self.all_orders += 1
+
+    def relative(self, sku: str, prior: float) -> float:
+        """The product's conversion over the room's, shrunk toward 1 by `prior` clicks: products convert very
+        differently, and a new one has to show it."""
+        if not self.all_orders:
+            return 1.0
+        room = self.all_orders / self.all_clicks
+        return (self.orders[sku] + prior * room) / (self.clicks[sku] + prior) / room
 
 
 @dataclass
@@ -329,28 +409,57 @@ def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
+def binomial_tail(k: int, n: int, q: float) -> float:
+    """P(at least k of n), each with probability q."""
+    return min(1.0, sum(math.comb(n, i) * q ** i * (1 - q) ** (n - i) for i in range(k, n + 1)))
+
+
+def poisson_tail(k: int, mu: float) -> float:
+    """P(at least k) of a Poisson count with mean mu."""
+    if k <= 0:
+        return 1.0
+    term = below = math.exp(-mu)
+    for i in range(1, k):
+        term *= mu / i
+        below += term
+    return max(0.0, 1.0 - below)
+
+
 # ---- the rules: each yields (subject, figures, events) for what holds now ----------------------------------
 
 def bounce_storm(st: RiskState, v: View, p: dict):
-    # Over every visit opened in the window, a visit still open under 2 s counting as no bounce: the rate
-    # errs low for a second or two instead of waiting two seconds to know.
+    # Over the visits opened in the window whose outcome is known (left within 2 s, or stayed 2 s), against
+    # the session's own bounce rate: a binomial tail tells a storm from a run of bad luck within a handful of
+    # visits, where a fixed share needs many of them to be safe. A visit under 2 s old and still in the room
+    # is left out rather than guessed.
     w = min(p["window_s"], VISIT_KEEP_S)
     visits = bounced = 0
     for enter, leave, _u, _src in reversed(st.visits):
         if enter <= v.now - w:
             break
+        if leave is None and v.now - enter < BOUNCE_S:
+            continue
         visits += 1
         bounced += leave is not None and leave - enter < BOUNCE_S
+    usual = v.m["bounce_2s_rate"]
     rate = bounced / visits if visits else None
+    p_value = binomial_tail(bounced, visits, usual) if usual is not None and visits else 1.0
     w60 = v.m["windows"]["60"]
     rate60, visits60 = w60["bounce_2s_rate"], w60["visits"]
-    if ((visits >= p["min_visits"] and rate > p["max_rate"])
-            or (visits60 >= p["min_visits_60s"] and rate60 is not None and rate60 > p["max_rate"])):
+    if ((visits >= p["min_visits"] and rate > p["max_rate"] and p_value < p["max_p"])
+            or (visits60 >= p["min_visits_60s"] and rate60 is not None and rate60 > p["max_rate_60s"])):
         yield None, {"rate": rate, "visits": visits, "window_s": w, "rate_60s": rate60, "visits_60s": visits60,
-                     "max_rate": p["max_rate"]}, None
+                     "usual": usual, "p": p_value, "max_rate": p["max_rate"], "max_rate_60s": p["max_rate_60s"]}, None
 
 
 def viewer_drop(st: RiskState, v: View, p: dict):
+    # Either viewers who had stayed leave far faster than usual (a Poisson test of the leaves in burst_s
+    # against the session's leaves per viewer-second over the baseline before: seconds into a walk-out), or
+    # online has fallen max_drop below its peak of the last window_s. 2-second bounces do not count here:
+    # they are bounce_storm's.
+    if burst := _leave_burst(st, v, p):
+        yield None, burst, None
+        return
     w = p["window_s"]
     # the level in force when the window opened counts too: a quiet room samples rarely
     _cur, base = st.delta(v.now, w, full=False)
@@ -358,6 +467,35 @@ def viewer_drop(st: RiskState, v: View, p: dict):
     online = v.m["online"]
     if peak >= p["min_online"] and online < peak * (1 - p["max_drop"]) and peak - online >= p["min_lost"]:
         yield None, {"online": online, "peak": peak, "drop": 1 - online / peak, "window_s": w}, None
+
+
+def _leave_burst(st: RiskState, v: View, p: dict) -> dict | None:
+    b, base_s = p["burst_s"], min(p["baseline_s"], VISIT_KEEP_S)
+    if v.now - v.m["started"] < base_s:
+        return None   # no usual pace to compare with yet
+    left = before = 0
+    for enter, leave, _u, _src in reversed(st.left):
+        if leave <= v.now - base_s:
+            break
+        if leave - enter >= BOUNCE_S:
+            if leave > v.now - b:
+                left += 1
+            else:
+                before += 1
+    _cur, start = st.delta(v.now, b, full=False)
+    online = start[1]
+    levels = [s[1] for s in st.samples if v.now - base_s < s[0] <= v.now - b]
+    if not levels or online < p["min_online"] or left < p["min_share"] * online:
+        return None
+    # leaves per viewer-second, counting one more leave as a prior: a room nobody left yet is not a room
+    # nobody ever leaves
+    usual = (before + 1) / (max(sum(levels) / len(levels), 1) * (base_s - b)) * online * b
+    p_value = poisson_tail(left, usual)
+    if p_value >= p["max_p"]:
+        return None
+    now = v.m["online"]
+    return {"online": now, "peak": online, "drop": 1 - now / online, "window_s": b, "left": left,
+            "usual": usual, "p": p_value}
 
 
 def low_dwell(st: RiskState, v: View, p: dict):
@@ -394,19 +532,21 @@ def roi_low(st: RiskState, v: View, p: dict):
 
 
 def paid_stall(st: RiskState, v: View, p: dict):
-    """Paid visitors keep clicking products but stopped ordering: at the session's own paid conversion
-    (orders per click), min_expected orders were due since the last one. Clicks, not time, measure how
-    long the silence is, so neither a quiet moment nor a sold-out product looks like a stall."""
+    """Paid visitors keep clicking but stopped ordering. Under the session's own conversion the paid orders
+    due since the last one are Poisson: none of them coming has the p-value exp(-due). Clicks, not time, make
+    orders due, so a quiet moment is no stall; nor are clicks on a sold-out product."""
     t = st.paid
-    if t.orders < p["min_paid_orders"]:
+    sold_out = {r["sku"] for r in v.products if r.get("stock") is not None and r["stock"] <= 0}
+    t.count_due(v.now, st.lags, st.conversion, p["prior_clicks"], sold_out)
+    if t.orders < p["min_paid_orders"] or len(st.lags.sorted) < p["min_lags"]:
         return
-    expected = t.orders / max(t.clicks, 1) * t.since
-    if expected < p["min_expected"]:
+    p_value = math.exp(-t.due)
+    if p_value > p["max_p"]:
         return
     cur, base = st.delta(v.now, v.now - t.last, full=False)
     spend = cur[4] - base[4]
     if spend >= p["min_spend"]:
-        yield None, {"silent_s": v.now - t.last, "paid_clicks": t.since, "expected": expected, "spend": spend}, None
+        yield None, {"silent_s": v.now - t.last, "expected": t.due, "p": p_value, "spend": spend}, None
 
 
 def spend_ahead(st: RiskState, v: View, p: dict):

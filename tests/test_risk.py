@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 
 import pytest
 
@@ -151,6 +152,32 @@ def test_a_small_rooms_wobble_is_not_a_viewer_drop():
     assert not live.fired("viewer_drop")
 
 
+def test_a_walk_out_is_a_viewer_drop_within_seconds():
+    """Viewers who had stayed leave at four times the room's usual pace: it fires before online has fallen
+    by a quarter, resolves when the pace is back to usual and stays quiet in its cooldown."""
+    live = Live(viewer_drop=QUICK)
+    online: list = []
+
+    def calm(t):   # two arrivals a second who stay a minute: about 120 online, two leaving a second
+        out = []
+        for i in range(2):
+            user = f"w{t}-{i}"
+            online.append((t + 60.5, user))
+            out.append(ev("enter", t + 0.5, user=user, source="recommend"))
+        while online and online[0][0] <= t + 1:
+            leave_at, user = online.pop(0)
+            out.append(ev("leave", leave_at, user=user))
+        return out
+
+    def walk_out(t):   # and six more a second, the longest-staying first
+        out = calm(t)
+        for _ in range(6):
+            out.append(ev("leave", t + 0.7, user=online.pop(0)[1]))
+        return out
+    first = lifecycle(live, "viewer_drop", walk_out, calm, fire_s=3, clear_s=30, warm_s=200)
+    assert first["figures"]["drop"] < 0.25 and first["figures"]["p"] < 1e-5 and first["figures"]["left"] >= 10
+
+
 def test_viewer_drop_is_not_alerted_while_a_bounce_storm_is():
     live = Live(viewer_drop=QUICK)
     live.send([ev("enter", 0.5, user=f"v{i}") for i in range(100)])
@@ -250,20 +277,42 @@ def test_roi_floor_follows_the_sessions_target():
 
 
 def test_paid_stall():
-    live = Live(paid_stall={**QUICK, "min_paid_orders": 5, "min_expected": 4, "min_spend": 5})
+    """Paid visitors keep clicking and stop ordering: it fires once no paid order since the last one has a
+    p-value under max_p at the session's own conversion, and clears with the next paid order."""
+    live = Live(paid_stall={**QUICK, "min_paid_orders": 5, "min_lags": 10, "min_spend": 5})
 
     def clicks(convert: bool):
         def gen(t):
             user = f"p{t}-{convert}"
             out = [ev("enter", t + 0.1, user=user, source="paid"),
-                   ev("ad_spend", t + 0.2, campaign="qc-1", amount=1.0)]
-            out += [ev("product_click", t + 0.3 + i / 10, user=user, sku="s1") for i in range(2)]
-            if convert and t % 2 == 0:   # one order per four paid clicks
-                out.append(ev("order", t + 0.8, user=user, sku="s1", order_id=f"o-{user}", amount=50.0))
+                   ev("ad_spend", t + 0.2, campaign="qc-1", amount=1.0),
+                   ev("product_click", t + 0.3, user=user, sku="s1")]
+            if convert and t % 4 == 0:   # one paid click in four orders, 10 s after the click
+                out.append(ev("order", t + 10.3, user=user, sku="s1", order_id=f"o-{user}", amount=50.0))
             return out
         return gen
-    first = lifecycle(live, "paid_stall", clicks(False), clicks(True), fire_s=20, clear_s=10)
-    assert first["figures"]["paid_clicks"] >= 16 and first["figures"]["expected"] >= 4
+    first = lifecycle(live, "paid_stall", clicks(False), clicks(True), fire_s=60, clear_s=30, warm_s=60)
+    figures = first["figures"]
+    assert figures["p"] < live.config["rules"]["paid_stall"]["max_p"]
+    assert figures["p"] == pytest.approx(math.exp(-figures["expected"])), "none of the orders due came"
+    assert first["figures"]["silent_s"] < 60, "at one order due every 4 s, a minute of silence is plenty"
+
+
+def test_clicks_on_a_sold_out_product_are_no_stall():
+    live = Live(paid_stall={"min_paid_orders": 5, "min_lags": 10, "min_spend": 5})
+    live.send([ev("product_on", 0.5, sku="s1", name="保温杯", price=50.0, stock=500)])
+
+    def gen(t):
+        user = f"p{t}"
+        out = [ev("enter", t + 0.1, user=user, source="paid"), ev("ad_spend", t + 0.2, campaign="qc-1", amount=1.0),
+               ev("product_click", t + 0.3, user=user, sku="s1")]
+        if t < 60 and t % 4 == 0:
+            out.append(ev("order", t + 10.3, user=user, sku="s1", order_id=f"o-{user}", amount=50.0))
+        if t == 60:
+            out.append(ev("stock", t + 0.2, sku="s1", stock=0))
+        return out
+    live.run(180, gen)
+    assert not live.fired("paid_stall")
 
 
 def test_spend_ahead():
