@@ -410,8 +410,34 @@ def _short(text: str, n: int = 40) -> str:
 
 
 def binomial_tail(k: int, n: int, q: float) -> float:
-    """P(at least k of n), each with probability q."""
-    return min(1.0, sum(math.comb(n, i) * q ** i * (1 - q) ** (n - i) for i in range(k, n + 1)))
+    """P(at least k of n), each with probability q. Summed in floats from the term nearest the mode outward
+    (the upper tail itself when k is above the mean, else one minus the lower tail): a big room's hundreds of
+    visits neither overflow a float nor cost a big-integer binomial per term."""
+    if k <= 0:
+        return 1.0
+    if k > n or q <= 0.0:
+        return 0.0
+    if q >= 1.0:
+        return 1.0
+    odds = q / (1.0 - q)
+    upper = k > n * q
+    i = k if upper else k - 1
+    term = math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                    + i * math.log(q) + (n - i) * math.log1p(-q))
+    total = term
+    while term > total * 1e-17:
+        if upper:
+            i += 1
+            if i > n:
+                break
+            term *= (n - i + 1) / i * odds
+        else:
+            if i == 0:
+                break
+            term *= i / (n - i + 1) / odds
+            i -= 1
+        total += term
+    return min(1.0, total) if upper else max(0.0, 1.0 - total)
 
 
 def poisson_tail(k: int, mu: float) -> float:
@@ -443,7 +469,9 @@ def bounce_storm(st: RiskState, v: View, p: dict):
         bounced += leave is not None and leave - enter < BOUNCE_S
     usual = v.m["bounce_2s_rate"]
     rate = bounced / visits if visits else None
-    p_value = binomial_tail(bounced, visits, usual) if usual is not None and visits else 1.0
+    # the tail only where it can matter: it is the costly part of the rule
+    p_value = binomial_tail(bounced, visits, usual) \
+        if usual is not None and visits >= p["min_visits"] and rate > p["max_rate"] else 1.0
     w60 = v.m["windows"]["60"]
     rate60, visits60 = w60["bounce_2s_rate"], w60["visits"]
     if ((visits >= p["min_visits"] and rate > p["max_rate"] and p_value < p["max_p"])

@@ -14,7 +14,8 @@ import pytest
 
 from engine.room import Room
 from insights.alerts import REFRESH_S, Tracker
-from insights.risk import RULES_FILE, SYSTEM_ROOM, RiskState, RuleBook, find_term, params, system_conditions
+from insights.risk import (RULES_FILE, SYSTEM_ROOM, RiskState, RuleBook, binomial_tail, find_term, params,
+                           system_conditions)
 
 BASE = 1_790_000_040.0
 ROOM = "r1"
@@ -524,3 +525,16 @@ def test_livewall_rules_names_the_local_file(tmp_path, monkeypatch):
     local.write_text("rooms:\n  r9: {sold_out: {severity: info}}\n", encoding="utf-8")
     monkeypatch.setenv("LIVEWALL_RULES", str(local))
     assert params(RuleBook().current(), "r9", "sold_out")["severity"] == "info"
+
+
+def test_binomial_tail_is_exact_and_holds_for_big_rooms():
+    def exact(k, n, q):
+        return min(1.0, sum(math.comb(n, i) * q ** i * (1 - q) ** (n - i) for i in range(k, n + 1)))
+    for n in (0, 1, 7, 40, 150):
+        for k in range(0, n + 2):
+            for q in (0.0, 0.001, 0.27, 0.5, 0.93, 0.999, 1.0):
+                want = exact(k, n, q) if k <= n else 0.0
+                assert math.isclose(binomial_tail(k, n, q), want, rel_tol=1e-9, abs_tol=1e-12), (k, n, q)
+    # thousands of visits in the window: exact binomials would overflow a float
+    assert 0.0 <= binomial_tail(1500, 3000, 0.3) < 1e-100
+    assert binomial_tail(800, 3000, 0.3) > 0.999
