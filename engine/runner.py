@@ -56,8 +56,8 @@ class Engine:
         self.known = 0
         self.due: dict[str, float] = {}   # room -> earliest monotonic time its next frame may go out
         self.last_beat = 0.0
-        self.last_checkpoint = time.monotonic()
-        self.checkpoint_every = CHECKPOINT_S
+        self.saved: dict[str, float] = {}     # room -> monotonic time of its last checkpoint
+        self.save_cost: dict[str, float] = {}  # room -> seconds its last checkpoint took
         self.lag_s = 0.0
 
     # -- rooms ----------------------------------------------------------------------------------------
@@ -81,6 +81,7 @@ class Engine:
                 raise
         room = _load_state(self.r.get(keys.state(name)))
         self.unacked[name] = []
+        self.saved[name] = time.monotonic()
         if room is None:
             # no usable checkpoint: the whole log is delivered again, in order, to a fresh room
             room = self.rooms[name] = Room(name)
@@ -165,8 +166,7 @@ class Engine:
         self.lag_s = max(0.0, time.time() - newest_ms / 1000) if full else 0.0
         now = time.monotonic()
         self.publish(now)
-        if now - self.last_checkpoint >= self.checkpoint_every:
-            self.checkpoint()
+        self._checkpoint_due(now)
         return n
 
     def _block_ms(self) -> int:
@@ -176,12 +176,12 @@ class Engine:
             return BLOCK_MS
         return max(1, min(BLOCK_MS, int((min(pending) - time.monotonic()) * 1000) + 1))
 
-    def publish(self, now: float | None = None) -> None:
-        """A frame for each changed room as soon as it changes, at most FRAME_HZ times a second per room.
+    def publish(self, now: float, force: set | None = None) -> None:
+        """A frame for each changed room as soon as it changes, at most FRAME_HZ times a second per room
+        (the rooms in `force` at once: their checkpoint comes next).
 
         Publishing on change rather than on one global tick saves a quiet room's screens up to a whole
-        tick of waiting, and spreads busy rooms' frames instead of bunching them. `now=None` publishes every
-        changed room at once (before a checkpoint)."""
+        tick of waiting, and spreads busy rooms' frames instead of bunching them."""
         pipe = self.r.pipeline(transaction=False)
         wall = time.time()
         clock = time.monotonic()
@@ -189,7 +189,8 @@ class Engine:
             for s in room.finished:
                 _write_final(pipe, room, s)
             room.finished.clear()
-            if not room.dirty or (now is not None and self.due.get(name, 0.0) > now):
+            held = self.due.get(name, 0.0) > now and not (force and name in force)
+            if not room.dirty or held:
                 continue
             if room.current is not None:
                 _write_snapshot(pipe, room, wall)
@@ -201,13 +202,27 @@ class Engine:
         if len(pipe):
             pipe.execute()
 
-    def checkpoint(self, force: bool = False) -> None:
+    def _checkpoint_due(self, now: float) -> None:
+        """Checkpoint the most overdue room, one per step: pickling every big room at once would stall the
+        engine, and every screen's frames with it, for seconds. A room is due CHECKPOINT_S after its last
+        checkpoint, or later when rooms' pickling would otherwise take more than CHECKPOINT_SHARE of the time."""
+        spent = sum(self.save_cost.values())
+        every = max(CHECKPOINT_S, spent / CHECKPOINT_SHARE)
+        due = [(self.saved.get(name, 0.0), name) for name, ack in self.unacked.items()
+               if ack and now - self.saved.get(name, 0.0) >= every]
+        if due:
+            self.checkpoint([min(due)[1]])
+
+    def checkpoint(self, names: list[str] | None = None, force: bool = False) -> None:
+        """Checkpoint these rooms (all by default) that have entries to acknowledge; `force`: even without."""
         # snapshots first: a state checkpoint must never be ahead of what screens and the API can see
-        self.publish()
-        began = time.monotonic()
-        for name, ack in self.unacked.items():
+        names = list(self.unacked) if names is None else names
+        self.publish(time.monotonic(), force=set(names))
+        for name in names:
+            ack = self.unacked[name]
             if not ack and not force:
                 continue
+            began = time.monotonic()
             room = self.rooms[name]
             pipe = self.r.pipeline(transaction=True)
             pipe.set(keys.state(name), pickle.dumps((STATE_VERSION, room), protocol=pickle.HIGHEST_PROTOCOL))
@@ -215,8 +230,8 @@ class Engine:
                 pipe.xack(keys.events(name), keys.GROUP, *ack)
             pipe.execute()
             ack.clear()
-        self.last_checkpoint = time.monotonic()
-        self.checkpoint_every = max(CHECKPOINT_S, (self.last_checkpoint - began) / CHECKPOINT_SHARE)
+            self.saved[name] = time.monotonic()
+            self.save_cost[name] = self.saved[name] - began
 
 
 def _load_state(blob: bytes | None) -> Room | None:
