@@ -176,15 +176,17 @@ class Engine:
             return BLOCK_MS
         return max(1, min(BLOCK_MS, int((min(pending) - time.monotonic()) * 1000) + 1))
 
-    def publish(self, now: float, force: set | None = None) -> None:
+    def publish(self, now: float | None = None, force: set | None = None) -> None:
         """A frame for each changed room as soon as it changes, at most FRAME_HZ times a second per room
-        (the rooms in `force` at once: their checkpoint comes next).
+        (the rooms in `force` at once: their checkpoint comes next; without `now`, every changed room).
 
         Publishing on change rather than on one global tick saves a quiet room's screens up to a whole
         tick of waiting, and spreads busy rooms' frames instead of bunching them."""
         pipe = self.r.pipeline(transaction=False)
         wall = time.time()
         clock = time.monotonic()
+        if now is None:
+            now, force = clock, set(self.rooms)
         for name, room in self.rooms.items():
             for s in room.finished:
                 _write_final(pipe, room, s)
