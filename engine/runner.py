@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-import signal
 import threading
 import time
 
@@ -317,7 +316,5 @@ def main(argv: list[str] | None = None) -> None:
     if not a.redis_url:
         p.error("--redis-url (or LIVEWALL_REDIS_URL) is required when the engine runs on its own")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run(a.redis_url, stop)
+    from server.parts import stop_on_signals
+    run(a.redis_url, stop_on_signals())

@@ -30,7 +30,6 @@ import logging
 import math
 import os
 import random
-import signal
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -1063,9 +1062,8 @@ def main(argv: list[str] | None = None) -> None:
         p.error("give --redis-url (or LIVEWALL_REDIS_URL) or --url")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)   # a line per request would drown the log
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    from server.parts import stop_on_signals
+    stop = stop_on_signals()
     config = {"session_s": a.session_minutes * 60, "preroll_s": a.preroll_minutes * 60}
     log.info("simulating %d rooms at speed %g", a.rooms, a.speed)
     if a.url:

@@ -2,10 +2,9 @@
 import argparse
 import logging
 import os
-import signal
-import threading
 
 from insights import jobs
+from server.parts import stop_on_signals
 
 p = argparse.ArgumentParser(prog="python -m insights")
 p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"))
@@ -15,9 +14,7 @@ if not a.redis_url:
     p.error("--redis-url (or LIVEWALL_REDIS_URL) is required")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per run would drown the log
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *_: stop.set())
-signal.signal(signal.SIGINT, lambda *_: stop.set())
+stop = stop_on_signals()
 sched = jobs.build(a.redis_url, a.every)
 sched.start()
 stop.wait()

@@ -162,6 +162,8 @@ def test_parts_stop_promptly_when_redis_is_gone(tmp_path):
     server.proc.kill()
     server.proc.wait()
     for part in parts:
+        # twice at once, as when the app dies: its death signal and its own stop request
+        part.proc.terminate()
         part.proc.terminate()
     wait_until(lambda: all(p.proc.poll() is not None for p in parts), timeout=8,
                what="engine and insight jobs to exit after SIGTERM with Redis down")
