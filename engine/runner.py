@@ -18,7 +18,7 @@ import redis
 from engine.room import Room
 from settings import FRAME_HZ
 from store import keys
-from store.connect import sync_client
+from store.connect import by_stream, raw_stream_reads, sync_client
 
 log = logging.getLogger("livewall.engine")
 
@@ -32,13 +32,6 @@ FRAME_MINUTES = 60        # series minutes carried by a live frame
 STATE_VERSION = 4         # bump when the pickled state's shape changes: old checkpoints are then replayed
 
 
-def _by_stream(reply) -> list:
-    """[(stream, entries)] from a raw XREADGROUP reply: a map under RESP3, a list of pairs under RESP2."""
-    if not reply:
-        return []
-    return list(reply.items()) if isinstance(reply, dict) else reply
-
-
 def _sid(entry_id: bytes) -> tuple[int, int]:
     ms, _, n = entry_id.partition(b"-")
     return int(ms), int(n)
@@ -46,10 +39,7 @@ def _sid(entry_id: bytes) -> tuple[int, int]:
 
 class Engine:
     def __init__(self, client: redis.Redis):
-        self.r = client
-        # stream replies as Redis sends them ([stream, [[id, [field, value]], ...]]): redis-py would build a
-        # dict per entry, which costs as much as applying the event
-        client.set_response_callback("XREADGROUP", lambda response, **_: response)
+        self.r = raw_stream_reads(client)
         self.rooms: dict[str, Room] = {}
         self.unacked: dict[str, list[bytes]] = {}
         self.known = 0
@@ -90,7 +80,7 @@ class Engine:
         # entries delivered to us before a crash but not covered by the checkpoint
         start = b"0"
         while True:
-            got = _by_stream(self.r.xreadgroup(keys.GROUP, CONSUMER, {stream: start}, count=BATCH))
+            got = by_stream(self.r.xreadgroup(keys.GROUP, CONSUMER, {stream: start}, count=BATCH))
             entries = got[0][1] if got else []
             if not entries:
                 break
@@ -145,7 +135,7 @@ class Engine:
         self.discover()
         if self.rooms:
             streams = {keys.events(name): ">" for name in self.rooms}
-            got = _by_stream(self.r.xreadgroup(keys.GROUP, CONSUMER, streams, count=BATCH, block=self._block_ms()))
+            got = by_stream(self.r.xreadgroup(keys.GROUP, CONSUMER, streams, count=BATCH, block=self._block_ms()))
         else:
             time.sleep(BLOCK_MS / 1000)
             got = []

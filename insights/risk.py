@@ -27,8 +27,10 @@ import redis
 import yaml
 
 from insights.alerts import Store, Tracker
+from insights.stats import binomial_tail, poisson_tail
 from insights.webhook import Webhook
 from store import keys
+from store.connect import by_stream, raw_stream_reads
 
 log = logging.getLogger("livewall.risk")
 
@@ -409,48 +411,6 @@ def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
-def binomial_tail(k: int, n: int, q: float) -> float:
-    """P(at least k of n), each with probability q. Summed in floats from the term nearest the mode outward
-    (the upper tail itself when k is above the mean, else one minus the lower tail): a big room's hundreds of
-    visits neither overflow a float nor cost a big-integer binomial per term."""
-    if k <= 0:
-        return 1.0
-    if k > n or q <= 0.0:
-        return 0.0
-    if q >= 1.0:
-        return 1.0
-    odds = q / (1.0 - q)
-    upper = k > n * q
-    i = k if upper else k - 1
-    term = math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
-                    + i * math.log(q) + (n - i) * math.log1p(-q))
-    total = term
-    while term > total * 1e-17:
-        if upper:
-            i += 1
-            if i > n:
-                break
-            term *= (n - i + 1) / i * odds
-        else:
-            if i == 0:
-                break
-            term *= i / (n - i + 1) / odds
-            i -= 1
-        total += term
-    return min(1.0, total) if upper else max(0.0, 1.0 - total)
-
-
-def poisson_tail(k: int, mu: float) -> float:
-    """P(at least k) of a Poisson count with mean mu."""
-    if k <= 0:
-        return 1.0
-    term = below = math.exp(-mu)
-    for i in range(1, k):
-        term *= mu / i
-        below += term
-    return max(0.0, 1.0 - below)
-
-
 # ---- the rules: each yields (subject, figures, events) for what holds now ----------------------------------
 
 def bounce_storm(st: RiskState, v: View, p: dict):
@@ -771,7 +731,7 @@ class Job:
     """One risk run every half second: read new events, evaluate every room, record what changed."""
 
     def __init__(self, r: redis.Redis, book: RuleBook | None = None, webhook: Webhook | None = None):
-        self.r = r
+        self.r = raw_stream_reads(r)
         self.book = book or RuleBook()
         self.store = Store(r)
         self.tracker = Tracker()
@@ -836,18 +796,16 @@ class Job:
 
     def _consume(self, streams: dict, states: dict) -> bool:
         """One read of every stream given; True if some stream had a full batch (read again)."""
-        got = self.r.xreadgroup(GROUP, CONSUMER, streams, count=BATCH) or []
+        got = self.r.xreadgroup(GROUP, CONSUMER, streams, count=BATCH)
         full = False
-        for stream, entries in (got.items() if isinstance(got, dict) else got):   # RESP3 map or RESP2 pairs
+        for stream, entries in by_stream(got):
             stream = stream.decode()
             st = states[stream]
             for entry_id, fields in entries:
                 if not fields:
                     continue   # a pending entry trimmed away comes back empty
-                # fields as redis-py parses them, or raw [b"e", payload] from a client set to raw replies
-                payload = fields[b"e"] if isinstance(fields, dict) else fields[1]
                 try:
-                    st.observe(orjson.loads(payload))
+                    st.observe(orjson.loads(fields[1]))   # raw fields: [b"e", payload]
                 except (KeyError, TypeError, ValueError) as e:   # ingest validates; never let one stop the rest
                     log.warning("risk: skipped entry %s of %s: %r", entry_id, stream, e)
             if entries:

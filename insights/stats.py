@@ -5,6 +5,7 @@
 - `beta_mean(k, n, prior_mean, prior_n)`: a conversion shrunk toward a prior, so that 1 buyer of 1 clicker
   does not outrank 40 of 100.
 - `prob_above(k, ratio)`: how sure we are that a ratio estimated from k counted events exceeds 1.
+- `binomial_tail(k, n, q)`, `poisson_tail(k, mu)`: p-values of a count at least this high (the risk rules).
 """
 from __future__ import annotations
 
@@ -44,3 +45,45 @@ def prob_above(k: float, ratio: float) -> float:
     if ratio <= 0:
         return 0.0
     return _N.cdf(math.log(ratio) * math.sqrt(k + 0.5))
+
+
+def binomial_tail(k: int, n: int, q: float) -> float:
+    """P(at least k of n), each with probability q. Summed in floats from the term nearest the mode outward
+    (the upper tail itself when k is above the mean, else one minus the lower tail): a big room's hundreds of
+    visits neither overflow a float nor cost a big-integer binomial per term."""
+    if k <= 0:
+        return 1.0
+    if k > n or q <= 0.0:
+        return 0.0
+    if q >= 1.0:
+        return 1.0
+    odds = q / (1.0 - q)
+    upper = k > n * q
+    i = k if upper else k - 1
+    term = math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                    + i * math.log(q) + (n - i) * math.log1p(-q))
+    total = term
+    while term > total * 1e-17:
+        if upper:
+            i += 1
+            if i > n:
+                break
+            term *= (n - i + 1) / i * odds
+        else:
+            if i == 0:
+                break
+            term *= i / (n - i + 1) / odds
+            i -= 1
+        total += term
+    return min(1.0, total) if upper else max(0.0, 1.0 - total)
+
+
+def poisson_tail(k: int, mu: float) -> float:
+    """P(at least k) of a Poisson count with mean mu."""
+    if k <= 0:
+        return 1.0
+    term = below = math.exp(-mu)
+    for i in range(1, k):
+        term *= mu / i
+        below += term
+    return max(0.0, 1.0 - below)

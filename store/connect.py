@@ -23,6 +23,21 @@ def _cluster_nodes(url: str):
     return nodes
 
 
+def raw_stream_reads(client: redis.Redis) -> redis.Redis:
+    """XREADGROUP replies as Redis sends them ([stream, [[id, [field, value]], ...]], a map under RESP3):
+    redis-py would build a dict per entry, which costs as much as handling the event. For a client that reads
+    every event (the engine, the risk job) and that no other stream reader shares."""
+    client.set_response_callback("XREADGROUP", lambda response, **_: response)
+    return client
+
+
+def by_stream(reply) -> list:
+    """[(stream, entries)] from a raw XREADGROUP reply: a map under RESP3, a list of pairs under RESP2."""
+    if not reply:
+        return []
+    return list(reply.items()) if isinstance(reply, dict) else reply
+
+
 def sync_client(url: str, retries: int = 20) -> redis.Redis:
     if url.startswith("redis-cluster://"):
         from redis.cluster import RedisCluster

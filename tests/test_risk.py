@@ -14,8 +14,8 @@ import pytest
 
 from engine.room import Room
 from insights.alerts import REFRESH_S, Tracker
-from insights.risk import (RULES_FILE, SYSTEM_ROOM, RiskState, RuleBook, binomial_tail, find_term, params,
-                           system_conditions)
+from insights.risk import RULES_FILE, SYSTEM_ROOM, RiskState, RuleBook, find_term, params, system_conditions
+from insights.stats import binomial_tail
 
 BASE = 1_790_000_040.0
 ROOM = "r1"
