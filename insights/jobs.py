@@ -16,15 +16,14 @@ RISK_EVERY_S = 0.5   # alerts must reach the screens within ~2 s of the events t
 
 def build(redis_url: str, every_s: float) -> BackgroundScheduler:
     r = sync_client(redis_url, retries=3)   # a job that fails runs again at its next interval
-    # the risk job reads every event: stream replies as Redis sends them, since redis-py's per-entry dicts
-    # cost as much as the rules (no other job reads streams)
-    r.set_response_callback("XREADGROUP", lambda response, **_: response)
+    events = sync_client(redis_url, retries=3)   # the risk job's own: it reads every event, raw
     sched = BackgroundScheduler(job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30})
     sched.add_job(guarded, "interval", seconds=every_s, args=["ads", each_room, r, ads.run_room], id="ads",
                   name="ad-spend suggestions")
     sched.add_job(guarded, "interval", seconds=every_s, args=["rerun", each_room, r, rerun.run_room], id="rerun",
                   name="re-run recommendations")
-    sched.add_job(guarded, "interval", seconds=RISK_EVERY_S, args=["risk", risk.run, r], id="risk", name="risk rules")
+    sched.add_job(guarded, "interval", seconds=RISK_EVERY_S, args=["risk", risk.run, events], id="risk",
+                  name="risk rules")
     return sched
 
 

@@ -2,6 +2,8 @@
 insights.rerun, and the job against a real Redis (consumer group, tally kept between runs, notice)."""
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 import redis
@@ -169,3 +171,30 @@ def test_run_reads_new_comments_once_and_keeps_the_ranking(redis_url):
     assert got["a"]["figures"]["asks"] == 30 and got["b"]["figures"]["asks"] == 1
     pubsub.close()
     r.close()
+
+
+def test_the_scheduled_jobs_each_read_streams_their_own_way(redis_url):
+    """The risk job reads every event as raw replies; the re-run job, on the scheduler's other client, must
+    still get its comments (a raw reply on a shared client once broke it)."""
+    from engine.runner import Engine
+    from feeds.ingest import ingest_sync
+    from insights import jobs
+    r = redis.Redis.from_url(redis_url)
+    room, now = "rr-sched", time.time()
+
+    def e(i, type_, **f):
+        return {"id": f"rr-sched-{i}", "room": room, "ts": now - 100 + i, "type": type_, **f}
+    events = [e(0, "session_start"), e(1, "product_on", sku="a", name="爆款保温杯", price=59.0, stock=100),
+              e(2, "enter", user="u1", source="recommend"), e(3, "product_click", user="u1", sku="a"),
+              e(4, "product_off", sku="a")]
+    events += [e(10 + i, "comment", user="u1", text="求返场保温杯") for i in range(5)]
+    assert ingest_sync(r, events)["accepted"] == len(events)
+    engine = Engine(redis.Redis.from_url(redis_url))
+    engine.step()
+    engine.publish()
+    sched = jobs.build(redis_url, 1.0)
+    by_id = {job.id: job for job in sched.get_jobs()}
+    for name in ("risk", "rerun"):
+        by_id[name].func(*by_id[name].args)
+    got = orjson.loads(r.get(keys.recommendations(room)))
+    assert [x["sku"] for x in got] == ["a"] and got[0]["figures"]["asks"] == 5
