@@ -38,6 +38,7 @@ RULES_FILE = Path(__file__).with_name("rules.yaml")
 MAX_WINDOW_S = 900          # the longest window a rule may ask for: what the snapshot samples and orders keep
 VISIT_KEEP_S = 180          # visits are remembered this long: an order soon after leaving is still the visit's
 CLICK_KEEP_S = 300          # an order later than this after a click on its product is not that click's
+PRIOR_CLICKS = 30           # a product's conversion starts as the room's, worth this many clicks
 LAGS_KEPT = 300             # click-to-order delays kept: the room's recent habit, not its whole history
 BOUNCE_S = 2.0              # CONTRACT section 2: a visit that closes sooner bounced
 GROUP, CONSUMER = "risk", "risk-1"
@@ -166,7 +167,7 @@ class RiskState:
         self.orders: deque = deque()      # (ts, user, order_id, amount, seconds since the buyer entered or None)
         self.order_ids: set = set()       # of `orders`: an order and its pay are one order
         self.fresh: list = []             # the orders since the last evaluation
-        self.paid = PaidTally()
+        self.paid = PaidShare()
         self.clicked: dict = {}           # (user, sku) -> ts of that user's latest click on it, oldest first
         self.lags = Lags()                # seconds from a click to the order that followed it
         self.conversion = Conversion()
@@ -222,12 +223,11 @@ class RiskState:
         if clicked is not None and ts >= clicked:
             self.lags.add(ts - clicked)
         self.conversion.order(ev["sku"])
+        self.paid.order(ts, self._source(user) == "paid", clicked is not None)
         visit = self.inside.get(user)
         order = (ts, user, oid, ev["amount"], ts - visit[0] if visit is not None else None)
         self.orders.append(order)
         self.fresh.append(order)
-        if self._source(user) == "paid":
-            self.paid.order(ts)
 
     def _on_refund(self, ev, ts):
         self.refunds.append((ts, ev["amount"]))
@@ -238,9 +238,8 @@ class RiskState:
         self.clicks_pays[0] += 1
         self.clicked.pop((user, sku), None)   # re-inserted last: the dict stays in click order
         self.clicked[(user, sku)] = ts
+        self.paid.click(ts, self._source(user) == "paid", self.conversion.relative(sku, PRIOR_CLICKS))
         self.conversion.click(sku)
-        if self._source(user) == "paid":
-            self.paid.click(ts, sku)
 
     def _source(self, user: str) -> str | None:
         visit = self.last_visit.get(user)
@@ -313,41 +312,71 @@ class RiskState:
         return self.samples[-1], base
 
 
-class PaidTally:
-    """Product clicks and orders of paid visitors (by the source of the visit) this session, and the paid
-    orders that were due since the last one: each recent paid click at the session's paid conversion times
-    how its product converts against the room's (`Conversion`), spread over time as the room's orders follow
-    their clicks (`Lags`)."""
+class PaidShare:
+    """Whether paid visitors still order, told against the room's other orders. Each product click makes an
+    order due later (spread as the room's orders follow their clicks, `Lags`) at its source's conversion this
+    session and its product's (`Conversion.relative`), so every order that comes is a paid one with the share
+    of the orders due that paid clicks make. The orders of other visitors since the last paid one are then a
+    run of draws that all missed: the chance of that is the product of (1 - paid share). Whatever moves every
+    visitor's conversion at once (a flash sale, a product's stock, the streamer's pitch) moves both sides
+    alike and cancels out; only paid visitors who stop ordering while the others go on make the run long."""
 
     def __init__(self):
-        self.orders = self.clicks = 0
-        self.recent: deque = deque()        # (ts, sku) of paid clicks whose order may still come
-        self.due = 0.0                      # orders expected in (last, counted_to]
+        self.clicks = {True: 0, False: 0}   # product clicks this session, paid or not
+        self.orders = {True: 0, False: 0}   # orders that followed a product click, paid or not
+        self.buckets: deque = deque()       # [second, paid weight, other weight] of clicks, oldest first
         self.last: float | None = None      # ts of the last paid order
         self.counted_to: float | None = None
+        self.others = 0                     # others' orders since the last paid one
+        self.due = 0.0                      # paid orders due since the last one
+        self.due_others = 0.0               # and others' orders
 
-    def click(self, ts: float, sku: str) -> None:
-        self.clicks += 1
-        self.recent.append((ts, sku))
+    def p_value(self) -> float:
+        """The chance that none of the others' orders since the last paid one was paid, at the paid share of
+        all the orders due since. One share for the whole run, not one per moment: a moment's share swings
+        with every single click, and the run's mean makes the test cautious (ln(1 - share) is concave)."""
+        due = self.due + self.due_others
+        if not self.others or due <= 0:
+            return 1.0
+        return (self.due_others / due) ** self.others
 
-    def order(self, ts: float) -> None:
-        self.orders += 1
-        self.due = 0.0
-        self.last = ts
-        self.counted_to = max(ts, self.counted_to or ts)
+    def click(self, ts: float, paid: bool, weight: float) -> None:
+        self.clicks[paid] += 1
+        second = math.floor(ts)
+        if not self.buckets or self.buckets[-1][0] < second:
+            self.buckets.append([second, 0.0, 0.0])
+        self.buckets[-1][1 if paid else 2] += weight
 
-    def count_due(self, now: float, lags: Lags, conversion: Conversion, prior: float, blocked: set) -> None:
-        """Add the orders due between the last count and `now`; clicks on `blocked` (sold-out) products can
-        bring none."""
+    def order(self, ts: float, paid: bool, clicked: bool) -> None:
+        """`clicked`: the order followed the buyer's click on its product; others (a fraudster's burst) are
+        not what clicks make due, but a paid one still shows paid visitors ordering."""
+        if clicked:
+            self.orders[paid] += 1
+        if paid:
+            self.last = ts
+            self.counted_to = max(ts, self.counted_to or ts)
+            self.others = 0
+            self.due = self.due_others = 0.0
+        elif clicked and self.last is not None:
+            self.others += 1
+
+    def count(self, now: float, lags: Lags) -> None:
+        """Add the orders due between the last count and `now`."""
         start = self.counted_to if self.counted_to is not None else now
-        if lags.sorted and self.clicks and now > start:
-            conv = self.orders / self.clicks
-            self.due += conv * sum(conversion.relative(sku, prior) * (lags.cdf(now - ts) - lags.cdf(start - ts))
-                                   for ts, sku in self.recent if sku not in blocked)
+        if lags.sorted and now > start and self.clicks[True] and self.clicks[False]:
+            rate = {paid: self.orders[paid] / self.clicks[paid] for paid in (True, False)}
+            paid = other = 0.0
+            for second, w_paid, w_other in self.buckets:
+                at = second + 0.5
+                d = lags.cdf(now - at) - lags.cdf(start - at)
+                paid += w_paid * d
+                other += w_other * d
+            self.due += paid * rate[True]
+            self.due_others += other * rate[False]
         self.counted_to = max(now, start)
         longest = lags.sorted[-1] if lags.sorted else CLICK_KEEP_S
-        while self.recent and self.recent[0][0] < now - longest:
-            self.recent.popleft()
+        while self.buckets and self.buckets[0][0] < now - longest - 1:
+            self.buckets.popleft()
 
 
 class Lags:
@@ -520,21 +549,20 @@ def roi_low(st: RiskState, v: View, p: dict):
 
 
 def paid_stall(st: RiskState, v: View, p: dict):
-    """Paid visitors keep clicking but stopped ordering. Under the session's own conversion the paid orders
-    due since the last one are Poisson: none of them coming has the p-value exp(-due). Clicks, not time, make
-    orders due, so a quiet moment is no stall; nor are clicks on a sold-out product."""
+    """Paid visitors keep clicking but stopped ordering while the room's other visitors go on (`PaidShare`):
+    a quiet moment, a sold-out product or a slow pitch stops every order, and is no stall."""
     t = st.paid
-    sold_out = {r["sku"] for r in v.products if r.get("stock") is not None and r["stock"] <= 0}
-    t.count_due(v.now, st.lags, st.conversion, p["prior_clicks"], sold_out)
-    if t.orders < p["min_paid_orders"] or len(st.lags.sorted) < p["min_lags"]:
+    t.count(v.now, st.lags)
+    if t.orders[True] < p["min_paid_orders"] or len(st.lags.sorted) < p["min_lags"]:
         return
-    p_value = math.exp(-t.due)
+    p_value = t.p_value()
     if p_value > p["max_p"]:
         return
     cur, base = st.delta(v.now, v.now - t.last, full=False)
     spend = cur[4] - base[4]
     if spend >= p["min_spend"]:
-        yield None, {"silent_s": v.now - t.last, "expected": t.due, "p": p_value, "spend": spend}, None
+        yield None, {"silent_s": v.now - t.last, "expected": t.due, "others": t.others, "p": p_value,
+                     "spend": spend}, None
 
 
 def spend_ahead(st: RiskState, v: View, p: dict):

@@ -277,42 +277,49 @@ def test_roi_floor_follows_the_sessions_target():
     assert live.fired("roi_low") and live.fired("roi_low")[0]["figures"]["floor"] == 2.0
 
 
-def test_paid_stall():
-    """Paid visitors keep clicking and stop ordering: it fires once no paid order since the last one has a
-    p-value under max_p at the session's own conversion, and clears with the next paid order."""
-    live = Live(paid_stall={**QUICK, "min_paid_orders": 5, "min_lags": 10, "min_spend": 5})
-
-    def clicks(convert: bool):
-        def gen(t):
-            user = f"p{t}-{convert}"
-            out = [ev("enter", t + 0.1, user=user, source="paid"),
-                   ev("ad_spend", t + 0.2, campaign="qc-1", amount=1.0),
-                   ev("product_click", t + 0.3, user=user, sku="s1")]
-            if convert and t % 4 == 0:   # one paid click in four orders, 10 s after the click
+def shop(paid_every: int = 4, others_every: int = 4):
+    """A paid and an organic visitor click a product every second; one click in `paid_every` (for paid
+    visitors) or `others_every` (for the others) orders 10 s later; 0: none does."""
+    def gen(t):
+        out = [ev("ad_spend", t + 0.2, campaign="qc-1", amount=1.0)]
+        for source, every in (("paid", paid_every), ("recommend", others_every)):
+            user = f"{source}{t}-{paid_every}-{others_every}"
+            out += [ev("enter", t + 0.1, user=user, source=source),
+                    ev("product_click", t + 0.3, user=user, sku="s1")]
+            if every and t % every == 0:
                 out.append(ev("order", t + 10.3, user=user, sku="s1", order_id=f"o-{user}", amount=50.0))
-            return out
-        return gen
-    first = lifecycle(live, "paid_stall", clicks(False), clicks(True), fire_s=60, clear_s=30, warm_s=60)
+        return out
+    return gen
+
+
+def test_paid_stall():
+    """Paid visitors keep clicking and stop ordering while the others go on: it fires once the others'
+    orders since the last paid one would all have missed with a p-value under max_p, at the paid share of the
+    orders due, and clears with the next paid order."""
+    live = Live(paid_stall={**QUICK, "min_paid_orders": 5, "min_lags": 10, "min_spend": 5})
+    first = lifecycle(live, "paid_stall", shop(paid_every=0), shop(), fire_s=60, clear_s=30, warm_s=60)
     figures = first["figures"]
     assert figures["p"] < live.config["rules"]["paid_stall"]["max_p"]
-    assert figures["p"] == pytest.approx(math.exp(-figures["expected"])), "none of the orders due came"
-    assert first["figures"]["silent_s"] < 60, "at one order due every 4 s, a minute of silence is plenty"
+    # both sides converted alike, so each order was a paid one with probability one half; the paid clicks of
+    # the silence count in the paid conversion, which makes the test a little more cautious, never bolder
+    assert 0.5 ** figures["others"] <= figures["p"] < 0.6 ** figures["others"]
+    assert figures["silent_s"] < 40, "at one order due every 4 s per side, half a minute of silence is plenty"
 
 
-def test_clicks_on_a_sold_out_product_are_no_stall():
+def test_everyone_stopping_is_no_paid_stall():
+    """A sold-out product, a quiet pitch: the others stop ordering too, and the paid silence says nothing."""
     live = Live(paid_stall={"min_paid_orders": 5, "min_lags": 10, "min_spend": 5})
-    live.send([ev("product_on", 0.5, sku="s1", name="保温杯", price=50.0, stock=500)])
+    live.run(60, shop())
+    live.run(180, shop(paid_every=0, others_every=0))
+    assert not live.fired("paid_stall")
 
-    def gen(t):
-        user = f"p{t}"
-        out = [ev("enter", t + 0.1, user=user, source="paid"), ev("ad_spend", t + 0.2, campaign="qc-1", amount=1.0),
-               ev("product_click", t + 0.3, user=user, sku="s1")]
-        if t < 60 and t % 4 == 0:
-            out.append(ev("order", t + 10.3, user=user, sku="s1", order_id=f"o-{user}", amount=50.0))
-        if t == 60:
-            out.append(ev("stock", t + 0.2, sku="s1", stock=0))
-        return out
-    live.run(180, gen)
+
+def test_a_flash_sale_is_no_paid_stall():
+    """Everyone orders twice as often for a minute, then as before: the share of paid orders does not move."""
+    live = Live(paid_stall={"min_paid_orders": 5, "min_lags": 10, "min_spend": 5})
+    live.run(60, shop())
+    live.run(60, shop(paid_every=2, others_every=2))
+    live.run(240, shop())
     assert not live.fired("paid_stall")
 
 
