@@ -16,6 +16,7 @@ import orjson
 import redis
 
 from engine.room import Room
+from server.parts import gc_keeper
 from settings import FRAME_HZ
 from store import keys
 from store.connect import by_stream, raw_stream_reads, sync_client
@@ -281,11 +282,13 @@ def run(redis_url: str, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     client = sync_client(redis_url, retries=3)   # run() below waits out longer outages
     engine = None
+    keep_gc = gc_keeper()
     while not stop.is_set():
         try:
             if engine is None:
                 engine = Engine(client)
             engine.step()
+            keep_gc()
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as e:
             # Redis is restarting: our state in memory is still right; wait and carry on from it
             log.warning("redis unavailable (%s); retrying", e)

@@ -7,6 +7,7 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from insights import ads, rerun, risk
+from server.parts import gc_keeper
 from store import keys
 from store.connect import sync_client
 
@@ -24,6 +25,7 @@ def build(redis_url: str, every_s: float) -> BackgroundScheduler:
                   name="re-run recommendations")
     sched.add_job(guarded, "interval", seconds=RISK_EVERY_S, args=["risk", risk.run, events], id="risk",
                   name="risk rules")
+    sched.add_job(gc_keeper(), "interval", seconds=5, id="gc", name="short garbage collections")
     return sched
 
 

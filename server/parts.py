@@ -5,10 +5,13 @@ Children get PR_SET_PDEATHSIG: if the app is killed, even with SIGKILL, they are
 """
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
 import threading
+import time
+from typing import Callable
 
 from store.embedded import die_with_parent
 
@@ -42,3 +45,27 @@ def stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
+
+
+def gc_keeper(freeze_s: float = 30.0, sweep_s: float = 3600.0) -> Callable[[], None]:
+    """A tick for a long-running part's loop that keeps Python's full collections short.
+
+    The engine and the risk job hold big heaps of long-lived records (visits, orders) with next to no cyclic
+    garbage, yet every full collection walks all of them: under 10,000 events/s that was 70-250 ms each, a few
+    times a minute, with every frame waiting behind the engine's. Moving what exists into the permanent
+    generation every `freeze_s` leaves collections only what is new; records freed later still go by
+    reference counting. A cycle frozen before it died would never be collected, so once every `sweep_s`
+    everything is thawed and swept in one full collection."""
+    frozen = swept = time.monotonic()
+
+    def tick() -> None:
+        nonlocal frozen, swept
+        now = time.monotonic()
+        if now - swept >= sweep_s:
+            gc.unfreeze()
+            gc.collect()
+            swept = now
+        if now - frozen >= freeze_s:
+            gc.freeze()
+            frozen = now
+    return tick
