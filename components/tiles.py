@@ -40,8 +40,12 @@ def KpiStrip() -> html.Section:
         KpiTile("viewers", "viewers", "viewers", "int", sub=[Metric("visits", "int"), html.Span(T("visits"))]),
         KpiTile("avg_dwell", "avg_dwell", "avg_dwell_s", "dur"),
         KpiTile("bounce", "bounce", "bounce_2s_rate", "pct", note="bounce_note"),
-        KpiTile("gpm", "gpm", "gpm", "money", sub=[html.Span(T("per_1000_visits"))]),
-        KpiTile("uv_value", "uv_value", "uv_value", "money", sub=[html.Span(T("per_viewer"))]),
+        # the denominators themselves, not only their names (CONTRACT section 2: label the denominator); GPM is
+        # per 1,000 of them, as its label says
+        KpiTile("gpm", "gpm_label", "gpm", "money",
+                sub=[html.Span(T("divided_by")), Metric("visits", "int"), html.Span(T("visits"))]),
+        KpiTile("uv_value", "uv_value", "uv_value", "money",
+                sub=[html.Span(T("divided_by")), Metric("viewers", "int"), html.Span(T("viewers_unit"))]),
         KpiTile("orders", "orders", "orders", "int", sub=[Metric("paid_orders", "int"), " ", html.Span(T("paid"))]),
         KpiTile("buyers", "buyers", "buyers", "int", sub=[Metric("units", "int"), " ", html.Span(T("units"))]),
     ], className="lw-kpis")

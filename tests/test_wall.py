@@ -71,6 +71,10 @@ def test_a_pay_reaches_the_wall_within_a_second(system, page):
     assert changed < 1.0 and settled < 1.5, f"event to screen: changed after {changed:.3f} s, exact after {settled:.3f} s"
     assert text(page, '[data-room="wall-a"] [data-metric="paid_orders"]') == "4"
     assert text(page, '[data-room="wall-a"] [data-metric="buyers"]') == "4"
+    # GPM and UV value show their denominators on their own tiles
+    visits = text(page, '[data-room="wall-a"] [data-metric="visits"]')
+    assert text(page, '[data-kpi="gpm"] [data-metric="visits"]') == visits
+    assert text(page, '[data-kpi="uv_value"] [data-metric="viewers"]') == text(page, '[data-kpi="viewers"] [data-metric="viewers"]')
 
 
 def test_alert_toast_until_acknowledged_and_the_ack_button(system, page):
