@@ -54,18 +54,17 @@ FRAME_ROOM = "bench-frame"
 
 def build_events(rooms: list[str], rate: int, seconds: float, seed: int = 1) -> list[dict]:
     """Plausible traffic in every room; `ts` is the offset from the start of posting, in seconds."""
-    t0 = 0.0
     rng = random.Random(seed)
     n = int(rate * seconds)
     events, inside = [], {r: [] for r in rooms}
     for r in rooms:
-        events.append({"id": f"{r}-start", "room": r, "ts": t0, "type": "session_start", "platform": "douyin",
+        events.append({"id": f"{r}-start", "room": r, "ts": 0.0, "type": "session_start", "platform": "douyin",
                        "title": "bench"})
-        events += [{"id": f"{r}-on{k}", "room": r, "ts": t0, "type": "product_on", "sku": f"s{k}",
+        events += [{"id": f"{r}-on{k}", "room": r, "ts": 0.0, "type": "product_on", "sku": f"s{k}",
                     "name": f"商品{k}", "price": 99.0, "stock": 10 ** 6} for k in range(8)]
     for i in range(n):
         r = rooms[i % len(rooms)]
-        ts = t0 + i / rate
+        ts = i / rate
         x = rng.random()
         e = {"id": f"{r}-{i}", "room": r, "ts": ts}
         if x < 0.25 or not inside[r]:

@@ -16,7 +16,7 @@ import orjson
 import redis
 
 from engine.room import Room
-from server.parts import gc_keeper
+from server.parts import gc_keeper, stop_on_signals
 from settings import FRAME_HZ
 from store import keys
 from store.connect import by_stream, raw_stream_reads, sync_client
@@ -309,5 +309,4 @@ def main(argv: list[str] | None = None) -> None:
     if not a.redis_url:
         p.error("--redis-url (or LIVEWALL_REDIS_URL) is required when the engine runs on its own")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from server.parts import stop_on_signals
     run(a.redis_url, stop_on_signals())

@@ -312,8 +312,9 @@ def _base(fig: dict, hist: list, state: dict) -> float:
 
 def _repace(state: dict, fig: dict, hist: list, factor: float) -> None:
     """A change of the session-level budget: the base moves with it, the stage's pacing stays."""
-    budget = fig["budget_per_hour"] or _base(fig, hist, state)
-    state["pace"] = {"budget": round(budget * factor, 2), "base": _base(fig, hist, state) * factor}
+    base = _base(fig, hist, state)
+    budget = fig["budget_per_hour"] or base
+    state["pace"] = {"budget": round(budget * factor, 2), "base": base * factor}
 
 
 def _stage(hist: list, t: float, p: dict) -> dict | None:
@@ -327,7 +328,7 @@ def _stage(hist: list, t: float, p: dict) -> dict | None:
     if len(old) < len(HIST):
         return None   # a state kept before the room's figures were part of it
     gmv, watch, pays = now[7], now[8], now[9]
-    w_gmv, w_watch, k = gmv - old[7], watch - old[8], now[9] - old[9]
+    w_gmv, w_watch, k = gmv - old[7], watch - old[8], pays - old[9]
     if t - old[0] < p["stage_window_s"] * 0.9 or w_watch <= 0 or gmv <= 0 or pays <= 0:
         return None
     session = gmv / watch

@@ -175,7 +175,7 @@ class RiskState:
         self.refunds: deque = deque()     # (ts, amount)
         self.clicks: deque = deque()      # (ts, sku, user)
         self.sku_pays: deque = deque()    # (ts, sku)
-        self.clicks_pays = [0, 0]         # product clicks and pays this session: the room's conversion
+        self.session_pays = 0             # pays this session: over `conversion.all_clicks`, the room's conversion
         self.inbox: list = []             # (ts, user, text) of comments since the last evaluation
         self.texts: deque = deque()       # (ts, compact text, user) for comment_flood
         self.text_users: dict = {}        # compact text -> Counter(user)
@@ -214,7 +214,7 @@ class RiskState:
         if ev["type"] == "pay":
             self.pays.append(ts)
             self.sku_pays.append((ts, ev["sku"]))
-            self.clicks_pays[1] += 1
+            self.session_pays += 1
         if oid in self.order_ids:
             return
         user = ev["user"]
@@ -235,7 +235,6 @@ class RiskState:
     def _on_click(self, ev, ts):
         user, sku = ev["user"], ev["sku"]
         self.clicks.append((ts, sku, user))
-        self.clicks_pays[0] += 1
         self.clicked.pop((user, sku), None)   # re-inserted last: the dict stays in click order
         self.clicked[(user, sku)] = ts
         self.paid.click(ts, self._source(user) == "paid", self.conversion.relative(sku, PRIOR_CLICKS))
@@ -618,7 +617,7 @@ def clicks_no_sales(st: RiskState, v: View, p: dict):
         if sku in rows:
             clicks[sku] += 1
             clickers.setdefault(sku, set()).add(user)
-    per_click = st.clicks_pays[1] / max(st.clicks_pays[0], 1)
+    per_click = st.session_pays / max(st.conversion.all_clicks, 1)
     for sku, users in clickers.items():
         expected = clicks[sku] * per_click   # at the session's conversion of a click
         if len(users) >= p["min_clickers"] and expected >= p["min_expected"] and pays[sku] <= p["max_pays"]:
