@@ -44,6 +44,11 @@
     more_alerts: ["另有 {n} 条告警", "{n} more alerts"]
   };
 
+  // a screen's own phrases ({key: [zh, en]}), added by its script
+  lw.addPhrases = function (more) {
+    for (var k in more) if (Object.prototype.hasOwnProperty.call(more, k)) PHRASES[k] = more[k];
+  };
+
   lw.resolveLang = function (asked) {
     if (asked === "zh" || asked === "en") return asked;
     var prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""];

@@ -34,8 +34,8 @@
     var playlist = config.rooms ? config.rooms.slice() : [], current = -1;
     var conn = null;
 
-    var alerts = lw.WallAlerts(root, {
-      lang: lang, rooms: config.rooms, screen: config.screen,
+    var alerts = lw.Alerts(root, {
+      lang: lang, rooms: config.rooms, screen: config.screen, audience: "wall",
       now: function () { return conn ? conn.now() : Date.now() / 1000; },
       onRoomAlerts: function (room, n, worst) { if (matrix) view.alerts(room, n, worst); },
       onChange: function () { if (!matrix && view.room()) mark(view.room()); }

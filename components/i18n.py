@@ -104,6 +104,14 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 
 
+def add_text(entries: dict[str, tuple[str, str]]) -> None:
+    """A screen's own labels, added by its component module; a key may mean one thing only."""
+    clash = sorted(k for k in entries if k in TEXT and TEXT[k] != entries[k])
+    if clash:
+        raise ValueError(f"labels defined twice with different texts: {clash}")
+    TEXT.update(entries)
+
+
 def T(key: str) -> list:
     """A label in both languages; the screen's `lang-*` class shows one."""
     zh, en = TEXT[key]

@@ -1,4 +1,6 @@
-/* Alerts on the wall: a toast per firing alert, the alert ticker, and the alert count of each room.
+/* Alerts on a screen: a toast per firing alert, the alert ticker (where the screen has one), and the alert
+ * count of each room. Every screen uses it; each shows the alerts whose `audience` names it (rules.yaml:
+ * wall, assistant, manager), so the tablet shows only what the streamer's assistant can act on.
  *
  * A toast is role="alert" with data-alert=<rule> and data-alert-id=<id>. Critical toasts stay until the
  * alert is acknowledged or resolved (from any screen: the change arrives by push); the others fade after
@@ -40,17 +42,22 @@
     return two(d.getHours()) + ":" + two(d.getMinutes());
   }
 
-  // ctx: lang, rooms (null: all), screen, now(), onRoomAlerts(room, count, worst), onChange()
-  lw.WallAlerts = function (root, ctx) {
+  // ctx: lang, rooms (null: all), audience ("wall", "assistant" or "manager"), screen (who acknowledges),
+  //      sound (false: never beep), now(), onRoomAlerts(room, count, worst), onChange(), onList(alerts: newest first, firing first)
+  lw.Alerts = function (root, ctx) {
     D = lw.dom;
     var lang = ctx.lang;
     var box = root.querySelector(".lw-toasts");
     var ticker = root.querySelector(".lw-ticker-alerts");
-    var track = ticker.querySelector(".lw-ticker-track");
+    var track = ticker ? ticker.querySelector(".lw-ticker-track") : null;
     var alerts = new Map();   // id -> latest alert
     var toasts = new Map();   // id -> {el, timer}
 
-    function watched(a) { return !ctx.rooms || ctx.rooms.indexOf(a.room) >= 0; }
+    // an alert without an audience (older records, system alerts) is for everyone
+    function watched(a) {
+      return (!ctx.rooms || ctx.rooms.indexOf(a.room) >= 0) &&
+        (!ctx.audience || !a.audience || !a.audience.length || a.audience.indexOf(ctx.audience) >= 0);
+    }
 
     function title(a) { return lw.pick(lang, a.title) || a.rule; }
 
@@ -122,7 +129,7 @@
         var victims = Array.from(toasts.entries()).filter(function (e) { return e[1].severity !== "critical"; });
         if (victims.length) drop(victims[victims.length - 1][0]);
       }
-      if (a.severity === "critical") beep();
+      if (a.severity === "critical" && ctx.sound !== false) beep();
     }
 
     // an acknowledged or resolved alert: the toast says so briefly, then goes
@@ -153,11 +160,17 @@
       track.style.animation = "lw-ticker " + (px / (TICKER_REM_PER_S * rem)) + "s linear infinite";
     }
 
-    function renderTicker() {
-      var list = Array.from(alerts.values()).sort(function (x, y) {
+    function sorted() {
+      return Array.from(alerts.values()).sort(function (x, y) {
         var fx = x.state === "firing" ? 1 : 0, fy = y.state === "firing" ? 1 : 0;
         return fy - fx || (y.started || 0) - (x.started || 0);
-      }).slice(0, TICKER_ITEMS);
+      });
+    }
+
+    function renderTicker() {
+      var all = sorted(), list = all.slice(0, TICKER_ITEMS);
+      if (ctx.onList) ctx.onList(all);
+      if (!ticker) { perRoom(); return; }
       var items = list.map(function (a) {
         var item = D.el("span", "lw-tick-item");
         item.setAttribute("data-severity", a.severity);
@@ -172,6 +185,11 @@
       scroll(track);
       ticker.classList.toggle("is-empty", !items.length);
       ticker.classList.toggle("has-firing", list.some(function (a) { return a.state === "firing"; }));
+      perRoom();
+    }
+
+    function perRoom() {
+      if (!ctx.onRoomAlerts && !ctx.onChange) return;
       // per room: firing count and worst severity, for the matrix tiles
       var per = {};
       alerts.forEach(function (a) {
@@ -180,8 +198,8 @@
         p.n++;
         if (RANK[a.severity] > RANK[p.worst]) p.worst = a.severity;
       });
-      Object.keys(per).forEach(function (room) { ctx.onRoomAlerts(room, per[room].n, per[room].worst); });
-      ctx.onChange();
+      if (ctx.onRoomAlerts) Object.keys(per).forEach(function (room) { ctx.onRoomAlerts(room, per[room].n, per[room].worst); });
+      if (ctx.onChange) ctx.onChange();
     }
 
     // a wall runs for days: keep the newest KEEP alerts, firing ones always
@@ -205,6 +223,8 @@
     return {
       greeting: function (list) { (list || []).slice().reverse().forEach(function (a) { take(a, true); }); renderTicker(); },
       change: function (a) { take(a, false); renderTicker(); },
+      // acknowledge from a list outside the toasts (the manager's alert table); `button` is disabled meanwhile
+      ack: ack,
       // alert start times of one room, for the trend chart's markers
       markers: function (room) {
         var out = [];
