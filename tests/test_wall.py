@@ -98,6 +98,18 @@ def test_alert_toast_until_acknowledged_and_the_ack_button(system, page):
     toast.wait_for(state="detached", timeout=5000)
 
 
+def test_the_wall_shows_only_alerts_meant_for_it(system, page):
+    system.post(live_room("wall-au"))
+    open_wall(page, system, "room=wall-au&lang=en", "wall-au")
+    base = {"room": "wall-au", "severity": "warning", "state": "firing", "started": time.time(), "figures": {}}
+    notice(system, {**base, "id": "au-1", "rule": "spend_ahead", "audience": ["manager"]})
+    notice(system, {**base, "id": "au-2", "rule": "bounce_storm", "audience": ["wall", "assistant", "manager"]})
+    # alerts arrive in order on one socket: once the second shows, the first has been seen and passed over
+    page.locator('[data-alert-id="au-2"]').wait_for(timeout=5000)
+    assert page.locator('[data-alert-id="au-1"]').count() == 0
+    assert "spend_ahead" not in text(page, ".lw-ticker-alerts")
+
+
 def test_no_polling_after_load_while_events_flow(system, page):
     system.post(live_room("wall-p"))
     sockets, requests = [], []
