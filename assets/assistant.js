@@ -1,0 +1,268 @@
+/* /assistant/<room> in the browser: the streamer assistant's tablet for one room.
+ *
+ * One websocket for the one room; each frame is kept (the latest only) and drawn at the next animation frame,
+ * so a burst costs one DOM pass. Re-run picks come with `insight` messages, alerts through lw.Alerts (only
+ * those whose audience names the assistant). A one-second local tick moves the clock, the time on stage and
+ * the data age; nothing here polls the server. Data text (product names, comments) is set as text only.
+ */
+(function () {
+  "use strict";
+  var lw = window.livewall = window.livewall || {};
+  var D = null;
+  var LOW_STOCK = 20;        // the same line as the stock_low rule (insights/rules.yaml)
+  var STALE_S = 10;          // no frame for this long: say how old the data is instead of "live"
+  var COMMENTS_SHOWN = 8;
+  var PHRASES = {as_open: ["{n} 条待处理", "{n} open"]};
+
+  function whenInDom(selector, then) {
+    var el = document.querySelector(selector);
+    if (el) then(el); else requestAnimationFrame(function () { whenInDom(selector, then); });
+  }
+
+  function liveProduct(fr) {
+    var ps = fr.products || [];
+    for (var i = 0; i < ps.length; i++) if (ps[i].on_stage) return ps[i];
+    return null;
+  }
+
+  function stockLevel(stock) {
+    if (stock === null || stock === undefined) return "unknown";
+    if (stock < 0) return "over";
+    if (stock === 0) return "out";
+    return stock <= LOW_STOCK ? "low" : "ok";
+  }
+
+  // The price as the streamer says it: ¥199 or ¥1,147.90; the shared money format rounds large amounts.
+  function priceText(lang, v) {
+    if (typeof v !== "number" || v !== v) return lw.fmt.DASH;
+    var digits = Math.round(v * 100) % 100 === 0 ? 0 : 2;
+    return "¥" + v.toLocaleString(lang === "zh" ? "zh-CN" : "en-US",
+      {minimumFractionDigits: digits, maximumFractionDigits: digits});
+  }
+
+  // A one-line figure that shrinks when it outgrows its box (a price of ¥12,999.00 on a portrait tablet);
+  // measured only when its length changes or the tablet turns, not on every frame.
+  function Fit(el) {
+    var chars = -1;
+    function fit() {
+      el.style.fontSize = "";
+      if (el.scrollWidth > el.clientWidth) {
+        el.style.fontSize = parseFloat(getComputedStyle(el).fontSize) * el.clientWidth / el.scrollWidth * 0.98 + "px";
+      }
+    }
+    window.addEventListener("resize", fit);
+    return function () {
+      var n = el.textContent.length;
+      if (n !== chars) { chars = n; fit(); }
+    };
+  }
+
+  // Open alerts whose toast has gone (a warning's fades after 15 s): one compact row each, with its own button.
+  // Rebuilt only when the set of rows changes, so a button pressed a moment ago is not replaced under a finger.
+  function OpenList(panel, lang, alerts) {
+    var toasts = panel.querySelector(".lw-toasts"), box = panel.querySelector(".lw-as-open-list");
+    var shownKey = "";
+
+    function toasted(a) {
+      return !!toasts.querySelector('[data-alert-id="' + CSS.escape(a.id) + '"]:not(.is-leaving)');
+    }
+
+    function row(a) {
+      var el = D.el("div", "lw-as-open");
+      el.setAttribute("data-alert-id", a.id);
+      el.setAttribute("data-alert-rule", a.rule);
+      el.setAttribute("data-severity", a.severity);
+      var text = D.el("div", "lw-as-open-text");
+      text.appendChild(D.el("div", "lw-as-open-title", lw.pick(lang, a.title) || a.rule));
+      text.appendChild(D.el("div", "lw-as-open-msg", lw.pick(lang, a.message)));
+      var button = D.el("button", "lw-as-open-ack", lw.t(lang, "ack"));
+      button.type = "button";
+      button.setAttribute("data-ack", a.id);
+      button.addEventListener("click", function () { alerts().ack(a, button); });
+      el.appendChild(text);
+      el.appendChild(button);
+      return el;
+    }
+
+    return function (list) {
+      var rows = list.filter(function (a) { return a.state === "firing" && !toasted(a); });
+      var key = rows.map(function (a) { return a.id; }).join(" ");
+      if (key === shownKey) return;
+      shownKey = key;
+      box.replaceChildren.apply(box, rows.map(row));
+    };
+  }
+
+  // Everything drawn from a frame or an insight; `tick` once a second for what moves between frames.
+  function Screen(body, lang) {
+    var f = D.fields(body);
+    var stage = body.querySelector(".lw-as-stage");
+    var stock = stage.querySelector(".lw-as-stock");
+    var price = stage.querySelector('[data-metric="products.price"]');
+    var stageTime = stage.querySelector('[data-metric="products.stage_seconds"]');
+    var roomMetrics = D.bind(body, function (el) { return stage.contains(el); });
+    var stageMetrics = D.bind(stage, function (el) { return el === price || el === stageTime; });
+    var fits = Array.prototype.map.call(
+      body.querySelectorAll(".lw-as-price, .lw-as-stock-value, .lw-as-fact-value, .lw-as-kpi-value"), Fit);
+    var rerunBox = body.querySelector(".lw-as-rerun-rows");
+    var rerunRows = Array.prototype.map.call(body.querySelectorAll(".lw-as-rerun-row"), function (row) {
+      return {row: row, name: row.querySelector('[data-field="rerun_name"]'),
+              reason: row.querySelector('[data-field="rerun_reason"]')};
+    });
+    var commentList = body.querySelector(".lw-as-comment-list");
+    var frame = null, live = null, commentKey = "";
+
+    function renderStage() {
+      stage.classList.toggle("is-empty", !live);
+      D.setAttr(stage, "data-sku", live ? live.sku : "");
+      if (!live) return;
+      D.setText(f.onstage_name, live.name || live.sku);
+      D.setText(price, priceText(lang, live.price));
+      D.apply(stageMetrics, {products: live}, lang);
+      D.setAttr(stock, "data-level", stockLevel(live.stock));
+    }
+
+    function renderComments(comments) {
+      var last = comments[comments.length - 1];
+      var key = comments.length + (last ? last.ts + last.user + last.text : "");
+      if (key === commentKey) return;
+      commentKey = key;
+      var items = comments.slice(-COMMENTS_SHOWN).reverse().map(function (c) {
+        var item = D.el("li", "lw-as-comment");
+        item.appendChild(D.el("b", "lw-as-comment-user", c.user));
+        item.appendChild(D.el("span", "lw-as-comment-text", c.text));
+        return item;
+      });
+      commentList.replaceChildren.apply(commentList, items);
+    }
+
+    function stageSeconds(now) {
+      if (!live) return null;
+      var ended = frame.metrics.ended !== null && frame.metrics.ended !== undefined;
+      // between frames the product stays on stage: count on locally, but never far past the data
+      return live.stage_seconds + (ended ? 0 : Math.min(Math.max(0, now - frame.updated), STALE_S));
+    }
+
+    return {
+      render: function (fr, now) {
+        var m = fr.metrics;
+        frame = fr;
+        live = liveProduct(fr);
+        D.apply(roomMetrics, m, lang);
+        D.setText(f.platform, lw.t(lang, fr.platform || "other"));
+        D.setAttr(f.platform, "data-platform", fr.platform || "other");
+        D.setText(f.title, m.title || "");
+        D.setText(f.streamer, m.streamer || "");
+        renderStage();
+        fits.forEach(function (check) { check(); });
+        D.setText(stageTime, lw.fmt("dur", lang, stageSeconds(now)));
+        renderComments(fr.comments || []);
+        body.setAttribute("data-state", m.ended ? "ended" : "live");
+      },
+      insight: function (msg) {
+        var picks = msg.recommendations || [];
+        rerunBox.setAttribute("data-empty", picks.length ? "0" : "1");
+        rerunRows.forEach(function (r, i) {
+          var p = picks[i];
+          r.row.classList.toggle("is-empty", !p);
+          D.setAttr(r.row, "data-sku", p ? p.sku : "");
+          D.setText(r.name, p ? (p.name || p.sku) : "");
+          D.setText(r.reason, p ? lw.pick(lang, p.reason) : "");
+        });
+      },
+      alertCount: function (open, critical) {
+        D.setText(f.alert_count, open ? lw.t(lang, "as_open", {n: open}) : "");
+        body.classList.toggle("has-critical", critical);
+      },
+      // the session clock, the time on stage and the data age; returns the age (s) when it is stale, else null
+      tick: function (now) {
+        if (!frame) { D.setText(f.fresh, lw.t(lang, "waiting")); return null; }
+        var m = frame.metrics, age = Math.max(0, now - frame.updated);
+        var ended = m.ended !== null && m.ended !== undefined;
+        D.setText(f.elapsed, lw.fmt.clock(ended ? m.ended - m.started : m.as_of - m.started + Math.min(age, STALE_S)));
+        D.setText(stageTime, lw.fmt("dur", lang, stageSeconds(now)));
+        var stale = !ended && age > STALE_S;
+        body.classList.toggle("is-stale", stale);
+        D.setText(f.fresh, ended ? lw.t(lang, "ended") : stale ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : lw.t(lang, "live"));
+        return stale ? age : null;
+      }
+    };
+  }
+
+  function start(config, root) {
+    D = lw.dom;
+    lw.addPhrases(PHRASES);   // here, not at load: this file loads before livewall-i18n.js
+    var lang = lw.resolveLang(config.lang);
+    root.classList.remove("lang-auto", "lang-zh", "lang-en");
+    root.classList.add("lang-" + lang);
+    document.documentElement.classList.add("lw-assistant-page");
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+
+    var body = root.querySelector(".lw-as-body");
+    var screen = Screen(body, lang);
+    var banner = D.fields(root.querySelector(".lw-banner")).banner;
+    var clock = D.fields(body).clock;
+    var conn = null, frame = null, scheduled = false;
+    var now = function () { return conn ? conn.now() : Date.now() / 1000; };
+
+    var latest = [];   // this room's alerts for the assistant, newest first, as lw.Alerts last listed them
+    var openList = OpenList(root.querySelector(".lw-as-alerts"), lang, function () { return alerts; });
+    var alerts = lw.Alerts(root, {
+      lang: lang, rooms: [config.room], audience: "assistant", screen: config.screen, sound: config.sound, now: now,
+      onList: function (list) {
+        latest = list;
+        var open = list.filter(function (a) { return a.state === "firing"; });
+        screen.alertCount(open.length, open.some(function (a) { return a.severity === "critical"; }));
+        openList(list);
+      }
+    });
+
+    function flush() {
+      scheduled = false;
+      screen.render(frame, now());
+    }
+
+    function onMessage(msg) {
+      switch (msg.kind) {
+        case "frame":
+          if (msg.room !== config.room) return;
+          frame = msg;
+          if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
+          break;
+        case "insight": if (msg.room === config.room) screen.insight(msg); break;
+        case "alerts": alerts.greeting(msg.alerts); break;
+        case "alert": alerts.change(msg.alert); break;
+      }
+    }
+
+    function tick() {
+      var t = now(), state = conn ? conn.state : "connecting";
+      D.setText(clock, new Date(t * 1000).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB", {hour12: false}));
+      var age = screen.tick(t);
+      openList(latest);   // toasts fade on their own timers: move a faded one into the list
+      var text = state === "reconnecting" ? lw.t(lang, "reconnecting") :
+                 state === "connecting" ? lw.t(lang, "connecting") :
+                 age ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : "";
+      D.setText(banner, text);
+      root.classList.toggle("has-banner", !!text);
+    }
+
+    conn = lw.connect({rooms: [config.room], onMessage: onMessage, onState: function (state) {
+      root.setAttribute("data-conn", state);
+      tick();
+    }});
+    setInterval(tick, 1000);
+  }
+
+  var started = false;
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.livewall = Object.assign(window.dash_clientside.livewall || {}, {
+    startAssistant: function (config) {
+      if (!started && config) {
+        started = true;
+        whenInDom("#assistant .lw-as-body", function () { start(config, document.getElementById("assistant")); });
+      }
+      return window.dash_clientside.no_update;
+    }
+  });
+})();

@@ -1,0 +1,72 @@
+"""/assistant/<room>, the streamer assistant's tablet: the URL to a configuration, the page, the clientside start.
+
+    /assistant/douyin-01            the room's tablet, in the browser's language
+    ?lang=zh|en                     the language
+    ?screen=name                    who acknowledges alerts from this tablet (default "assistant")
+    ?sound=1                        beep on critical alerts (off by default: the tablet stands beside the
+                                    streamer's microphone, and a beep would go out on the live stream)
+
+A room name that breaks the event format's rule gets a page saying so; a valid name with no data yet gets the
+screen in its waiting state, which fills itself when the room's first frame arrives.
+Everything live happens in the browser (assets/assistant.js): one websocket, frames applied in place.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from dash import ClientsideFunction, Dash, Input, Output, register_page
+
+from components.assistant_layout import BOOT_ID, CONFIG_ID, AssistantPage, InvalidRoomPage
+
+ROOM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")   # CONTRACT section 1, as feeds/schema.py checks it
+SCREEN_RE = re.compile(r"^[\w .:@-]{1,64}\Z")
+DEFAULT_SCREEN = "assistant"
+
+
+def _one(value):
+    """A query parameter given twice arrives as a list; the last one wins, as in most web servers."""
+    return value[-1] if isinstance(value, list) else value
+
+
+def _lang(value) -> str | None:
+    lang = (value or "").lower()[:2]
+    return lang if lang in ("zh", "en") else None
+
+
+def assistant_config(room=None, lang=None, screen=None, sound=None, **_other) -> dict | None:
+    """The page's configuration, or None when `room` is not a valid room name."""
+    room, lang, screen, sound = map(_one, (room, lang, screen, sound))
+    if not isinstance(room, str) or not ROOM_RE.match(room):
+        return None
+    return {
+        "room": room,
+        "lang": _lang(lang),
+        "screen": screen if isinstance(screen, str) and SCREEN_RE.match(screen) else DEFAULT_SCREEN,
+        "sound": sound in ("1", "true", "on", "yes"),
+    }
+
+
+def _room(raw) -> str:
+    # the path arrives as the browser sent it, percent-encoded: `bad%20room` is shown as `bad room`
+    return unquote(raw) if isinstance(raw, str) else ""
+
+
+def layout(room=None, **query):
+    config = assistant_config(room=_room(room), **query)
+    if config is None:
+        return InvalidRoomPage(_room(room)[:200], _lang(_one(query.get("lang"))))
+    return AssistantPage(config)
+
+
+def title(room=None, **_other) -> str:
+    # the tab's title names the room only when it is a real room name (it goes into the page's <head>)
+    room = _room(room)
+    return f"livewall · {room}" if ROOM_RE.match(room) else "livewall · assistant"
+
+
+def register(app: Dash) -> None:
+    register_page("assistant", path_template="/assistant/<room>", title=title, layout=layout)
+    # the page's one live piece: start the socket and the frame handlers once the layout is in the DOM
+    app.clientside_callback(ClientsideFunction("livewall", "startAssistant"), Output(BOOT_ID, "children"),
+                            Input(CONFIG_ID, "data"))
