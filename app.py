@@ -34,7 +34,11 @@ def build(redis_url: str, ingest_token: str | None = None) -> Dash:
     app.backend.websocket_capability = False
     # Dash 4.4 on FastAPI sets itself up (assets, scripts, callbacks) on the first request to one of its own
     # routes, and a page path such as /wall is not one: the first screen opened after a start would come
-    # without its JavaScript. Set up now, when every screen is registered.
+    # without its JavaScript. Set up now, when every screen is registered; the pages router first, since its
+    # clientside callback (the tab title) must be among the scripts the setup collects.
+    for hook in app.backend._before_request_funcs:
+        if hook.__name__.startswith("router"):
+            hook()
     app._setup_server()
     return app
 

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from store import keys
-from tests.conftest import wait_until
+from tests.conftest import System, free_port, wait_until
 
 HTML = "<img src=x onerror=alert(1)>"
 _ids = itertools.count()
@@ -242,3 +242,20 @@ def test_fills_the_screen_readably(system, browser, width, height, query):
     assert report["scroll"] == [0, 0]
     assert report["small"] == [], f"text under 18 px at 1080p scale: {sorted(set(report['small']))}"
     assert report["outside"] == []
+
+
+def test_the_first_screen_after_a_start_loads_whole(redis_url, browser, tmp_path):
+    # Dash sets its pages up on the first request; the first screen opened after a start once came without
+    # the router's clientside callback (a TypeError in the console, no tab title)
+    s = System(redis_url, free_port(), tmp_path / "app.log").start()
+    try:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{s.url}/wall?room=first&lang=en")
+        page.wait_for_function("document.title === 'livewall · wall'", timeout=10000)
+        assert errors == []
+        page.close()
+    finally:
+        s.stop()
