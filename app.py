@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         children.append(parts.start("feeds.simulator", "--redis-url", redis_url, "--rooms", str(settings.rooms)))
     try:
         app = build(redis_url, settings.ingest_token)
-        log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, API: /api/rooms)",
+        log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "
+                 "manager: /manager, API: /api/rooms)",
                  settings.host, settings.port)
         serve(app, settings.host, settings.port)
     finally:

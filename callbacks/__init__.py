@@ -13,6 +13,7 @@ SCREENS = (  # (path, zh, en) for the home page
     ("/wall", "大屏 · 轮播全部直播间", "Wall · every room in rotation"),
     ("/wall?mode=matrix", "大屏 · 矩阵", "Wall · matrix of rooms"),
     ("/assistant/douyin-01", "助播平板 · 一个直播间（换成你的直播间名）", "Assistant's tablet · one room (use your room's name)"),
+    ("/manager", "经理看板 · 全部直播间、审批、复盘", "Manager · every room, approvals, reviews"),
     ("/api/rooms", "接口 · 全部直播间", "API · every room"),
 )
 

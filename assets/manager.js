@@ -1,0 +1,216 @@
+/* /manager in the browser: reads the page's configuration, opens the one websocket and routes what arrives to
+ * the parts of the page (manager-*.js):
+ *
+ *   ManagerRooms        a row per room, every room side by side
+ *   ManagerDetail       one room opened (?room=): KPIs, funnel, sources, products
+ *   ManagerReview       that room's sessions and, on a click, a session's review
+ *   ManagerSuggestions  ad-spend suggestions of every room, with Approve / Reject
+ *   ManagerAlertList    every alert, whatever its audience, with Acknowledge
+ *
+ * Frames are kept per room (the latest only) and applied at the next animation frame. Opening a room changes
+ * the URL with pushState, so the link can be shared and the back button returns to the overview; the page is
+ * never reloaded. A one-second local tick refreshes clocks and data age; nothing here polls the server.
+ */
+(function () {
+  "use strict";
+  var lw = window.livewall = window.livewall || {};
+  var ROOM_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+  lw.addPhrases({
+    m_connected: ["已连接", "Connected"],
+    m_stale_all: ["全部直播间数据延迟 {age}", "Every room's data is {age} old"]
+  });
+
+  function whenInDom(selector, then) {
+    var el = document.querySelector(selector);
+    if (el) then(el); else requestAnimationFrame(function () { whenInDom(selector, then); });
+  }
+
+  function valid(room) { return room && ROOM_RE.test(room) ? room : null; }
+
+  function start(config, root) {
+    var D = lw.dom, lang = lw.resolveLang(config.lang);
+    root.classList.remove("lang-auto", "lang-zh", "lang-en");
+    root.classList.add("lang-" + lang);
+    document.documentElement.classList.add("lw-manager-page");
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+
+    var frames = {}, seen = {}, dirty = new Set(), scheduled = false, conn = null;
+    var view = {room: null, session: null};
+    var pagePath = location.pathname;
+    var header = root.querySelector(".lw-m-header"), hf = D.fields(header);
+    var totals = {};
+    header.querySelectorAll("[data-total]").forEach(function (el) { totals[el.getAttribute("data-total")] = el; });
+    var banner = D.fields(root.querySelector(".lw-banner")).banner;
+
+    function now() { return conn ? conn.now() : Date.now() / 1000; }
+
+    // the page's URL for a view, keeping the other parameters (lang, screen)
+    function urlFor(room, session) {
+      var q = new URLSearchParams(location.search);
+      if (room) q.set("room", room); else q.delete("room");
+      if (room && session) q.set("session", session); else q.delete("session");
+      var s = q.toString();
+      return pagePath + (s ? "?" + s : "");
+    }
+
+    var rooms = lw.ManagerRooms(root.querySelector(".lw-m-overview"), {
+      lang: lang, now: now, href: function (room) { return urlFor(room, null); }, open: openRoom
+    });
+    var detail = lw.ManagerDetail(root.querySelector(".lw-m-detail"), {lang: lang, now: now, back: backToOverview});
+    var review = lw.ManagerReview(root.querySelector(".lw-m-sessions"), {
+      lang: lang, now: now,
+      pick: function (session) {
+        view.session = session;
+        history.replaceState(history.state, "", urlFor(view.room, session));
+      }
+    });
+    var suggestions = lw.ManagerSuggestions(root.querySelector(".lw-m-suggestions"), {
+      lang: lang, screen: config.screen,
+      onCount: function (n) { D.setText(totals.proposed, String(n)); root.classList.toggle("has-proposed", n > 0); }
+    });
+    var alertList = lw.ManagerAlertList(root.querySelector(".lw-m-alerts"), {
+      lang: lang, ack: function (a, button) { alerts.ack(a, button); },
+      onCount: function (n) { D.setText(totals.firing, String(n)); root.classList.toggle("has-firing", n > 0); }
+    });
+    // managers see every alert, whatever its audience: no audience filter
+    var alerts = lw.Alerts(root, {
+      lang: lang, rooms: null, audience: null, screen: config.screen, sound: false, now: now,
+      onRoomAlerts: rooms.alerts, onList: alertList.render
+    });
+
+    // -- views: the overview, or one room opened ------------------------------------------------------
+    function show(room, session) {
+      var changed = room !== view.room;
+      view.room = room;
+      view.session = room ? session : null;
+      root.setAttribute("data-view", room ? "room" : "overview");
+      suggestions.filter(room);
+      alertList.filter(room);
+      if (changed || !room) {
+        detail.show(room, room ? frames[room] || null : null);
+        seen.detail = room && frames[room] ? sessionKey(frames[room]) : null;
+        review.show(room, view.session);
+        window.scrollTo(0, 0);
+      } else review.open(view.session);
+      tick();
+    }
+
+    function openRoom(room) {
+      history.pushState({lwManager: "room"}, "", urlFor(room, null));
+      show(room, null);
+    }
+
+    function backToOverview() {
+      // came from the overview: go back there, so the back button does not return to the room
+      if (history.state && history.state.lwManager === "room") history.back();
+      else {
+        history.pushState({lwManager: "overview"}, "", urlFor(null, null));
+        show(null, null);
+      }
+    }
+
+    // back and forward within /manager (see the listener at the bottom); leaving /manager is the router's
+    onPopState = function () {
+      if (!root.isConnected || location.pathname !== pagePath) return false;
+      var q = new URLSearchParams(location.search);
+      show(valid(q.get("room")), q.get("session"));
+      return true;
+    };
+
+    // -- frames ------------------------------------------------------------------------------------------
+    function sessionKey(fr) { return fr.metrics.session + "|" + (fr.metrics.ended || ""); }
+
+    function flush() {
+      scheduled = false;
+      dirty.forEach(function (room) {
+        var fr = frames[room];
+        rooms.render(fr);
+        if (room === view.room) {
+          detail.render(fr);
+          // a session started or ended: the room's session list has changed
+          var key = sessionKey(fr);
+          if (seen.detail && seen.detail !== key) review.reload();
+          seen.detail = key;
+        }
+      });
+      dirty.clear();
+      headerTotals();
+    }
+
+    function schedule() {
+      if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
+    }
+
+    function headerTotals() {
+      var sum = 0, n = 0, live = 0;
+      Object.keys(frames).forEach(function (room) {
+        var m = frames[room].metrics;
+        sum += m.gmv || 0;
+        n++;
+        if (m.ended === null || m.ended === undefined) live++;
+      });
+      D.setText(totals.gmv, n ? lw.fmt("money-tile", lang, sum) : lw.fmt.DASH);
+      D.setText(totals.rooms, String(n));
+      D.setText(totals.live, String(live));
+    }
+
+    function onMessage(msg) {
+      switch (msg.kind) {
+        case "frame":
+          frames[msg.room] = msg;
+          dirty.add(msg.room);
+          schedule();
+          break;
+        case "insight": suggestions.update(msg.room, msg.suggestions); break;
+        case "alerts": alerts.greeting(msg.alerts); break;
+        case "alert": alerts.change(msg.alert); break;
+      }
+    }
+
+    function onState(state) {
+      root.setAttribute("data-conn", state);
+      tick();
+    }
+
+    // -- the one-second tick: clock, data age, the banner -------------------------------------------------
+    function tick() {
+      var t = now(), state = conn ? conn.state : "connecting";
+      D.setText(hf.clock, new Date(t * 1000).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB", {hour12: false}));
+      D.setText(hf.conn, state === "open" ? lw.t(lang, "m_connected") : lw.t(lang, state));
+      var roomsAge = rooms.tick(t), roomAge = detail.tick(t);
+      var text = state === "reconnecting" ? lw.t(lang, "reconnecting") :
+                 state === "connecting" ? lw.t(lang, "connecting") :
+                 view.room ? (roomAge ? lw.t(lang, "stale", {age: lw.age(lang, roomAge)}) : "") :
+                 roomsAge ? lw.t(lang, "m_stale_all", {age: lw.age(lang, roomsAge)}) : "";
+      D.setText(banner, text);
+      root.classList.toggle("has-banner", !!text);
+    }
+
+    show(valid(config.room), config.session);
+    history.replaceState({lwManager: view.room ? "shared" : "overview"}, "", location.href);
+    conn = lw.connect({rooms: null, onMessage: onMessage, onState: onState});
+    setInterval(tick, 1000);
+  }
+
+  // Back and forward within /manager are the page's own: Dash's router would rebuild the whole page for a new
+  // query string, so it must not see them. Listeners on window run in the order they were added, and Dash adds
+  // its own when the page is first drawn, after this script has run: so this one is added now, on every page,
+  // and does nothing until the manager page has started.
+  var onPopState = null;
+  window.addEventListener("popstate", function (e) {
+    if (onPopState && onPopState(e)) e.stopImmediatePropagation();
+  }, true);
+
+  var started = false;
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.livewall = Object.assign(window.dash_clientside.livewall || {}, {
+    startManager: function (config) {
+      if (!started && config) {
+        started = true;
+        whenInDom("#manager .lw-m-main", function () { start(config, document.getElementById("manager")); });
+      }
+      return window.dash_clientside.no_update;
+    }
+  });
+})();

@@ -1,0 +1,50 @@
+"""/manager, the manager's browser link: every room side by side, a room's drill-down, ad-spend suggestions to
+approve, alerts of every audience, and session reviews.
+
+    /manager                      every room
+    /manager?room=x               room x opened (the browser keeps this in the URL as rooms are opened)
+    /manager?room=x&session=s     ... with the review of session s
+    &lang=zh|en                   else the browser's language
+    &screen=name                  who approves and acknowledges from this page (default "manager")
+
+Live figures arrive on the one websocket (assets/manager*.js); the page asks the server only when someone
+clicks: a room's session list, a review, an approval, an acknowledgement.
+"""
+from __future__ import annotations
+
+import re
+
+from dash import ClientsideFunction, Dash, Input, Output, register_page
+
+from callbacks.wall import ROOM_RE, SCREEN_RE
+from components.manager_layout import BOOT_ID, CONFIG_ID, ManagerPage
+
+SESSION_RE = re.compile(r"^[A-Za-z0-9_.:@~-]{1,200}\Z")
+DEFAULT_SCREEN = "manager"
+
+
+def _one(value):
+    """A query parameter given twice arrives as a list; the last one wins."""
+    return value[-1] if isinstance(value, list) else value
+
+
+def manager_config(room=None, session=None, lang=None, screen=None, **_other) -> dict:
+    room, session, lang, screen = map(_one, (room, session, lang, screen))
+    room = room if room and ROOM_RE.match(room) else None
+    lang = (lang or "").lower()[:2]
+    return {
+        "room": room,
+        "session": session if room and session and SESSION_RE.match(session) else None,
+        "lang": lang if lang in ("zh", "en") else None,
+        "screen": screen if screen and SCREEN_RE.match(screen) else DEFAULT_SCREEN,
+    }
+
+
+def layout(**query):
+    return ManagerPage(manager_config(**query))
+
+
+def register(app: Dash) -> None:
+    register_page("manager", path="/manager", title="livewall · manager", layout=layout)
+    app.clientside_callback(ClientsideFunction("livewall", "startManager"), Output(BOOT_ID, "children"),
+                            Input(CONFIG_ID, "data"))

@@ -1,0 +1,319 @@
+"""The /manager page: every room side by side, one room's drill-down, ad-spend suggestions to approve, alerts,
+and the review of a finished session (复盘).
+
+Everything a room shows is cloned in the browser from a hidden template (rooms appear while the page is open),
+and every live number is a `data-metric` span, as on the wall. Labels are static and bilingual; the browser
+writes numbers and data (names, reasons) as text only.
+"""
+from __future__ import annotations
+
+from dash import dcc, html
+
+from components.alerts import Banner, ToastArea
+from components.header import Field
+from components.i18n import T, add_text
+from components.panels import Funnel, Sources
+from components.tiles import KpiTile, Metric
+
+CONFIG_ID = "manager-config"
+BOOT_ID = "manager-boot"
+
+add_text({
+    "m_title": ("经理看板", "Manager"),
+    "m_rooms": ("直播间", "Rooms"),
+    "m_live_rooms": ("场直播中", "live"),
+    "m_total_gmv": ("总成交", "Total GMV"),
+    "m_firing": ("告警中", "Firing alerts"),
+    "m_to_approve": ("待审批", "To approve"),
+    "m_room": ("直播间", "Room"),
+    "m_state": ("状态", "State"),
+    "m_gmv": ("成交金额", "GMV"),
+    "m_online": ("在线", "Online"),
+    "m_viewers": ("观看人数", "Viewers"),
+    "m_orders": ("订单 / 已支付", "Orders / paid"),
+    "m_cvr": ("点击成交转化", "Click→pay CVR"),
+    "m_roi": ("ROI / 付费ROI", "ROI / paid ROI"),
+    "m_spend": ("投流消耗", "Ad spend"),
+    "m_bounce": ("2秒跳出*", "2-s bounce*"),
+    "m_alerts": ("告警", "Alerts"),
+    "m_bounce_note": ("* 2秒跳出率为 livewall 自有指标（平台只对短视频公布2秒跳出）",
+                      "* The 2-s bounce rate is livewall's own measure (platforms publish it for short videos only)"),
+    "m_no_rooms": ("还没有直播间的数据", "No room has sent data yet"),
+    "m_open_hint": ("点击直播间查看详情", "Click a room for its details"),
+    "m_back": ("← 全部直播间", "← All rooms"),
+    "m_open_wall": ("在大屏打开 ↗", "Open on the wall ↗"),
+    "m_products": ("商品（按成交排序）", "Products (by GMV)"),
+    "m_price": ("价格", "Price"),
+    "m_views": ("曝光", "Views"),
+    "m_clicks": ("点击", "Clicks"),
+    "m_ctr": ("点击率", "CTR"),
+    "m_units": ("件数", "Units"),
+    "m_stock": ("库存", "Stock"),
+    "m_cvr_short": ("转化率", "CVR"),
+    "m_ctr_sub": ("商品点击率", "product CTR"),
+    "m_bounce_own": ("livewall 自有指标", "livewall's own metric"),
+    "m_review_products": ("商品明细", "Products"),
+    "m_net": ("净成交", "net"),
+    "m_refunds": ("退款", "refunds"),
+    "m_ad_spend_label": ("投流消耗", "Ad spend"),
+    "m_roi_label": ("ROI", "ROI"),
+    "m_target": ("目标", "target"),
+    "m_paid_roi_label": ("付费 ROI", "Paid ROI"),
+    "m_paid_gmv": ("付费成交", "paid GMV"),
+    "m_cvr_label": ("点击成交转化率", "Click-to-pay CVR"),
+    "m_suggestions": ("投流建议", "Ad-spend suggestions"),
+    "m_no_suggestions": ("暂无待审批的建议", "Nothing to approve"),
+    "m_holds": ("观察中的计划", "Campaigns on hold"),
+    "m_alert_list": ("告警列表", "Alerts"),
+    "m_no_alerts": ("一切正常", "All clear"),
+    "m_sessions": ("场次与复盘", "Sessions & review"),
+    "m_no_sessions": ("暂无场次", "No sessions yet"),
+    "m_review": ("复盘", "Review"),
+    "m_p_gmv": ("成交金额", "GMV"),
+    "m_p_refund": ("退款金额", "Refunds"),
+    "m_p_net": ("净成交", "Net GMV"),
+    "m_p_cogs": ("商品成本", "Cost of goods"),
+    "m_p_spend": ("投流消耗", "Ad spend"),
+    "m_p_profit": ("毛利", "Gross profit"),
+    "m_p_roi": ("ROI", "ROI"),
+    "m_timeline": ("每分钟成交与在线", "GMV and online per minute"),
+    "m_key_gmv": ("成交", "GMV"),
+    "m_key_online": ("在线", "Online"),
+    "m_key_alert": ("告警", "Alert"),
+    "m_cost": ("成本", "Cost"),
+    "m_margin": ("毛利", "Margin"),
+    "m_only_room": ("只看本直播间", "This room only"),
+})
+
+# (column key, label, [(metric, format), ...]) of a room's row; two metrics in one cell read "a / b"
+ROOM_COLUMNS = (
+    ("gmv", "m_gmv", [("gmv", "money")]),
+    ("online", "m_online", [("online", "int")]),
+    ("viewers", "m_viewers", [("viewers", "int")]),
+    ("orders", "m_orders", [("orders", "int"), ("paid_orders", "int")]),
+    ("cvr", "m_cvr", [("cvr", "pct")]),
+    ("roi", "m_roi", [("roi", "ratio"), ("paid_roi", "ratio")]),
+    ("spend", "m_spend", [("ad_spend", "money")]),
+    ("bounce", "m_bounce", [("bounce_2s_rate", "pct")]),
+)
+# (product field, label, format) of the drill-down's product table, after rank and name
+PRODUCT_COLUMNS = (
+    ("price", "m_price", "money"),
+    ("stock", "m_stock", "stock"),
+    ("viewers", "m_views", "int"),
+    ("clickers", "m_clicks", "int"),
+    ("ctr", "m_ctr", "pct"),
+    ("cvr", "m_cvr_short", "pct"),
+    ("units", "m_units", "int"),
+    ("gmv", "m_gmv", "money"),
+)
+# (profit field, label) of a review, in the order a profit and loss statement reads
+PROFIT_FIELDS = (
+    ("gmv", "m_p_gmv"),
+    ("refund_amount", "m_p_refund"),
+    ("net_gmv", "m_p_net"),
+    ("cost_of_goods", "m_p_cogs"),
+    ("ad_spend", "m_p_spend"),
+    ("gross_profit", "m_p_profit"),
+    ("roi", "m_p_roi"),
+)
+REVIEW_PRODUCT_COLUMNS = (("price", "m_price"), ("units", "m_units"), ("gmv", "m_gmv"), ("cost", "m_cost"),
+                          ("margin", "m_margin"), ("stock", "m_stock"))
+
+
+def Box(key: str, title: str, body, extra=None) -> html.Section:
+    head = [html.H2(T(title), className="lw-m-box-title")]
+    if extra is not None:
+        head.append(extra)
+    return html.Section([html.Div(head, className="lw-m-box-head"), body], className=f"lw-m-box lw-m-{key}")
+
+
+def Cell(key: str, label: str, metrics) -> html.Div:
+    nums = []
+    for i, (name, fmt) in enumerate(metrics):
+        if i:
+            nums.append(html.Span(" / ", className="lw-m-sep"))
+        nums.append(Metric(name, fmt))
+    return html.Div([html.Span(T(label), className="lw-m-cell-label"), html.Span(nums, className="lw-m-cell-value")],
+                    className="lw-m-cell", **{"data-col": key})
+
+
+def RoomRow() -> html.A:
+    """One room in the overview; the template the browser clones for each room (a link: it opens the room)."""
+    ident = html.Div([
+        html.Div([html.Span(className="lw-live-dot"), Field("room", "lw-m-room-name"),
+                  Field("platform", "lw-platform")], className="lw-m-ident-line"),
+        Field("title", "lw-m-room-title"),
+    ], className="lw-m-ident")
+    state = html.Div(Field("fresh", "lw-m-fresh"), className="lw-m-state")
+    cells = [Cell(key, label, metrics) for key, label, metrics in ROOM_COLUMNS]
+    alerts = html.Div([html.Span(T("m_alerts"), className="lw-m-cell-label"), Field("alerts", "lw-m-alert-count", "0")],
+                      className="lw-m-cell", **{"data-col": "alerts"})
+    return html.A([ident, state, *cells, alerts, html.Span("›", className="lw-m-chevron")],
+                  className="lw-m-row", href="#", **{"data-template": "room", "data-alerts": "0"})
+
+
+def RoomsTable() -> html.Section:
+    head = html.Div([html.Span(T("m_room")), html.Span(T("m_state"))]
+                    + [html.Span(T(label), **{"data-col": key}) for key, label, _ in ROOM_COLUMNS]
+                    + [html.Span(T("m_alerts"), **{"data-col": "alerts"}), html.Span()],
+                    className="lw-m-row lw-m-row-head")
+    body = html.Div([html.Div(T("m_no_rooms"), className="lw-m-empty lw-m-rows-empty")], className="lw-m-rows")
+    foot = html.Div([html.Span(T("m_bounce_note")), html.Span(T("m_open_hint"), className="lw-m-hint")],
+                    className="lw-m-footnote")
+    return html.Section([html.Div(RoomRow(), className="lw-m-templates"), head, body, foot], className="lw-m-overview")
+
+
+def DetailHead() -> html.Div:
+    return html.Div([
+        html.Button(T("m_back"), className="lw-m-back", type="button"),
+        html.Div([html.Span(className="lw-live-dot"), Field("room", "lw-m-detail-room"),
+                  Field("platform", "lw-platform"), Field("fresh", "lw-m-fresh")], className="lw-m-ident-line"),
+        html.Div([Field("title", "lw-m-detail-title"), Field("streamer", "lw-m-detail-streamer")],
+                 className="lw-m-detail-session"),
+        html.A(T("m_open_wall"), className="lw-m-wall-link", href="/wall", target="_blank", rel="noopener"),
+    ], className="lw-m-detail-head")
+
+
+def DetailKpis() -> html.Div:
+    return html.Div([
+        KpiTile("gmv", "m_gmv", "gmv", "money", tone="lw-m-gold",
+                sub=[html.Span(T("m_net")), " ", Metric("net_gmv", "money"), " · ", html.Span(T("m_refunds")), " ",
+                     Metric("refund_amount", "money")]),
+        KpiTile("online", "online", "online", "int", tone="lw-accent-cyan",
+                sub=[html.Span(T("peak")), " ", Metric("peak_online", "int")]),
+        KpiTile("viewers", "viewers", "viewers", "int", sub=[Metric("visits", "int"), html.Span(T("visits"))]),
+        KpiTile("avg_dwell", "avg_dwell", "avg_dwell_s", "dur"),
+        KpiTile("bounce", "bounce", "bounce_2s_rate", "pct", note="m_bounce_own"),
+        KpiTile("orders", "orders", "orders", "int", sub=[Metric("paid_orders", "int"), " ", html.Span(T("paid"))]),
+        KpiTile("buyers", "buyers", "buyers", "int", sub=[Metric("units", "int"), " ", html.Span(T("units"))]),
+        KpiTile("cvr", "m_cvr_label", "cvr", "pct", sub=[html.Span(T("m_ctr_sub")), " ", Metric("ctr", "pct")]),
+        KpiTile("gpm", "gpm_label", "gpm", "money",
+                sub=[html.Span(T("divided_by")), Metric("visits", "int"), html.Span(T("visits"))]),
+        KpiTile("uv_value", "uv_value", "uv_value", "money",
+                sub=[html.Span(T("divided_by")), Metric("viewers", "int"), html.Span(T("viewers_unit"))]),
+        KpiTile("ad_spend", "m_ad_spend_label", "ad_spend", "money"),
+        KpiTile("roi", "m_roi_label", "roi", "ratio",
+                sub=[html.Span(T("m_target")), " ", Metric("target_roi", "ratio")]),
+        KpiTile("paid_roi", "m_paid_roi_label", "paid_roi", "ratio",
+                sub=[html.Span(T("m_paid_gmv")), " ", Metric("paid_gmv", "money")]),
+    ], className="lw-m-kpis")
+
+
+def ProductTable() -> html.Section:
+    head = html.Tr([html.Th("#"), html.Th(T("product"), className="lw-m-col-name")]
+                   + [html.Th(T(label), **{"data-col": field}) for field, label, _ in PRODUCT_COLUMNS])
+    template = html.Tr([html.Td(className="lw-m-rank"),
+                        html.Td([html.Span(className="lw-m-stage-mark"), Field("products.name", "lw-m-product-name")],
+                                className="lw-m-col-name")]
+                       + [html.Td(Metric(f"products.{field}", fmt), **{"data-col": field})
+                          for field, _label, fmt in PRODUCT_COLUMNS],
+                       className="lw-m-product", **{"data-template": "product", "data-sku": ""})
+    count = html.Span([Field("product_shown", "lw-m-count"), " / ", Field("product_count", "lw-m-count"), " SKU"],
+                      className="lw-m-box-extra")
+    table = html.Div(html.Table([html.Thead(head), html.Tbody(template)], className="lw-m-table"),
+                     className="lw-m-table-wrap")
+    return Box("products", "m_products", table, extra=count)
+
+
+def ReviewPanel() -> html.Div:
+    """Filled by the browser when a session is clicked; `data-profit` cells carry their raw value too."""
+    profit = html.Div([html.Div([html.Div(T(label), className="lw-m-fig-label"),
+                                 html.Div("—", className="lw-m-fig-value", **{"data-profit": field})],
+                                className="lw-m-fig", **{"data-fig": field}) for field, label in PROFIT_FIELDS],
+                      className="lw-m-profit")
+    legend = html.Div([html.Span([html.I(className="lw-m-key lw-m-key-gmv"), html.Span(T("m_key_gmv"))]),
+                       html.Span([html.I(className="lw-m-key lw-m-key-online"), html.Span(T("m_key_online"))]),
+                       html.Span([html.I(className="lw-m-key lw-m-key-alert"), html.Span(T("m_key_alert"))])],
+                      className="lw-m-legend")
+    timeline = html.Div([html.Div([html.H3(T("m_timeline")), legend], className="lw-m-sub-head"),
+                         html.Div(className="lw-m-chart")], className="lw-m-timeline")
+    head = html.Tr([html.Th(T("product"), className="lw-m-col-name")]
+                   + [html.Th(T(label), **{"data-col": f}) for f, label in REVIEW_PRODUCT_COLUMNS])
+    table = html.Table([html.Thead(head), html.Tbody()], className="lw-m-table lw-m-review-products")
+    products = html.Div([html.Div(html.H3(T("m_review_products")), className="lw-m-sub-head"),
+                         html.Div(table, className="lw-m-table-wrap")])
+    return html.Div([
+        html.Div([html.H3(T("m_review")), Field("review_session", "lw-m-review-id"),
+                  Field("review_span", "lw-m-review-span")], className="lw-m-sub-head"),
+        Field("review_status", "lw-m-review-status"),
+        html.Div([profit, timeline, products], className="lw-m-review-body"),
+    ], className="lw-m-review", **{"data-state": "none"})
+
+
+def SessionsBox() -> html.Section:
+    body = html.Div([html.Div(className="lw-m-session-list"), html.Div(T("m_no_sessions"), className="lw-m-empty"),
+                     ReviewPanel()])
+    return Box("sessions", "m_sessions", body)
+
+
+def RoomDetail() -> html.Section:
+    return html.Section([
+        DetailHead(),
+        DetailKpis(),
+        html.Div([Funnel(), Sources()], className="lw-m-pair"),
+        ProductTable(),
+        SessionsBox(),
+    ], className="lw-m-detail", **{"data-room": "", "data-state": "waiting"})
+
+
+def SuggestionsBox() -> html.Section:
+    holds = html.Details([html.Summary([html.Span(T("m_holds")), " (", Field("hold_count", ""), ")"]),
+                          html.Div(className="lw-m-sug-list lw-m-holds-list")], className="lw-m-holds")
+    body = html.Div([html.Div(className="lw-m-sug-list lw-m-sug-main"),
+                     html.Div(T("m_no_suggestions"), className="lw-m-empty lw-m-sug-empty"), holds])
+    return Box("suggestions", "m_suggestions", body,
+               extra=html.Span(T("m_only_room"), className="lw-m-box-extra lw-m-filtered"))
+
+
+def AlertsBox() -> html.Section:
+    body = html.Div([html.Div(className="lw-m-alert-list"),
+                     html.Div(T("m_no_alerts"), className="lw-m-empty lw-m-alerts-empty")])
+    return Box("alerts", "m_alert_list", body,
+               extra=html.Span(T("m_only_room"), className="lw-m-box-extra lw-m-filtered"))
+
+
+def ManagerHeader() -> html.Header:
+    def total(label, key, className=""):
+        return html.Div([html.Span(T(label), className="lw-m-total-label"),
+                         html.Span("—", className=f"lw-m-total-value {className}".strip(), **{"data-total": key})],
+                        className="lw-m-total")
+    return html.Header([
+        html.Div([html.Span("livewall", className="lw-m-brand"), html.Span(T("m_title"), className="lw-m-page-title")],
+                 className="lw-m-titles"),
+        html.Div([total("m_total_gmv", "gmv", "lw-m-gold-text"),
+                  html.Div([html.Span(T("m_rooms"), className="lw-m-total-label"),
+                            html.Span("—", className="lw-m-total-value", **{"data-total": "rooms"}),
+                            html.Span(T("m_live_rooms"), className="lw-m-total-label"),
+                            html.Span("", className="lw-m-total-value", **{"data-total": "live"})],
+                           className="lw-m-total lw-m-total-rooms"),
+                  html.A([html.Span(T("m_firing"), className="lw-m-total-label"),
+                          html.Span("0", className="lw-m-total-value", **{"data-total": "firing"})],
+                         className="lw-m-total lw-m-total-firing", href="#lw-m-alerts"),
+                  html.A([html.Span(T("m_to_approve"), className="lw-m-total-label"),
+                          html.Span("0", className="lw-m-total-value", **{"data-total": "proposed"})],
+                         className="lw-m-total lw-m-total-proposed", href="#lw-m-suggestions")],
+                 className="lw-m-totals"),
+        html.Div([html.Span(className="lw-m-conn-dot"), Field("conn", "lw-m-conn-text"), Field("clock", "lw-m-clock")],
+                 className="lw-m-conn"),
+    ], className="lw-m-header")
+
+
+def ManagerPage(config: dict) -> html.Div:
+    """`config`: room (the drilled-into room or None), session (the review shown or None), lang ("zh", "en" or
+    None for the browser's), screen (the name sent with approvals and acknowledgements)."""
+    lang = config.get("lang") or "auto"
+    suggestions, alerts = SuggestionsBox(), AlertsBox()
+    suggestions.id, alerts.id = "lw-m-suggestions", "lw-m-alerts"
+    return html.Div([
+        dcc.Store(id=CONFIG_ID, data=config),
+        html.Div(id=BOOT_ID, hidden=True),
+        ManagerHeader(),
+        html.Main([
+            html.Div([RoomsTable(), RoomDetail()], className="lw-m-primary"),
+            html.Aside([suggestions, alerts], className="lw-m-aside"),
+        ], className="lw-m-main"),
+        Banner(),
+        ToastArea(),
+    ], id="manager", className=f"lw-manager lang-{lang}",
+        **{"data-view": "room" if config.get("room") else "overview", "data-conn": "connecting"})
