@@ -1,9 +1,10 @@
-"""Screenshots of the wall for docs/: a simulated session, live, in real headless Chromium.
+"""Screenshots of the screens for docs/: a simulated session, live, in real headless Chromium.
 
     python -m bench.screens [--out docs] [--lang zh]
 
-Writes wall-1080p.png (one room, 1920x1080), wall-4k.png (the same at 3840x2160) and wall-matrix.png (every
-room, 1920x1080). Chinese needs a CJK font on the machine (Debian: fonts-noto-cjk).
+Writes wall-1080p.png (one room, 1920x1080), wall-4k.png (the same at 3840x2160), wall-matrix.png (every
+room, 1920x1080), assistant-tablet.png and assistant-portrait.png (the assistant's tablet, 1280x800 and
+800x1280), manager.png and manager-room.png (the manager's overview and one room, 1440x900). Chinese needs a CJK font on the machine (Debian: fonts-noto-cjk).
 """
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ SHOTS = (  # (file, url, width, height)
     ("wall-1080p.png", "/wall?room=douyin-01&lang={lang}", 1920, 1080),
     ("wall-4k.png", "/wall?room=douyin-01&lang={lang}", 3840, 2160),
     ("wall-matrix.png", "/wall?mode=matrix&lang={lang}", 1920, 1080),
+    ("assistant-tablet.png", "/assistant/douyin-01?lang={lang}", 1280, 800),
+    ("assistant-portrait.png", "/assistant/douyin-01?lang={lang}", 800, 1280),
+    ("manager.png", "/manager?lang={lang}", 1440, 900),
+    ("manager-room.png", "/manager?room=douyin-01&lang={lang}", 1440, 900),
 )
 SETTLE_S = 4.0       # chart drawn, count-up finished, a few live frames applied
 
