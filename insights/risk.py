@@ -20,6 +20,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections import Counter, deque
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 import orjson
@@ -27,7 +28,7 @@ import redis
 import yaml
 
 from insights.alerts import Store, Tracker
-from insights.stats import binomial_tail, poisson_tail
+from insights.stats import poisson_binomial_tail, poisson_tail
 from insights.webhook import Webhook
 from store import keys
 from store.connect import by_stream, raw_stream_reads
@@ -39,6 +40,7 @@ MAX_WINDOW_S = 900          # the longest window a rule may ask for: what the sn
 VISIT_KEEP_S = 180          # visits are remembered this long: an order soon after leaving is still the visit's
 CLICK_KEEP_S = 300          # an order later than this after a click on its product is not that click's
 PRIOR_CLICKS = 30           # a product's conversion starts as the room's, worth this many clicks
+PRIOR_VISITS = 20           # a source's bounce rate starts as the room's, worth this many visits
 LAGS_KEPT = 300             # click-to-order delays kept: the room's recent habit, not its whole history
 BOUNCE_S = 2.0              # CONTRACT section 2: a visit that closes sooner bounced
 GROUP, CONSUMER = "risk", "risk-1"
@@ -155,7 +157,8 @@ class RiskState:
         self.room = room
         self.session: str | None = None
         self.last_ts: float | None = None
-        self.samples: deque = deque()     # (as_of, online, gmv, paid_gmv, ad_spend) per evaluation
+        # (as_of, online, gmv, paid_gmv, ad_spend, online summed over the session's samples so far) per evaluation
+        self.samples: deque = deque()
         self.advanced: tuple | None = None  # (as_of, wall time it was first seen at), for stale data
         self._reset_events()
 
@@ -163,10 +166,14 @@ class RiskState:
         self.visits: deque = deque()      # [enter ts, leave ts or None, user, source], by enter
         self.inside: dict = {}            # user -> the open visit's record
         self.left: deque = deque()        # closed visits' records, by leave
+        self.stays: deque = deque()       # leave ts of the closed visits that did not bounce, by leave
         self.last_visit: dict = {}        # user -> the latest visit's record: open, or closed and remembered
         self.orders: deque = deque()      # (ts, user, order_id, amount, seconds since the buyer entered or None)
         self.order_ids: set = set()       # of `orders`: an order and its pay are one order
         self.fresh: list = []             # the orders since the last evaluation
+        self.order_log: deque = deque()   # (ts, a repeat?) per order over MAX_WINDOW_S, for buyer_burst's pace
+        self.repeats = 0                  # repeats in `order_log`: orders by a buyer who ordered < window_s before
+        self.last_order: dict = {}        # user -> ts of their latest order within window_s, oldest first
         self.paid = PaidShare()
         self.clicked: dict = {}           # (user, sku) -> ts of that user's latest click on it, oldest first
         self.lags = Lags()                # seconds from a click to the order that followed it
@@ -208,6 +215,8 @@ class RiskState:
         if rec is not None:
             rec[1] = ts
             self.left.append(rec)
+            if ts - rec[0] >= BOUNCE_S:
+                self.stays.append(ts)
 
     def _on_order(self, ev, ts):
         oid = ev["order_id"]
@@ -283,6 +292,8 @@ class RiskState:
         _evict(self.visits, now - VISIT_KEEP_S)
         while self.left and self.left[0][1] <= now - VISIT_KEEP_S:
             visit_gone(self.left.popleft())
+        while self.stays and self.stays[0] <= now - VISIT_KEEP_S:
+            self.stays.popleft()
         _evict(self.orders, now - MAX_WINDOW_S, lambda o: self.order_ids.discard(o[2]))
         while self.clicked:
             key, ts = next(iter(self.clicked.items()))
@@ -293,22 +304,31 @@ class RiskState:
     def _sample(self, m: dict, updated: float | None, wall: float | None) -> None:
         as_of = m["as_of"]
         if not self.samples or as_of > self.samples[-1][0]:
-            self.samples.append((as_of, m["online"], m["gmv"], m["paid_gmv"], m["ad_spend"]))
+            summed = (self.samples[-1][5] if self.samples else 0) + m["online"]
+            self.samples.append((as_of, m["online"], m["gmv"], m["paid_gmv"], m["ad_spend"], summed))
             while self.samples[0][0] < as_of - MAX_WINDOW_S:
                 self.samples.popleft()
         if self.advanced is None or as_of != self.advanced[0]:
             self.advanced = (as_of, updated if updated is not None else wall)
 
+    def upto(self, t: float) -> int:
+        """How many samples are as of `t` or earlier."""
+        return bisect_right(self.samples, t, key=_AS_OF)
+
     def delta(self, now: float, window_s: float, full: bool = True) -> tuple[tuple, tuple] | None:
         """The latest sample and the one at the window's start (or the oldest kept, unless `full`)."""
-        base = self.samples[0]
-        if full and base[0] > now - window_s:
+        i = self.upto(now - window_s)
+        if full and not i:
             return None
-        for s in self.samples:
-            if s[0] > now - window_s:
-                break
-            base = s
-        return self.samples[-1], base
+        return self.samples[-1], self.samples[i - 1 if i else 0]
+
+    def mean_online(self, after: float, until: float) -> float | None:
+        """The mean of online over the samples as of (after, until]; None if there are none."""
+        i, j = self.upto(after), self.upto(until)
+        if j <= i:
+            return None
+        first, last = self.samples[i], self.samples[j - 1]
+        return (last[5] - first[5] + first[1]) / (j - i)
 
 
 class PaidShare:
@@ -428,6 +448,9 @@ class View:
     wall: float | None
 
 
+_AS_OF = itemgetter(0)
+
+
 def _evict(window: deque, before: float, on_drop=None) -> None:
     while window and window[0][0] <= before:
         item = window.popleft()
@@ -442,35 +465,58 @@ def _short(text: str, n: int = 40) -> str:
 # ---- the rules: each yields (subject, figures, events) for what holds now ----------------------------------
 
 def bounce_storm(st: RiskState, v: View, p: dict):
-    # Over the visits opened in the window whose outcome is known (left within 2 s, or stayed 2 s), against
-    # the session's own bounce rate: a binomial tail tells a storm from a run of bad luck within a handful of
-    # visits, where a fixed share needs many of them to be safe. A visit under 2 s old and still in the room
-    # is left out rather than guessed.
+    # Over the visits opened in the window whose outcome is known (left within 2 s, or stayed 2 s), each
+    # against its own source's bounce rate this session: a tail of those chances tells a storm from a run of
+    # bad luck within a handful of visits, where a fixed share needs many of them to be safe. A bounce from
+    # a fan who usually stays says more than one from an ad's visitor, who often bounces; a run of ad
+    # visitors bouncing is no storm. A visit under 2 s old and still in the room is left out rather than
+    # guessed.
     w = min(p["window_s"], VISIT_KEEP_S)
     visits = bounced = 0
-    for enter, leave, _u, _src in reversed(st.visits):
+    sources = []
+    for enter, leave, _u, src in reversed(st.visits):
         if enter <= v.now - w:
             break
         if leave is None and v.now - enter < BOUNCE_S:
             continue
         visits += 1
         bounced += leave is not None and leave - enter < BOUNCE_S
+        sources.append(src)
     usual = v.m["bounce_2s_rate"]
     rate = bounced / visits if visits else None
     # the tail only where it can matter: it is the costly part of the rule
-    p_value = binomial_tail(bounced, visits, usual) \
-        if usual is not None and visits >= p["min_visits"] and rate > p["max_rate"] else 1.0
+    p_value = 1.0
+    if usual is not None and visits >= p["min_visits"] and rate > p["max_rate"]:
+        rates = _source_bounce(v.m.get("sources") or {}, usual)
+        p_value = poisson_binomial_tail(bounced, [rates(src) for src in sources])
     w60 = v.m["windows"]["60"]
     rate60, visits60 = w60["bounce_2s_rate"], w60["visits"]
-    if ((visits >= p["min_visits"] and rate > p["max_rate"] and p_value < p["max_p"])
-            or (visits60 >= p["min_visits_60s"] and rate60 is not None and rate60 > p["max_rate_60s"])):
+    short = visits >= p["min_visits"] and rate > p["max_rate"] and p_value < p["max_p"]
+    if short or (visits60 >= p["min_visits_60s"] and rate60 is not None and rate60 > p["max_rate_60s"]):
+        if not short:
+            # the figures that fired it: the message names the window, and the last seconds may hold no visit
+            rate, visits, w = rate60, visits60, 60
         yield None, {"rate": rate, "visits": visits, "window_s": w, "rate_60s": rate60, "visits_60s": visits60,
                      "usual": usual, "p": p_value, "max_rate": p["max_rate"], "max_rate_60s": p["max_rate_60s"]}, None
 
 
+def _source_bounce(sources: dict, usual: float):
+    """A source's bounce rate this session (the engine's `sources`), shrunk toward the room's by PRIOR_VISITS."""
+    cache: dict = {}
+
+    def rate(src: str) -> float:
+        if src not in cache:
+            s = sources.get(src) or {}
+            cache[src] = (s.get("bounced", 0) + PRIOR_VISITS * usual) / (s.get("decided", 0) + PRIOR_VISITS)
+        return cache[src]
+    return rate
+
+
 def viewer_drop(st: RiskState, v: View, p: dict):
-    # Either viewers who had stayed leave far faster than usual (a Poisson test of the leaves in burst_s
-    # against the session's leaves per viewer-second over the baseline before: seconds into a walk-out), or
+    # Either viewers who had stayed leave far faster than usual (a Poisson test of the leaves against the
+    # session's leaves per viewer-second over the baseline before, over every span of scan_step_s up to
+    # burst_s ending now, the least p-value: seconds into a walk-out, the short span has none of the calm
+    # before it), or
     # online has fallen max_drop below its peak of the last window_s. 2-second bounces do not count here:
     # they are bounce_storm's.
     if burst := _leave_burst(st, v, p):
@@ -479,7 +525,11 @@ def viewer_drop(st: RiskState, v: View, p: dict):
     w = p["window_s"]
     # the level in force when the window opened counts too: a quiet room samples rarely
     _cur, base = st.delta(v.now, w, full=False)
-    peak = max([base[1]] + [s[1] for s in st.samples if s[0] > v.now - w])
+    peak = base[1]
+    for s in reversed(st.samples):
+        if s[0] <= v.now - w:
+            break
+        peak = max(peak, s[1])
     online = v.m["online"]
     if peak >= p["min_online"] and online < peak * (1 - p["max_drop"]) and peak - online >= p["min_lost"]:
         yield None, {"online": online, "peak": peak, "drop": 1 - online / peak, "window_s": w}, None
@@ -489,29 +539,39 @@ def _leave_burst(st: RiskState, v: View, p: dict) -> dict | None:
     b, base_s = p["burst_s"], min(p["baseline_s"], VISIT_KEEP_S)
     if v.now - v.m["started"] < base_s:
         return None   # no usual pace to compare with yet
-    left = before = 0
-    for enter, leave, _u, _src in reversed(st.left):
-        if leave <= v.now - base_s:
-            break
-        if leave - enter >= BOUNCE_S:
-            if leave > v.now - b:
-                left += 1
-            else:
-                before += 1
+    stays = st.stays
+    left = len(stays) - bisect_right(stays, v.now - b)
+    before = len(stays) - bisect_right(stays, v.now - base_s) - left
     _cur, start = st.delta(v.now, b, full=False)
     online = start[1]
-    levels = [s[1] for s in st.samples if v.now - base_s < s[0] <= v.now - b]
-    if not levels or online < p["min_online"] or left < p["min_share"] * online:
+    level = st.mean_online(v.now - base_s, v.now - b)
+    if level is None or online < p["min_online"] or left < p["min_share"] * online:
         return None
     # leaves per viewer-second, counting one more leave as a prior: a room nobody left yet is not a room
     # nobody ever leaves
-    usual = (before + 1) / (max(sum(levels) / len(levels), 1) * (base_s - b)) * online * b
-    p_value = poisson_tail(left, usual)
+    pace = (before + 1) / (max(level, 1) * (base_s - b))
+    best = None
+    for w in _spans(b, p.get("scan_step_s")):
+        n = left if w == b else len(stays) - bisect_right(stays, v.now - w)
+        at = online if w == b else st.delta(v.now, w, full=False)[1][1]
+        usual = pace * at * w
+        p_value = poisson_tail(n, usual)
+        if best is None or p_value < best[0]:
+            best = (p_value, w, n, usual, at)
+    p_value, w, n, usual, at = best
     if p_value >= p["max_p"]:
         return None
     now = v.m["online"]
-    return {"online": now, "peak": online, "drop": 1 - now / online, "window_s": b, "left": left,
+    return {"online": now, "peak": at, "drop": 1 - now / at if at else 0.0, "window_s": w, "left": n,
             "usual": usual, "p": p_value}
+
+
+def _spans(longest: float, step) -> list:
+    """The spans a scan tries, ending now: every `step` seconds up to `longest`; `longest` alone if no step."""
+    if not step or step <= 0:
+        return [longest]
+    n = max(1, math.ceil(longest / step - 1e-9))
+    return [step * k for k in range(1, n)] + [longest]
 
 
 def low_dwell(st: RiskState, v: View, p: dict):
@@ -576,15 +636,34 @@ def spend_ahead(st: RiskState, v: View, p: dict):
 
 
 def refund_spike(st: RiskState, v: View, p: dict):
+    # Refunds in the last seconds against the room's own pace of refunds over the baseline before them (one
+    # more counted as a prior: a room nobody refunded yet is not a room nobody ever refunds): a Poisson test
+    # over every span of scan_step_s up to window_s ending now, so that a burst shows in seconds and a slow
+    # one within window_s; and, as a floor of size, more refunds than max_share of the paid orders such a
+    # span usually brings.
     w, base_s = p["window_s"], p["baseline_s"]
     _evict(st.refunds, v.now - max(w, base_s))
     while st.pays and st.pays[0] <= v.now - base_s:
         st.pays.popleft()
-    recent = [a for ts, a in st.refunds if ts > v.now - w]
+    recent = [r for r in st.refunds if r[0] > v.now - w]   # oldest first
+    if len(recent) < p["min_refunds"]:
+        return
+    times = [ts for ts, _a in recent]
     span = min(base_s, max(w, v.now - v.m["started"]))
-    usual = len(st.pays) * w / span
-    if len(recent) >= p["min_refunds"] and len(recent) > p["max_share"] * usual:
-        yield None, {"refunds": len(recent), "amount": sum(recent), "usual_pays": usual, "window_s": w}, None
+    pays_per_s = len(st.pays) / span
+    before = max(0, len(st.refunds) - bisect_right(st.refunds, v.now - base_s, key=_AS_OF) - len(recent))
+    pace = (before + 1) / max(span - w, w)
+    best = None
+    for x in _spans(w, p.get("scan_step_s")):
+        n = len(times) - bisect_right(times, v.now - x)
+        if n >= p["min_refunds"] and n > p["max_share"] * pays_per_s * x:
+            p_value = poisson_tail(n, pace * x)
+            if best is None or p_value < best[0]:
+                best = (p_value, x, n)
+    if best is not None and best[0] < p["max_p"]:
+        p_value, x, n = best
+        yield None, {"refunds": n, "amount": sum(a for _ts, a in recent[len(recent) - n:]),
+                     "usual_pays": pays_per_s * x, "usual": pace * x, "p": p_value, "window_s": x}, None
 
 
 def _stage(v: View, test):
@@ -633,20 +712,49 @@ def _recent_orders(st: RiskState, since: float):
 
 
 def buyer_burst(st: RiskState, v: View, p: dict):
+    # One buyer with many orders in window_s: more than max_orders, or more than max_new_orders for a buyer
+    # who entered under new_s before, or min_orders whose repeats come far faster than the room's own pace of
+    # repeat orders (orders by a buyer who ordered less than window_s before, per order and per second of the
+    # window_s it opens, over the last MAX_WINDOW_S, one more counted as a prior): a Poisson test of the
+    # buyer's orders after their first in the window, over the seconds since it, under max_p. Each of these
+    # only while the buyer has min_share of the room's orders in window_s (a flash sale makes many buyers
+    # order again and again: no one of them stands out). Or more money than max_amount.
     w = p["window_s"]
-    per_user: dict = {}   # user -> [orders, amount, seconds from entering to the earliest order]
-    for _ts, user, _oid, amount, dwell in _recent_orders(st, v.now - w):
-        tally = per_user.setdefault(user, [0, 0.0, None])
+    for ts, user, *_rest in st.fresh:
+        prev = st.last_order.pop(user, None)
+        repeat = prev is not None and ts - prev < w
+        st.order_log.append((ts, repeat))
+        st.repeats += repeat
+        st.last_order[user] = ts   # re-inserted last: the dict stays in order of latest orders
+
+    def forget(item):
+        st.repeats -= item[1]
+    _evict(st.order_log, v.now - MAX_WINDOW_S, forget)
+    while st.last_order:
+        user, ts = next(iter(st.last_order.items()))
+        if ts > v.now - w:
+            break
+        del st.last_order[user]
+    pace = (st.repeats + 1) / ((len(st.order_log) + 1) * w)
+    per_user: dict = {}   # user -> [orders, amount, seconds from entering to the earliest order, its ts]
+    for ts, user, _oid, amount, dwell in _recent_orders(st, v.now - w):
+        tally = per_user.setdefault(user, [0, 0.0, None, ts])
         tally[0] += 1
         tally[1] += amount
         tally[2] = dwell   # newest first: the earliest order's comes last
+        tally[3] = ts
     fresh = Counter(o[1] for o in st.fresh)
-    total = sum(n for n, _a, _d in per_user.values())
-    for user, (n, amount, dwell) in per_user.items():
+    total = sum(t[0] for t in per_user.values())
+    for user, (n, amount, dwell, first) in per_user.items():
         new = dwell is not None and dwell <= p["new_s"]
+        p_value = usual = None
+        if n >= p["min_orders"] and n >= p["min_share"] * total:
+            usual = pace * (v.now - first)
+            p_value = poisson_tail(n - 1, usual)
         many = (n > p["max_orders"] or (new and n > p["max_new_orders"])) and n >= p["min_share"] * total
-        if many or amount > p["max_amount"]:
-            figures = {"user": user, "orders": n, "amount": amount, "window_s": w, "new": new, "share": n / total}
+        if many or (p_value is not None and p_value < p["max_p"]) or amount > p["max_amount"]:
+            figures = {"user": user, "orders": n, "amount": amount, "window_s": w, "new": new, "share": n / total,
+                       "usual": usual, "p": p_value}
             yield user, figures, fresh[user]
 
 

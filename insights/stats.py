@@ -6,6 +6,7 @@
   does not outrank 40 of 100.
 - `prob_above(k, ratio)`: how sure we are that a ratio estimated from k counted events exceeds 1.
 - `binomial_tail(k, n, q)`, `poisson_tail(k, mu)`: p-values of a count at least this high (the risk rules).
+- `poisson_binomial_tail(k, qs)`: the same for trials that each have their own probability.
 """
 from __future__ import annotations
 
@@ -87,3 +88,23 @@ def poisson_tail(k: int, mu: float) -> float:
         term *= mu / i
         below += term
     return max(0.0, 1.0 - below)
+
+
+def poisson_binomial_tail(k: int, qs) -> float:
+    """P(at least k successes) of independent trials with the probabilities qs (each visit at its own usual
+    rate). Exact: the chance of at most len(qs) - k failures, carried trial by trial, so a tail near k = n
+    (where the rules ask) costs n * (n - k + 1) steps."""
+    qs = list(qs)
+    n = len(qs)
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    m = n - k
+    dist = [1.0] + [0.0] * m     # dist[j]: the chance of j failures so far (more than m can never come back)
+    for q in qs:
+        f = 1.0 - q
+        for j in range(m, 0, -1):
+            dist[j] = dist[j] * q + dist[j - 1] * f
+        dist[0] *= q
+    return min(1.0, sum(dist))

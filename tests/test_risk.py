@@ -15,7 +15,7 @@ import pytest
 from engine.room import Room
 from insights.alerts import REFRESH_S, Tracker
 from insights.risk import RULES_FILE, SYSTEM_ROOM, RiskState, RuleBook, find_term, params, system_conditions
-from insights.stats import binomial_tail
+from insights.stats import binomial_tail, poisson_binomial_tail
 
 BASE = 1_790_000_040.0
 ROOM = "r1"
@@ -123,6 +123,49 @@ def test_bounce_storm():
     assert set(first["audience"]) == {"wall", "assistant", "manager"}
 
 
+def test_a_storm_seen_over_60_s_says_so():
+    # a thin stream of bouncing arrivals: never enough in the last seconds for the test, plenty over 60 s
+    live = Live(bounce_storm={**QUICK, "min_visits": 1000})
+    live.run(30, visitors(4, 30))
+    live.until(60, lambda t: visitors(1, 0.5)(t) if t % 2 else [], lambda: live.fired("bounce_storm"))
+    figures = live.fired("bounce_storm")[0]["figures"]
+    assert figures["window_s"] == 60 and figures["rate"] == figures["rate_60s"] > 0.6
+    assert figures["visits"] == figures["visits_60s"]
+
+
+def mixed_room(paid_bounce: int, storm: str | None = None):
+    """Each second five ad visitors (paid_bounce of them leave within half a second, the others stay half a
+    minute) and two fans (`follow`) who stay; `storm`: instead, four visitors of that source who all bounce."""
+    def gen(t):
+        out = []
+        if storm:
+            for i in range(4):
+                user = f"s{t}-{i}-{storm}"
+                out += [ev("enter", t + i / 4, user=user, source=storm), ev("leave", t + i / 4 + 0.5, user=user)]
+            return out
+        for i in range(7):
+            user, source = f"m{t}-{i}", "paid" if i < 5 else "follow"
+            stay = 0.5 if i < paid_bounce else 30
+            out += [ev("enter", t + i / 7, user=user, source=source), ev("leave", t + i / 7 + stay, user=user)]
+        return out
+    return gen
+
+
+def test_a_bounce_storm_is_told_against_each_sources_own_rate():
+    """Ad visitors bounce often: a few seconds of nothing but ad visitors bouncing is what they do anyway,
+    however far above the room's rate. The same few seconds of fans, who usually stay, is a storm."""
+    live = Live()
+    live.run(60, mixed_room(paid_bounce=3))
+    live.run(8, mixed_room(3, storm="paid"))
+    assert not live.fired("bounce_storm"), "60% of ad visitors bounce: 16 of them bouncing in a row is 0.6**16"
+    # the old test, one rate for the room (3 of 7 bounce), would have called it a storm
+    assert binomial_tail(16, 16, 3 / 7) < live.config["rules"]["bounce_storm"]["max_p"]
+    live.run(60, mixed_room(paid_bounce=3))
+    n = live.until(5, mixed_room(3, storm="follow"), lambda: live.fired("bounce_storm"))
+    figures = live.fired("bounce_storm")[0]["figures"]
+    assert figures["p"] < 1e-5 and figures["rate"] > 0.7 and n <= 3, (n, figures)
+
+
 def test_viewer_drop():
     live = Live(viewer_drop=QUICK)
     live.send([ev("enter", 0.5, user=f"v{i}") for i in range(100)])
@@ -177,6 +220,40 @@ def test_a_walk_out_is_a_viewer_drop_within_seconds():
         return out
     first = lifecycle(live, "viewer_drop", walk_out, calm, fire_s=3, clear_s=30, warm_s=200)
     assert first["figures"]["drop"] < 0.25 and first["figures"]["p"] < 1e-5 and first["figures"]["left"] >= 10
+
+
+def test_a_walk_out_shows_first_in_the_seconds_since_it_began():
+    """The leave test scans the spans of scan_step_s up to burst_s ending now: in the first seconds of a
+    walk-out the short span holds no calm seconds to dilute it, so it answers before the whole burst_s does."""
+    # a steady room of about 120: two arrive and two leave every second
+    for_step = {}
+    for step in (0, 1):
+        live = Live(viewer_drop={**QUICK, "scan_step_s": step})
+        online = []
+
+        def calm(t, online=online):
+            out = []
+            for i in range(2):
+                user = f"w{t}-{i}"
+                online.append((t + 60.5, user))
+                out.append(ev("enter", t + 0.5, user=user, source="recommend"))
+            while online and online[0][0] <= t + 1:
+                leave_at, user = online.pop(0)
+                out.append(ev("leave", leave_at, user=user))
+            return out
+
+        def walk_out(t, online=online, calm=calm):   # and four more a second, half a minute into their visit
+            out = calm(t)
+            for _ in range(4):
+                out.append(ev("leave", t + 0.7, user=online.pop(len(online) // 2)[1]))
+            return out
+        live.run(200, calm)
+        for_step[step] = live.until(10, walk_out, lambda live=live: live.fired("viewer_drop"))
+        figures = live.fired("viewer_drop")[0]["figures"]
+        assert figures["p"] < 1e-5
+        if step:
+            assert figures["window_s"] < live.config["rules"]["viewer_drop"]["burst_s"]
+    assert for_step[1] < for_step[0], for_step
 
 
 def test_viewer_drop_is_not_alerted_while_a_bounce_storm_is():
@@ -335,6 +412,36 @@ def test_refund_spike():
     assert first["figures"]["refunds"] >= 3 and first["severity"] == "critical"
 
 
+def test_refund_spike_is_told_against_the_rooms_own_pace_of_refunds():
+    """Four refunds within a second, where nobody refunded for five minutes, is a spike within a second or
+    two; in a room that refunds one order in five every few seconds anyway, the same four are nothing."""
+    def steady(every: int):
+        def gen(t):
+            out = shoppers(20.0, 1.0)(t)
+            if every and t % every == 0:
+                out.append(ev("refund", t + 0.6, order_id=f"usual-{t}", amount=20.0))
+            return out
+        return gen
+
+    def burst(every: int):
+        def gen(t):
+            return steady(every)(t) + [ev("refund", t + 0.5 + i / 10, order_id=f"b-{t}-{i}", amount=20.0)
+                                       for i in range(4)]
+        return gen
+    quiet = Live()
+    quiet.run(300, steady(0))
+    n = quiet.until(3, burst(0), lambda: quiet.fired("refund_spike"))
+    figures = quiet.fired("refund_spike")[0]["figures"]
+    assert n <= 2 and figures["refunds"] == 4 and figures["window_s"] == 10, (n, figures)
+    assert figures["p"] < quiet.config["rules"]["refund_spike"]["max_p"]
+    busy = Live()
+    busy.run(400, steady(5))   # (its first refunds, before the room had a pace, may have been one)
+    before = len(busy.fired("refund_spike"))
+    busy.run(1, burst(5))
+    busy.run(20, steady(5))
+    assert len(busy.fired("refund_spike")) == before, "at its own pace, four more are nothing"
+
+
 # ---- products --------------------------------------------------------------------------------------------
 
 def test_stock_low_and_sold_out_follow_the_product_on_stage():
@@ -389,8 +496,40 @@ def test_buyer_burst():
             return out
         return gen
     first = lifecycle(live, "buyer_burst", orders(True), orders(False), fire_s=5, clear_s=20)
-    assert first["subject"] == "bot" and first["figures"]["orders"] > 4
+    # three orders within a fifth of a second, in a room where nobody orders twice
+    assert first["subject"] == "bot" and first["figures"]["orders"] >= 3
+    assert first["figures"]["p"] < live.config["rules"]["buyer_burst"]["max_p"]
     assert live.latest("buyer_burst")["count"] > first["count"], "every further order adds to the count"
+
+
+def test_a_buyers_repeats_are_told_against_the_rooms_pace_of_repeat_orders():
+    """Three orders in two seconds from one buyer: a burst where buyers order once, not where every buyer
+    orders again a few seconds later (the room's pace of repeat orders explains it)."""
+    def room(reorder: bool):
+        def gen(t):
+            out = []
+            if t % 10 == 0:
+                user = f"c{t}"
+                out.append(ev("order", t + 0.5, user=user, sku="s1", order_id=f"{user}-1", amount=20.0))
+                if reorder:
+                    out.append(ev("order", t + 3.5, user=user, sku="s1", order_id=f"{user}-2", amount=20.0))
+            return out
+        return gen
+
+    def bot(reorder: bool):
+        def gen(t):
+            return room(reorder)(t) + [ev("order", t + 0.2 + i, user="bot", sku="s1", order_id=f"bot{t}-{i}",
+                                          amount=20.0) for i in range(3)]
+        return gen
+    for reorder in (False, True):
+        live = Live()
+        live.run(900, room(reorder))
+        live.run(1, bot(reorder))
+        live.run(3, room(reorder))
+        fired = live.fired("buyer_burst")
+        assert bool(fired) is not reorder, (reorder, fired)
+        if fired:
+            assert fired[0]["subject"] == "bot" and fired[0]["figures"]["orders"] == 3
 
 
 def test_buyer_burst_by_amount():
@@ -532,6 +671,21 @@ def test_livewall_rules_names_the_local_file(tmp_path, monkeypatch):
     local.write_text("rooms:\n  r9: {sold_out: {severity: info}}\n", encoding="utf-8")
     monkeypatch.setenv("LIVEWALL_RULES", str(local))
     assert params(RuleBook().current(), "r9", "sold_out")["severity"] == "info"
+
+
+def test_poisson_binomial_tail_is_exact():
+    """Each trial with its own chance (each visit at its source's bounce rate): against every outcome
+    summed by hand, and the binomial tail when all chances are one."""
+    qs = [0.08, 0.3, 0.32, 0.2, 0.5, 0.12, 0.9]
+    for k in range(0, len(qs) + 2):
+        want = sum(math.prod(q if hit else 1 - q for q, hit in zip(qs, hits))
+                   for hits in itertools.product((0, 1), repeat=len(qs)) if sum(hits) >= k)
+        assert math.isclose(poisson_binomial_tail(k, qs), want, rel_tol=1e-12, abs_tol=1e-15), k
+    for n in (1, 10, 60):
+        for k in range(0, n + 2):
+            for q in (0.01, 0.25, 0.93):
+                assert math.isclose(poisson_binomial_tail(k, [q] * n), binomial_tail(k, n, q),
+                                    rel_tol=1e-9, abs_tol=1e-14), (k, n, q)
 
 
 def test_binomial_tail_is_exact_and_holds_for_big_rooms():
