@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 
 from dash import Dash, html, register_page
+
+from feeds.schema import ROOM_RE  # noqa: F401 - the screens' check of a room name, with the events' own rule
+
+SCREEN_RE = re.compile(r"^[\w .:@-]{1,64}\Z")
 
 SCREENS = (  # (path, zh, en) for the home page
     ("/wall", "大屏 · 轮播全部直播间", "Wall · every room in rotation"),
@@ -16,6 +21,22 @@ SCREENS = (  # (path, zh, en) for the home page
     ("/manager", "经理看板 · 全部直播间、审批、复盘", "Manager · every room, approvals, reviews"),
     ("/api/rooms", "接口 · 全部直播间", "API · every room"),
 )
+
+
+def one(value):
+    """A query parameter given twice arrives as a list; the last one wins, as in most web servers."""
+    return value[-1] if isinstance(value, list) else value
+
+
+def lang_of(value) -> str | None:
+    """`zh` or `en` from ?lang=, else None: the browser's language decides."""
+    lang = (value or "").lower()[:2] if isinstance(value, str) else ""
+    return lang if lang in ("zh", "en") else None
+
+
+def screen_name(value, default: str) -> str:
+    """Who acknowledges and approves from this screen (?screen=)."""
+    return value if isinstance(value, str) and SCREEN_RE.match(value) else default
 
 
 def home() -> html.Div:

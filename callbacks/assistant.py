@@ -12,37 +12,25 @@ Everything live happens in the browser (assets/assistant.js): one websocket, fra
 """
 from __future__ import annotations
 
-import re
 from urllib.parse import unquote
 
 from dash import ClientsideFunction, Dash, Input, Output, register_page
 
+from callbacks import ROOM_RE, lang_of, one, screen_name
 from components.assistant_layout import BOOT_ID, CONFIG_ID, AssistantPage, InvalidRoomPage
 
-ROOM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")   # CONTRACT section 1, as feeds/schema.py checks it
-SCREEN_RE = re.compile(r"^[\w .:@-]{1,64}\Z")
 DEFAULT_SCREEN = "assistant"
-
-
-def _one(value):
-    """A query parameter given twice arrives as a list; the last one wins, as in most web servers."""
-    return value[-1] if isinstance(value, list) else value
-
-
-def _lang(value) -> str | None:
-    lang = (value or "").lower()[:2]
-    return lang if lang in ("zh", "en") else None
 
 
 def assistant_config(room=None, lang=None, screen=None, sound=None, **_other) -> dict | None:
     """The page's configuration, or None when `room` is not a valid room name."""
-    room, lang, screen, sound = map(_one, (room, lang, screen, sound))
+    room, lang, screen, sound = map(one, (room, lang, screen, sound))
     if not isinstance(room, str) or not ROOM_RE.match(room):
         return None
     return {
         "room": room,
-        "lang": _lang(lang),
-        "screen": screen if isinstance(screen, str) and SCREEN_RE.match(screen) else DEFAULT_SCREEN,
+        "lang": lang_of(lang),
+        "screen": screen_name(screen, DEFAULT_SCREEN),
         "sound": sound in ("1", "true", "on", "yes"),
     }
 
@@ -55,7 +43,7 @@ def _room(raw) -> str:
 def layout(room=None, **query):
     config = assistant_config(room=_room(room), **query)
     if config is None:
-        return InvalidRoomPage(_room(room)[:200], _lang(_one(query.get("lang"))))
+        return InvalidRoomPage(_room(room)[:200], lang_of(one(query.get("lang"))))
     return AssistantPage(config)
 
 

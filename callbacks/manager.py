@@ -16,27 +16,21 @@ import re
 
 from dash import ClientsideFunction, Dash, Input, Output, register_page
 
-from callbacks.wall import ROOM_RE, SCREEN_RE
+from callbacks import ROOM_RE, lang_of, one, screen_name
 from components.manager_layout import BOOT_ID, CONFIG_ID, ManagerPage
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_.:@~-]{1,200}\Z")
 DEFAULT_SCREEN = "manager"
 
 
-def _one(value):
-    """A query parameter given twice arrives as a list; the last one wins."""
-    return value[-1] if isinstance(value, list) else value
-
-
 def manager_config(room=None, session=None, lang=None, screen=None, **_other) -> dict:
-    room, session, lang, screen = map(_one, (room, session, lang, screen))
+    room, session, lang, screen = map(one, (room, session, lang, screen))
     room = room if room and ROOM_RE.match(room) else None
-    lang = (lang or "").lower()[:2]
     return {
         "room": room,
         "session": session if room and session and SESSION_RE.match(session) else None,
-        "lang": lang if lang in ("zh", "en") else None,
-        "screen": screen if screen and SCREEN_RE.match(screen) else DEFAULT_SCREEN,
+        "lang": lang_of(lang),
+        "screen": screen_name(screen, DEFAULT_SCREEN),
     }
 
 

@@ -12,21 +12,13 @@ Everything live happens in the browser (assets/wall*.js): one websocket, frames 
 """
 from __future__ import annotations
 
-import re
-
 from dash import ClientsideFunction, Dash, Input, Output, register_page
 
+from callbacks import ROOM_RE, lang_of, one, screen_name
 from components.wall_layout import BOOT_ID, CONFIG_ID, WallPage
 
-ROOM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
-SCREEN_RE = re.compile(r"^[\w .:@-]{1,64}\Z")
 DEFAULT_ROTATE_S = 20.0
 MIN_ROTATE_S = 2.0
-
-
-def _one(value):
-    """A query parameter given twice arrives as a list; the last one wins, as in most web servers."""
-    return value[-1] if isinstance(value, list) else value
 
 
 def _rotate_seconds(raw) -> float | None:
@@ -38,7 +30,7 @@ def _rotate_seconds(raw) -> float | None:
 
 
 def wall_config(room=None, rooms=None, rotate=None, mode=None, lang=None, screen=None, **_other) -> dict:
-    room, rooms, rotate, mode, lang, screen = map(_one, (room, rooms, rotate, mode, lang, screen))
+    room, rooms, rotate, mode, lang, screen = map(one, (room, rooms, rotate, mode, lang, screen))
     names = [room] if room else list(dict.fromkeys((rooms or "").split(",")))
     names = [n for n in names if ROOM_RE.match(n)]
     seconds = _rotate_seconds(rotate)
@@ -50,13 +42,12 @@ def wall_config(room=None, rooms=None, rotate=None, mode=None, lang=None, screen
         chosen = "matrix"
     else:
         chosen = "rotate"
-    lang = (lang or "").lower()[:2]
     return {
         "mode": chosen,
         "rooms": names or None,
         "rotate": seconds or DEFAULT_ROTATE_S,
-        "lang": lang if lang in ("zh", "en") else None,
-        "screen": screen if screen and SCREEN_RE.match(screen) else "wall",
+        "lang": lang_of(lang),
+        "screen": screen_name(screen, "wall"),
     }
 
 

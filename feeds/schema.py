@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Literal, Union
@@ -21,7 +22,9 @@ SOURCES = ("recommend", "paid", "short_video", "follow", "search", "other")
 PLATFORMS = ("douyin", "kuaishou", "taobao", "wechat", "xiaohongshu", "other")
 
 Key = Annotated[str, Meta(min_length=1, max_length=128)]
-Room = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}\Z")]
+ROOM_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}\Z"
+ROOM_RE = re.compile(ROOM_PATTERN)   # for room names in paths and query strings
+Room = Annotated[str, Meta(pattern=ROOM_PATTERN)]
 Money = Annotated[float, Meta(ge=0)]
 Qty = Annotated[int, Meta(ge=1)]
 Count = Annotated[int, Meta(ge=0)]

@@ -2,7 +2,6 @@
 keep in Redis: nothing here computes a metric."""
 from __future__ import annotations
 
-import re
 import time
 
 import orjson
@@ -11,10 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from feeds.schema import ROOM_RE
 from insights.review import build_review
 from store import keys
 
-ROOM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 HEALTHY_HEARTBEAT_S = 5.0
 HEALTHY_LAG_S = 5.0
 

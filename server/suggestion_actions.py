@@ -20,8 +20,8 @@ import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from feeds.schema import ROOM_RE
 from insights import adapter, ads, audit
-from server.api import ROOM_RE
 from store import keys
 
 MAX_AUDIT = 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import pytest
@@ -415,7 +416,9 @@ def test_audit_entries_carry_who_when_and_figures(redis_url):
             return await audit.read(ar, "r1", 10), await audit.read(ar, None, 10)
         finally:
             await ar.aclose()
-    mine, every = asyncio.run(read())
+    # on a thread of its own: a browser test run before this one leaves Playwright's event loop on this thread
+    with ThreadPoolExecutor(1) as pool:
+        mine, every = pool.submit(asyncio.run, read()).result()
     assert [e["kind"] for e in mine] == ["proposed"] and mine[0]["figures"] == {"spend": 1.0}
     assert [e["room"] for e in every] == ["r2", "r1"] and all(e["ts"] > 0 for e in every)
     r.close()
