@@ -14,11 +14,6 @@
   var COMMENTS_SHOWN = 8;
   var PHRASES = {as_open: ["{n} 条待处理", "{n} open"]};
 
-  function whenInDom(selector, then) {
-    var el = document.querySelector(selector);
-    if (el) then(el); else requestAnimationFrame(function () { whenInDom(selector, then); });
-  }
-
   function liveProduct(fr) {
     var ps = fr.products || [];
     for (var i = 0; i < ps.length; i++) if (ps[i].on_stage) return ps[i];
@@ -149,8 +144,7 @@
         frame = fr;
         live = liveProduct(fr);
         D.apply(roomMetrics, m, lang);
-        D.setText(f.platform, lw.t(lang, fr.platform || "other"));
-        D.setAttr(f.platform, "data-platform", fr.platform || "other");
+        D.setPlatform(f.platform, lang, fr.platform);
         D.setText(f.title, m.title || "");
         D.setText(f.streamer, m.streamer || "");
         renderStage();
@@ -237,12 +231,10 @@
 
     function tick() {
       var t = now(), state = conn ? conn.state : "connecting";
-      D.setText(clock, new Date(t * 1000).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB", {hour12: false}));
+      D.setText(clock, lw.timeOfDay(lang, t));
       var age = screen.tick(t);
       openList(latest);   // toasts fade on their own timers: move a faded one into the list
-      var text = state === "reconnecting" ? lw.t(lang, "reconnecting") :
-                 state === "connecting" ? lw.t(lang, "connecting") :
-                 age ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : "";
+      var text = lw.connText(lang, state) || (age ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : "");
       D.setText(banner, text);
       root.classList.toggle("has-banner", !!text);
     }
@@ -260,7 +252,7 @@
     startAssistant: function (config) {
       if (!started && config) {
         started = true;
-        whenInDom("#assistant .lw-as-body", function () { start(config, document.getElementById("assistant")); });
+        lw.dom.whenInDom("#assistant .lw-as-body", function () { start(config, document.getElementById("assistant")); });
       }
       return window.dash_clientside.no_update;
     }

@@ -64,5 +64,18 @@
     return e;
   }
 
-  lw.dom = {setText: setText, setWidth: setWidth, setAttr: setAttr, get: get, bind: bind, apply: apply, fields: fields, el: el};
+  // a room's platform badge: its name in the screen's language, its colour from data-platform (CSS)
+  function setPlatform(el, lang, platform) {
+    platform = platform || "other";
+    setText(el, lw.t(lang, platform));
+    setAttr(el, "data-platform", platform);
+  }
+
+  // Dash renders a page's layout after its clientside start callback may run: start once the element is there
+  function whenInDom(selector, then) {
+    var el = document.querySelector(selector);
+    if (el) then(el); else requestAnimationFrame(function () { whenInDom(selector, then); });
+  }
+
+  lw.dom = {whenInDom: whenInDom, setPlatform: setPlatform, setText: setText, setWidth: setWidth, setAttr: setAttr, get: get, bind: bind, apply: apply, fields: fields, el: el};
 })();

@@ -68,6 +68,16 @@
     return value === null || value === undefined ? "" : String(value);
   };
 
+  // the time of day (seconds since the epoch, on the server's clock) as the screens' headers show it
+  lw.timeOfDay = function (lang, ts) {
+    return new Date(ts * 1000).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB", {hour12: false});
+  };
+
+  // what a screen's banner says about its socket: "" while it is open
+  lw.connText = function (lang, state) {
+    return state === "reconnecting" || state === "connecting" ? lw.t(lang, state) : "";
+  };
+
   lw.age = function (lang, s) {
     s = Math.max(0, Math.floor(s));
     if (s < 120) return lw.t(lang, "seconds", {n: s});

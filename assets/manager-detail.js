@@ -7,13 +7,6 @@
   "use strict";
   var lw = window.livewall = window.livewall || {};
   var STALE_S = 10, LOW_STOCK = 20;
-  var FUNNEL = ["impressed", "entered", "product_viewers", "product_clickers", "orderers", "buyers"];
-  var SOURCES = ["recommend", "paid", "short_video", "follow", "search", "other"];
-
-  function logWidth(v, max) {
-    if (!v || !max) return 0;
-    return Math.max(4, 100 * Math.log10(v + 1) / Math.log10(max + 1));
-  }
 
   // the API's order: GMV, then clickers, descending, then sku
   function byGmv(a, b) {
@@ -32,10 +25,7 @@
     var template = productsBox.querySelector('[data-template="product"]');
     var tbody = template.parentNode;
     var wallLink = root.querySelector(".lw-m-wall-link");
-    var funnelBars = FUNNEL.map(function (s) { return root.querySelector('[data-bar="funnel.' + s + '"]'); });
-    var sourceBars = SOURCES.map(function (s) { return root.querySelector('[data-bar="sources.' + s + '.visits"]'); });
-    var paidBar = root.querySelector('[data-derived="paid_gmv_share_bar"]');
-    var paidNum = root.querySelector('[data-derived="paid_gmv_share"]');
+    var bars = lw.Bars(root);
     var slots = [], room = null, frame = null;
     template.remove();
 
@@ -72,29 +62,14 @@
       D.setText(pf.product_count, lw.fmt("int", lang, fr.product_count === undefined ? products.length : fr.product_count));
     }
 
-    function renderBars(m) {
-      var fn = m.funnel || {}, max = 0;
-      FUNNEL.forEach(function (s) { if (fn[s] > max) max = fn[s]; });
-      FUNNEL.forEach(function (s, i) { D.setWidth(funnelBars[i], logWidth(fn[s], max)); });
-      var src = m.sources || {}, smax = 0;
-      SOURCES.forEach(function (s) { if (src[s] && src[s].visits > smax) smax = src[s].visits; });
-      SOURCES.forEach(function (s, i) {
-        D.setWidth(sourceBars[i], smax ? Math.max(1, 100 * (src[s] ? src[s].visits : 0) / smax) : 0);
-      });
-      var share = m.gmv ? (m.paid_gmv || 0) / m.gmv : null;
-      D.setWidth(paidBar, share === null ? 0 : 100 * share);
-      D.setText(paidNum, lw.fmt("pct", lang, share));
-    }
-
     function render(fr) {
       var m = fr.metrics;
       frame = fr;
       D.apply(metrics, m, lang);
-      D.setText(f.platform, lw.t(lang, fr.platform || "other"));
-      D.setAttr(f.platform, "data-platform", fr.platform || "other");
+      D.setPlatform(f.platform, lang, fr.platform);
       D.setText(f.title, m.title || "");
       D.setText(f.streamer, m.streamer || "");
-      renderBars(m);
+      bars.render(m, lang);
       renderProducts(fr);
       D.setAttr(root, "data-state", ended(m) ? "ended" : "live");
       freshness(ctx.now());
@@ -112,7 +87,7 @@
     function clear() {
       frame = null;
       D.apply(metrics, {}, lang);
-      renderBars({});
+      bars.render({}, lang);
       renderProducts({products: []});
       [f.platform, f.title, f.streamer].forEach(function (el) { D.setText(el, ""); });
       D.setText(f.fresh, lw.t(lang, "waiting"));

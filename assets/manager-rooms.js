@@ -68,8 +68,7 @@
         var r = row(fr.room), m = fr.metrics;
         r.frame = fr;
         D.apply(r.metrics, m, lang);
-        D.setText(r.f.platform, lw.t(lang, fr.platform || "other"));
-        D.setAttr(r.f.platform, "data-platform", fr.platform || "other");
+        D.setPlatform(r.f.platform, lang, fr.platform);
         D.setText(r.f.title, m.title || "");
         D.setAttr(r.el, "data-state", ended(m) ? "ended" : "live");
         freshness(r, ctx.now());

@@ -21,11 +21,6 @@
     m_stale_all: ["全部直播间数据延迟 {age}", "Every room's data is {age} old"]
   });
 
-  function whenInDom(selector, then) {
-    var el = document.querySelector(selector);
-    if (el) then(el); else requestAnimationFrame(function () { whenInDom(selector, then); });
-  }
-
   function valid(room) { return room && ROOM_RE.test(room) ? room : null; }
 
   function start(config, root) {
@@ -176,13 +171,12 @@
     // -- the one-second tick: clock, data age, the banner -------------------------------------------------
     function tick() {
       var t = now(), state = conn ? conn.state : "connecting";
-      D.setText(hf.clock, new Date(t * 1000).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB", {hour12: false}));
+      D.setText(hf.clock, lw.timeOfDay(lang, t));
       D.setText(hf.conn, state === "open" ? lw.t(lang, "m_connected") : lw.t(lang, state));
       var roomsAge = rooms.tick(t), roomAge = detail.tick(t);
-      var text = state === "reconnecting" ? lw.t(lang, "reconnecting") :
-                 state === "connecting" ? lw.t(lang, "connecting") :
-                 view.room ? (roomAge ? lw.t(lang, "stale", {age: lw.age(lang, roomAge)}) : "") :
-                 roomsAge ? lw.t(lang, "m_stale_all", {age: lw.age(lang, roomsAge)}) : "";
+      var text = lw.connText(lang, state) ||
+                 (view.room ? (roomAge ? lw.t(lang, "stale", {age: lw.age(lang, roomAge)}) : "") :
+                  roomsAge ? lw.t(lang, "m_stale_all", {age: lw.age(lang, roomsAge)}) : "");
       D.setText(banner, text);
       root.classList.toggle("has-banner", !!text);
     }
@@ -208,7 +202,7 @@
     startManager: function (config) {
       if (!started && config) {
         started = true;
-        whenInDom("#manager .lw-m-main", function () { start(config, document.getElementById("manager")); });
+        lw.dom.whenInDom("#manager .lw-m-main", function () { start(config, document.getElementById("manager")); });
       }
       return window.dash_clientside.no_update;
     }

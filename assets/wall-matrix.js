@@ -80,8 +80,7 @@
         var t = tile(fr.room), m = fr.metrics;
         t.frame = fr;
         D.apply(t.metrics, m, lang);
-        D.setText(t.f.platform, lw.t(lang, fr.platform || "other"));
-        D.setAttr(t.f.platform, "data-platform", fr.platform || "other");
+        D.setPlatform(t.f.platform, lang, fr.platform);
         D.setText(t.f.title, m.title || "");
         var live = null, ps = fr.products || [];
         for (var i = 0; i < ps.length && !live; i++) if (ps[i].on_stage) live = ps[i];

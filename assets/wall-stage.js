@@ -11,8 +11,6 @@
   var STALE_S = 10;            // no frame for this long: say how old the data is instead of "live"
   var COUNT_UP_MS = 400;       // the hero GMV glides to each new value over about one frame interval
   var COMMENTS_SHOWN = 10;
-  var FUNNEL = ["impressed", "entered", "product_viewers", "product_clickers", "orderers", "buyers"];
-  var SOURCES = ["recommend", "paid", "short_video", "follow", "search", "other"];
 
   // The hero number: counts up smoothly to each new GMV; a drop (a new session) or a new room jumps.
   function Counter(el, lang) {
@@ -52,11 +50,6 @@
     }
   }
 
-  function logWidth(v, max) {
-    if (!v || !max) return 0;
-    return Math.max(4, 100 * Math.log10(v + 1) / Math.log10(max + 1));
-  }
-
   lw.WallStage = function (root, ctx) {
     D = lw.dom;
     var lang = ctx.lang;
@@ -64,10 +57,7 @@
     var metrics = D.bind(root, inProductRow);
     var f = D.fields(root);
     var counter = Counter(root.querySelector(".lw-hero-value"), lang);
-    var funnelBars = FUNNEL.map(function (s) { return root.querySelector('[data-bar="funnel.' + s + '"]'); });
-    var sourceBars = SOURCES.map(function (s) { return root.querySelector('[data-bar="sources.' + s + '.visits"]'); });
-    var paidBar = root.querySelector('[data-derived="paid_gmv_share_bar"]');
-    var paidNum = root.querySelector('[data-derived="paid_gmv_share"]');
+    var bars = lw.Bars(root);
     var roiBox = root.querySelector('[data-vs-target="roi"]');
     var onstage = root.querySelector(".lw-onstage");
     var onstageMetrics = D.bind(onstage);
@@ -120,17 +110,7 @@
     }
 
     function renderBars(m) {
-      var fn = m.funnel || {}, max = fn.impressed || 0;
-      FUNNEL.forEach(function (s) { if (fn[s] > max) max = fn[s]; });
-      FUNNEL.forEach(function (s, i) { D.setWidth(funnelBars[i], logWidth(fn[s], max)); });
-      var src = m.sources || {}, smax = 0;
-      SOURCES.forEach(function (s) { if (src[s] && src[s].visits > smax) smax = src[s].visits; });
-      SOURCES.forEach(function (s, i) {
-        D.setWidth(sourceBars[i], smax ? Math.max(1, 100 * (src[s] ? src[s].visits : 0) / smax) : 0);
-      });
-      var share = m.gmv ? (m.paid_gmv || 0) / m.gmv : null;
-      D.setWidth(paidBar, share === null ? 0 : 100 * share);
-      D.setText(paidNum, lw.fmt("pct", lang, share));
+      bars.render(m, lang);
       roiBox.classList.toggle("is-below", m.target_roi > 0 && m.roi !== null && m.roi < m.target_roi);
       roiBox.classList.toggle("is-above", m.target_roi > 0 && m.roi !== null && m.roi >= m.target_roi);
     }
@@ -154,8 +134,7 @@
       D.apply(metrics, m, lang);
       counter.set(m.gmv, jump);
       D.setText(f.room, fr.room);
-      D.setText(f.platform, lw.t(lang, fr.platform || "other"));
-      D.setAttr(f.platform, "data-platform", fr.platform || "other");
+      D.setPlatform(f.platform, lang, fr.platform);
       D.setText(f.title, m.title || "");
       D.setText(f.streamer, m.streamer || "");
       renderBars(m);

@@ -11,11 +11,6 @@
   var lw = window.livewall = window.livewall || {};
   var MAX_MARKERS = 40;
 
-  function whenInDom(selector, then) {
-    var el = document.querySelector(selector);
-    if (el) then(el); else requestAnimationFrame(function () { whenInDom(selector, then); });
-  }
-
   function start(config, root) {
     var lang = lw.resolveLang(config.lang);
     root.classList.remove("lang-auto", "lang-zh", "lang-en");
@@ -148,13 +143,11 @@
     // -- the one-second tick: clocks, data age, the banner --------------------------------------------
     var clock = lw.dom.fields(root.querySelector(".lw-header")).clock;
     function tick() {
-      var now = conn ? conn.now() : Date.now() / 1000, d = new Date(now * 1000);
-      lw.dom.setText(clock, d.toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB", {hour12: false}));
+      var now = conn ? conn.now() : Date.now() / 1000;
+      lw.dom.setText(clock, lw.timeOfDay(lang, now));
       var state = conn ? conn.state : "connecting";
       var age = view.tick(now, state === "open");
-      var text = state === "reconnecting" ? lw.t(lang, "reconnecting") :
-                 state === "connecting" ? lw.t(lang, "connecting") :
-                 age ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : "";
+      var text = lw.connText(lang, state) || (age ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : "");
       lw.dom.setText(banner, text);
       root.classList.toggle("has-banner", !!text);
     }
@@ -169,7 +162,7 @@
     startWall: function (config) {
       if (!started && config) {
         started = true;
-        whenInDom("#wall .lw-stage", function () { start(config, document.getElementById("wall")); });
+        lw.dom.whenInDom("#wall .lw-stage", function () { start(config, document.getElementById("wall")); });
       }
       return window.dash_clientside.no_update;
     }

@@ -196,13 +196,12 @@ def test_a_small_rooms_wobble_is_not_a_viewer_drop():
     assert not live.fired("viewer_drop")
 
 
-def test_a_walk_out_is_a_viewer_drop_within_seconds():
-    """Viewers who had stayed leave at four times the room's usual pace: it fires before online has fallen
-    by a quarter, resolves when the pace is back to usual and stays quiet in its cooldown."""
-    live = Live(viewer_drop=QUICK)
-    online: list = []
+def steady_room(extra_leaves: int, pick):
+    """(calm, walk_out): two arrivals a second who stay a minute, about 120 online and two leaving a second;
+    a walk-out adds `extra_leaves` leaves a second, of the viewer `pick(online)` names by position."""
+    online: list = []   # (leave ts, user), by leave
 
-    def calm(t):   # two arrivals a second who stay a minute: about 120 online, two leaving a second
+    def calm(t):
         out = []
         for i in range(2):
             user = f"w{t}-{i}"
@@ -213,11 +212,19 @@ def test_a_walk_out_is_a_viewer_drop_within_seconds():
             out.append(ev("leave", leave_at, user=user))
         return out
 
-    def walk_out(t):   # and six more a second, the longest-staying first
+    def walk_out(t):
         out = calm(t)
-        for _ in range(6):
-            out.append(ev("leave", t + 0.7, user=online.pop(0)[1]))
+        for _ in range(extra_leaves):
+            out.append(ev("leave", t + 0.7, user=online.pop(pick(online))[1]))
         return out
+    return calm, walk_out
+
+
+def test_a_walk_out_is_a_viewer_drop_within_seconds():
+    """Viewers who had stayed leave at four times the room's usual pace: it fires before online has fallen
+    by a quarter, resolves when the pace is back to usual and stays quiet in its cooldown."""
+    live = Live(viewer_drop=QUICK)
+    calm, walk_out = steady_room(6, lambda online: 0)   # the longest-staying first
     first = lifecycle(live, "viewer_drop", walk_out, calm, fire_s=3, clear_s=30, warm_s=200)
     assert first["figures"]["drop"] < 0.25 and first["figures"]["p"] < 1e-5 and first["figures"]["left"] >= 10
 
@@ -229,24 +236,7 @@ def test_a_walk_out_shows_first_in_the_seconds_since_it_began():
     for_step = {}
     for step in (0, 1):
         live = Live(viewer_drop={**QUICK, "scan_step_s": step})
-        online = []
-
-        def calm(t, online=online):
-            out = []
-            for i in range(2):
-                user = f"w{t}-{i}"
-                online.append((t + 60.5, user))
-                out.append(ev("enter", t + 0.5, user=user, source="recommend"))
-            while online and online[0][0] <= t + 1:
-                leave_at, user = online.pop(0)
-                out.append(ev("leave", leave_at, user=user))
-            return out
-
-        def walk_out(t, online=online, calm=calm):   # and four more a second, half a minute into their visit
-            out = calm(t)
-            for _ in range(4):
-                out.append(ev("leave", t + 0.7, user=online.pop(len(online) // 2)[1]))
-            return out
+        calm, walk_out = steady_room(4, lambda online: len(online) // 2)   # half a minute into their visit
         live.run(200, calm)
         for_step[step] = live.until(10, walk_out, lambda live=live: live.fired("viewer_drop"))
         figures = live.fired("viewer_drop")[0]["figures"]
