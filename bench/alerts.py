@@ -9,8 +9,10 @@ RiskState; every half second of event time (the live job's RISK_EVERY_S) the rul
 conditions go through the alert Tracker, with the settings of insights/rules.yaml, exactly as the live job does.
 
 Matching: an alert of a rule mapped to an anomaly kind (RULE_KINDS) matches an anomaly of that kind in the
-same session when it starts within [start, end + GRACE_S]. An alert matching none is a false positive; an
-anomaly no alert matches is missed. Delay = the first matching alert's start - the anomaly's start; "after
+same session when it starts within [start, end + GRACE_S], the end being the last moment the anomaly shows in
+the events: for an ROI crash 40 s after the crash itself (`shows_until`), as a click decides its conversion
+and the orders a crash takes away were due up to 40 s after their clicks. An alert matching none is a false
+positive; an anomaly no alert matches is missed. Delay = the first matching alert's start - the anomaly's start; "after
 sign" measures from the anomaly's first event instead (the first banned comment, the burst buyer's first
 order, the first flood comment, the first refund), which for some kinds comes well after its start: nothing
 in the events tells spammers who have entered but not yet written from any other viewers, so no rule can
@@ -117,7 +119,7 @@ def score(sessions: list[dict]) -> tuple[dict, dict]:
     for s in sessions:
         def matches(alert, a):
             return (a["kind"] in RULE_KINDS.get(alert["rule"], ())
-                    and a["start"] <= alert["started"] <= a["end"] + GRACE_S)
+                    and a["start"] <= alert["started"] <= a.get("shows_until", a["end"]) + GRACE_S)
         for alert in s["alerts"]:
             mapped = RULE_KINDS.get(alert["rule"])
             if mapped is None:

@@ -124,6 +124,7 @@ VIEW_OFF = 0.003        # product views per viewer-second of products off stage 
 OFF_STAGE_CONV = 0.5    # off stage, nobody is selling the product: conversion halves
 MEAN_QTY = 1.2
 COMMENT_RATE, LIKE_RATE, SHARE_P = 0.008, 0.006, 0.012
+ORDER_DELAY_S = (5.0, 40.0)   # from a product click to its order
 FLASH_BOOST = 2.5       # views and conversion during the first minute of a flash sale
 
 # Paid traffic: arrivals/min = a * budget**PAID_EXP * (REF_ROI / roi_target)**TARGET_EXP, with `a` set per
@@ -607,9 +608,9 @@ class SimRoom:
         if r < conv:
             if rng.random() < 0.5:
                 self._later(click + rng.uniform(1, 6), "cart_add", user=user, sku=p.sku, qty=qty)
-            self._at(click + rng.uniform(5, 40), self._order, user, p.sku, qty, price, visit.campaign, (2, 25))
+            self._at(click + rng.uniform(*ORDER_DELAY_S), self._order, user, p.sku, qty, price, visit.campaign, (2, 25))
         elif r < conv * 1.2:    # ordered, never paid
-            self._at(click + rng.uniform(5, 40), self._order, user, p.sku, qty, price, visit.campaign, None)
+            self._at(click + rng.uniform(*ORDER_DELAY_S), self._order, user, p.sku, qty, price, visit.campaign, None)
         elif r < conv * 1.2 + 0.06:
             self._later(click + rng.uniform(1, 6), "cart_add", user=user, sku=p.sku, qty=qty)
 
@@ -868,7 +869,8 @@ class SimRoom:
 
     def _a_roi_crash(self, ts):
         self._crash_until = ts + self._anom.uniform(300, 600)
-        return {"end": self._crash_until}
+        # conversion is decided at the click: the orders a crash takes away stop coming only this much later
+        return {"end": self._crash_until, "shows_until": round(self._crash_until + ORDER_DELAY_S[1], 3)}
 
 
 def platform_of(room: str) -> str:

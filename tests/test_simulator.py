@@ -174,6 +174,8 @@ def test_forced_anomalies_are_recorded_with_their_evidence(injected):
     assert len(paid_in_crash) > 50
     assert not [e for e in between(events, a["start"], a["end"], "pay") if e["user"] in paid_in_crash]
     assert sum(e["amount"] for e in between(events, a["start"], a["end"], "ad_spend")) > 0
+    # the crash's last clicks still lose their orders that long after it
+    assert a["shows_until"] == round(a["end"] + simulator.ORDER_DELAY_S[1], 3)
 
 
 def test_anomalies_come_on_their_own_unless_turned_off(hour):
