@@ -52,6 +52,7 @@
     var track = ticker ? ticker.querySelector(".lw-ticker-track") : null;
     var alerts = new Map();   // id -> latest alert
     var toasts = new Map();   // id -> {el, timer}
+    var shown = new Set();    // ids that have had their toast: an alert's later updates do not pop it up again
 
     // an alert without an audience (older records, system alerts) is for everyone
     function watched(a) {
@@ -114,12 +115,14 @@
       if (!t) return;
       clearTimeout(t.timer);
       toasts.delete(id);
+      t.el.removeAttribute("role");   // on its way out it is no longer an alert to announce
       t.el.classList.add("is-leaving");
       setTimeout(function () { t.el.remove(); }, 600);
     }
 
     function toast(a) {
-      if (toasts.has(a.id)) return;
+      if (shown.has(a.id)) return;
+      shown.add(a.id);
       var el = build(a), t = {el: el, timer: null, severity: a.severity};
       if (a.severity !== "critical") t.timer = setTimeout(function () { drop(a.id); }, TOAST_S * 1000);
       toasts.set(a.id, t);
@@ -205,7 +208,7 @@
     // a wall runs for days: keep the newest KEEP alerts, firing ones always
     function forgetOldest() {
       for (var [id, a] of alerts) {
-        if (a.state !== "firing") { alerts.delete(id); return; }
+        if (a.state !== "firing") { alerts.delete(id); shown.delete(id); return; }
       }
     }
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_until
+
 pytestmark = pytest.mark.skipif(not (Path(__file__).parent.parent / "callbacks" / "wall.py").exists(),
                                 reason="the wall (callbacks/wall.py) is not built yet")
 
@@ -58,3 +60,52 @@ def test_a_bounce_storm_toasts_on_every_wall_and_one_acknowledgement_settles_the
     [listed] = [a for a in system.get(f"/api/alerts?room={room}")["alerts"] if a["id"] == alert_id]
     assert (listed["state"], listed["acknowledged_by"]) == ("acknowledged", "wall-1")
     other.context.close()
+
+
+def test_a_storm_of_triggers_leaves_the_screens_live_and_grouped(system, browser, page):
+    """1,000 banned comments in ten seconds over five rooms: a wall showing every room and the manager's page
+    keep applying live numbers through the storm (a pay posted in its middle shows on both), the wall shows
+    at most its few toasts and the manager one row per room and rule, counting the repeats."""
+    rooms = [f"flood{i}" for i in range(5)]
+    now = time.time()
+    system.post([ev(room, "session_start", now - 5, platform="douyin") for room in rooms])
+    manager = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    page.goto(f"{system.url}/wall?mode=matrix&lang=en&screen=wall-flood")
+    manager.goto(f"{system.url}/manager?lang=en")
+    for screen in (page, manager):
+        screen.wait_for_selector(f'[data-room="{rooms[-1]}"] [data-metric="gmv"]', timeout=15000)
+        # the longest stretch the page's main thread was busy, as Chromium reports it
+        screen.evaluate("""() => { window.__busiest = 0;
+            new PerformanceObserver(l => l.getEntries().forEach(e => {
+                window.__busiest = Math.max(window.__busiest, e.duration); })).observe({entryTypes: ["longtask"]}); }""")
+
+    for second in range(10):
+        started = time.monotonic()
+        system.post([{"id": f"{room}-b{second}-{i}", "room": room, "ts": time.time(), "type": "comment",
+                      "user": f"spam{i % 7}", "text": f"第{second * 20 + i}条：加微信私聊更便宜"}
+                     for room in rooms for i in range(20)])
+        if second == 5:
+            system.post([ev(rooms[0], "pay", time.time(), user="buyer", sku="s1", order_id="o-flood",
+                            amount=1234.0)])
+            for screen in (page, manager):
+                screen.wait_for_function(
+                    f"document.querySelector('[data-room=\"{rooms[0]}\"] [data-metric=\"gmv\"]')"
+                    ".textContent.includes('1,234')", timeout=5000)
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+
+    def counted():
+        listed = [a for a in system.get("/api/alerts")["alerts"] if a["room"] in rooms]
+        return sum(a["count"] for a in listed if a["rule"] == "banned_words") == 1000 and listed
+    listed = wait_until(counted, timeout=15, what="all 1,000 triggers counted")
+    ids = {a["id"] for a in listed}
+    rows = '.lw-m-alert[data-alert="banned_words"]'
+    manager.wait_for_function(
+        f"[...document.querySelectorAll('{rows}')].filter(r => {sorted(ids)}.includes(r.dataset.alertId)).length"
+        f" === {len(ids)}", timeout=5000)
+    assert len(ids) <= 2 * len(rooms)
+    toasts = page.locator('[role="alert"][data-alert="banned_words"]').count()
+    assert 1 <= toasts <= 4, f"{toasts} toasts on the wall"
+    for screen in (page, manager):
+        busiest = screen.evaluate("window.__busiest")
+        assert busiest < 1000, f"the page's main thread was busy for {busiest:.0f} ms at a stretch"
+    manager.context.close()
