@@ -104,8 +104,8 @@
       return {row: row, name: row.querySelector('[data-field="rerun_name"]'),
               reason: row.querySelector('[data-field="rerun_reason"]')};
     });
-    var commentList = body.querySelector(".lw-as-comment-list");
-    var frame = null, live = null, commentKey = "";
+    var comments = D.comments(body.querySelector(".lw-as-comment-list"), "li", "lw-as-comment", COMMENTS_SHOWN);
+    var frame = null, live = null;
 
     function renderStage() {
       stage.classList.toggle("is-empty", !live);
@@ -115,20 +115,6 @@
       D.setText(price, priceText(lang, live.price));
       D.apply(stageMetrics, {products: live}, lang);
       D.setAttr(stock, "data-level", stockLevel(live.stock));
-    }
-
-    function renderComments(comments) {
-      var last = comments[comments.length - 1];
-      var key = comments.length + (last ? last.ts + last.user + last.text : "");
-      if (key === commentKey) return;
-      commentKey = key;
-      var items = comments.slice(-COMMENTS_SHOWN).reverse().map(function (c) {
-        var item = D.el("li", "lw-as-comment");
-        item.appendChild(D.el("b", "lw-as-comment-user", c.user));
-        item.appendChild(D.el("span", "lw-as-comment-text", c.text));
-        return item;
-      });
-      commentList.replaceChildren.apply(commentList, items);
     }
 
     function stageSeconds(now) {
@@ -150,7 +136,7 @@
         renderStage();
         fits.forEach(function (check) { check(); });
         D.setText(stageTime, lw.fmt("dur", lang, stageSeconds(now)));
-        renderComments(fr.comments || []);
+        comments.draw(fr.comments || []);
         body.setAttribute("data-state", m.ended ? "ended" : "live");
       },
       insight: function (msg) {

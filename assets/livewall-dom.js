@@ -77,5 +77,26 @@
     if (el) then(el); else requestAnimationFrame(function () { whenInDom(selector, then); });
   }
 
-  lw.dom = {whenInDom: whenInDom, setPlatform: setPlatform, setText: setText, setWidth: setWidth, setAttr: setAttr, get: get, bind: bind, apply: apply, fields: fields, el: el};
+  // The latest viewer comments in `box`, newest first, each an element <tag class=cls> holding <b cls-user>
+  // and <span cls-text>, as text; redrawn only when the list changed (reset(): on the next draw regardless)
+  function comments(box, tag, cls, shown) {
+    var key = "";
+    return {
+      draw: function (list) {
+        var last = list[list.length - 1];
+        var k = list.length + (last ? last.ts + last.user + last.text : "");
+        if (k === key) return;
+        key = k;
+        box.replaceChildren.apply(box, list.slice(-shown).reverse().map(function (c) {
+          var item = el(tag, cls);
+          item.appendChild(el("b", cls + "-user", c.user));
+          item.appendChild(el("span", cls + "-text", c.text));
+          return item;
+        }));
+      },
+      reset: function () { key = ""; }
+    };
+  }
+
+  lw.dom = {comments: comments, whenInDom: whenInDom, setPlatform: setPlatform, setText: setText, setWidth: setWidth, setAttr: setAttr, get: get, bind: bind, apply: apply, fields: fields, el: el};
 })();

@@ -71,9 +71,10 @@
       return {row: row, name: row.querySelector('[data-field="rerun_name"]'),
               reason: row.querySelector('[data-field="rerun_reason"]')};
     });
-    var commentTrack = root.querySelector(".lw-ticker-comments .lw-ticker-track");
+    var comments = D.comments(root.querySelector(".lw-ticker-comments .lw-ticker-track"), "span", "lw-comment",
+                              COMMENTS_SHOWN);
     var chart = lw.TrendChart(root.querySelector(".lw-trend-body"));
-    var room = null, frame = null, commentKey = "";
+    var room = null, frame = null;
 
     function renderProducts(fr) {
       var products = fr.products || [];
@@ -115,20 +116,6 @@
       roiBox.classList.toggle("is-above", m.target_roi > 0 && m.roi !== null && m.roi >= m.target_roi);
     }
 
-    function renderComments(comments) {
-      var last = comments[comments.length - 1];
-      var key = comments.length + (last ? last.ts + last.user + last.text : "");
-      if (key === commentKey) return;
-      commentKey = key;
-      var items = comments.slice(-COMMENTS_SHOWN).reverse().map(function (c) {
-        var item = D.el("span", "lw-comment");
-        item.appendChild(D.el("b", "lw-comment-user", c.user));
-        item.appendChild(D.el("span", "lw-comment-text", c.text));
-        return item;
-      });
-      commentTrack.replaceChildren.apply(commentTrack, items);
-    }
-
     function render(fr, jump) {
       var m = fr.metrics;
       D.apply(metrics, m, lang);
@@ -139,7 +126,7 @@
       D.setText(f.streamer, m.streamer || "");
       renderBars(m);
       renderProducts(fr);
-      renderComments(fr.comments || []);
+      comments.draw(fr.comments || []);
       root.setAttribute("data-state", m.ended ? "ended" : "live");
     }
 
@@ -151,7 +138,7 @@
         frame = fr;
         D.setAttr(root, "data-room", name);
         chart.redraw();
-        commentKey = "";
+        comments.reset();
         if (fr) { render(fr, true); chart.update(fr, markers); }
         else {
           D.setText(f.room, name);

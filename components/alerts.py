@@ -1,7 +1,7 @@
 """Where alerts and the room's voice show: the toast stack, the alert ticker, the comment ticker, and the
 banners that say the screen is not live (socket reconnecting, data old).
 
-Toasts and ticker items are built by the browser from alert messages (assets/wall-alerts.js); here are only
+Toasts and ticker items are built by the browser from alert messages (assets/livewall-alerts.js); here are only
 their containers.
 """
 from __future__ import annotations
