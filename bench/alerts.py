@@ -20,17 +20,25 @@ answer before the sign. For the other kinds (storm, drop, stock-out, ROI crash) 
 that no simulated anomaly exercises are counted on their own and not against precision; roi_low is one of
 them: it fires while paid ROI sits under half the session's target, which the simulated campaigns often do
 with no anomaly at all (the simulator draws target_roi at random), so the ROI crash is paid_stall's to find.
+
+The ceiling: an ROI crash shows only as paid orders that do not come, and the simulator records how many its
+paid clicks would have made (`orders_lost`, expected). A perfect test, one that knew each click's conversion
+and the crash's exact span, sees zero orders where that many were due: p = exp(-orders_lost), under
+paid_stall's max_p only when orders_lost >= -ln(max_p). The bench counts those crashes and prints them beside
+paid_stall's finds: what a test of the crash alone could reach at that false-alarm level. (A rule may find a
+few more: the paid silence just before a crash, by luck, adds to its evidence.)
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import random
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 from engine.room import Room
-from feeds.simulator import ANOMALY_KINDS, SimConfig, SimRoom
+from feeds.simulator import ANOMALY_KINDS, ORDER_DELAY_S, SimConfig, SimRoom
 from insights.alerts import Tracker
 from insights.jobs import RISK_EVERY_S
 from insights.risk import RiskState, RuleBook, params
@@ -115,6 +123,8 @@ def score(sessions: list[dict]) -> tuple[dict, dict]:
     """Per kind: anomalies, detected, delays, alerts and true ones; and alerts of unmapped rules per rule."""
     kinds = {k: {"anomalies": 0, "detected": 0, "delays": [], "after_sign": [], "alerts": 0, "true": 0}
              for k in ANOMALY_KINDS}
+    # the least expected orders whose absence a perfect test could tell at paid_stall's max_p
+    kinds["roi_crash"]["need"] = -math.log(RuleBook().current()["rules"]["paid_stall"]["max_p"])
     other: dict[str, int] = {}
     for s in sessions:
         def matches(alert, a):
@@ -133,6 +143,8 @@ def score(sessions: list[dict]) -> tuple[dict, dict]:
         for a in s["anomalies"]:
             k = kinds[a["kind"]]
             k["anomalies"] += 1
+            if "orders_lost" in a:
+                k["findable"] = k.get("findable", 0) + (a["orders_lost"] >= k["need"])
             starts = [al["started"] for al in s["alerts"] if matches(al, a)]
             if starts:
                 k["detected"] += 1
@@ -167,6 +179,14 @@ def table(kinds: dict, other: dict, hours: float) -> str:
                     f"{k['true']:>6}{fmt(precision, '.3f'):>10}{fmt(_pct(k['delays'], 0.5), '.1f'):>10}"
                     f"{fmt(_pct(k['delays'], 0.9), '.1f'):>7}{fmt(_pct(k['after_sign'], 0.5), '.1f'):>15}"
                     f"{fmt(_pct(k['after_sign'], 0.9), '.1f'):>7}")
+    crash = kinds["roi_crash"]
+    if crash["anomalies"]:
+        n, most = crash["anomalies"], crash.get("findable", 0)
+        rows.append("")
+        rows.append(f"ceiling: a perfect test of each crash's own span at paid_stall's max_p finds the {most} of {n} "
+                    f"ROI crashes whose paid clicks would have made >= {crash['need']:.1f} orders (paid_stall: "
+                    f"{crash['detected']}); overall recall with it: "
+                    f"{(total['detected'] - crash['detected'] + most) / total['anomalies']:.3f}")
     rows.append("")
     rows.append(f"rules no simulated anomaly exercises (not in precision), over {hours:.1f} session hours:")
     rows += [f"  {rule:<18}{n:>5} alerts" for rule, n in sorted(other.items())] or ["  none fired"]
@@ -191,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     events = sum(s["events"] for s in sessions)
     hours = sum(s["hours"] for s in sessions)
     print(f"{a.sessions} sessions x {a.minutes:g} min, {events:,} events, rules evaluated every {RISK_EVERY_S:g} s "
-          f"of event time, match window [start, end + {GRACE_S:g} s]; {time.monotonic() - t0:.0f} s on "
+          f"of event time, match window [start, end + {GRACE_S:g} s] (an ROI crash: its end + {ORDER_DELAY_S[1]:g} s + {GRACE_S:g} s); "
+          f"{time.monotonic() - t0:.0f} s on "
           f"{a.workers} workers\n")
     print(table(kinds, other, hours))
 

@@ -253,6 +253,7 @@ class SimRoom:
         self._prefix = f"{room}-{self.nonce}-"
         self._user_prefix = {"douyin": "dy", "kuaishou": "ks", "taobao": "tb"}.get(platform, platform[:2])
         self.anomalies: list[dict] = []
+        self._crash: dict | None = None   # the latest ROI crash's record, which its clicks add their loss to
         self.flash_sales: list[dict] = []
         self.controls_log: list[dict] = []
         self._lock = threading.Lock()
@@ -602,6 +603,7 @@ class SimRoom:
             c = self.campaigns[visit.campaign]
             conv *= (c.roi_target / REF_ROI) ** QUALITY_EXP
             if click < self._crash_until:
+                self._crash["orders_lost"] += min(1.0, conv * 1.2)   # orders, paid or not (below)
                 conv = 0.0
         r = rng.random()
         qty = rng.choices((1, 2, 3), (0.82, 0.14, 0.04))[0]
@@ -792,6 +794,8 @@ class SimRoom:
         record = getattr(self, f"_a_{kind}")(ts)
         if record is not None:
             self.anomalies.append({"kind": kind, "start": ts, "end": round(record.pop("end"), 3), **record})
+            if kind == "roi_crash":
+                self._crash = self.anomalies[-1]
 
     def _a_bounce_storm(self, ts):
         self._storm_until = ts + 60
@@ -869,8 +873,10 @@ class SimRoom:
 
     def _a_roi_crash(self, ts):
         self._crash_until = ts + self._anom.uniform(300, 600)
-        # conversion is decided at the click: the orders a crash takes away stop coming only this much later
-        return {"end": self._crash_until, "shows_until": round(self._crash_until + ORDER_DELAY_S[1], 3)}
+        # conversion is decided at the click: the orders a crash takes away stop coming only this much later.
+        # orders_lost: the orders its paid clicks would have made, expected (the truth a perfect test reads)
+        return {"end": self._crash_until, "shows_until": round(self._crash_until + ORDER_DELAY_S[1], 3),
+                "orders_lost": 0.0}
 
 
 def platform_of(room: str) -> str:

@@ -176,6 +176,9 @@ def test_forced_anomalies_are_recorded_with_their_evidence(injected):
     assert sum(e["amount"] for e in between(events, a["start"], a["end"], "ad_spend")) > 0
     # the crash's last clicks still lose their orders that long after it
     assert a["shows_until"] == round(a["end"] + simulator.ORDER_DELAY_S[1], 3)
+    # what it took away: at most one order per paid click of the crash, and some
+    paid_clicks = [e for e in between(events, a["start"], a["end"], "product_click") if e["user"] in paid_in_crash]
+    assert 0 < a["orders_lost"] <= len(paid_clicks)
 
 
 def test_anomalies_come_on_their_own_unless_turned_off(hour):
