@@ -2,7 +2,8 @@
  *
  * Closed minutes are appended with Plotly.extendTraces (maxPoints keeps the last hour); the minute in
  * progress lives in two small traces restyled in place. The whole figure is redrawn only when the room
- * changes or after a resync. Updates are throttled: the numbers move at frame rate, the chart once a second.
+ * or its markers (product changes, alerts) change, or after a resync. Updates are throttled: the numbers move
+ * at frame rate, the chart once a second.
  */
 (function () {
   "use strict";
@@ -103,17 +104,15 @@
       if (!g) { pending = [frame, markers]; schedule(); return; }
       if (!frame.series || !frame.series.length) return;
       var key = markers.map(function (m) { return m.kind + m.ts; }).join();
-      if (wantFull || frame.room !== room) {
+      // New markers redraw the whole figure: Plotly.relayout on dcc.Graph's plot makes Dash put the Graph's
+      // own (empty) figure back, which wiped the hour of closed minutes at every alert or product change.
+      if (wantFull || frame.room !== room || key !== markerKey) {
         room = frame.room;
         full(g, frame, markers);
         wantFull = false;
         markerKey = key;
       } else {
         incremental(g, frame);
-        if (key !== markerKey) {
-          markerKey = key;
-          Plotly.relayout(g, markerLayout(markers, scale(), frame.series));
-        }
       }
       lastDraw = Date.now();
     }

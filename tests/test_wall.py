@@ -98,6 +98,30 @@ def test_alert_toast_until_acknowledged_and_the_ack_button(system, page):
     toast.wait_for(state="detached", timeout=5000)
 
 
+def test_the_trend_keeps_its_history_when_markers_come(system, page):
+    """A product change and an alert each mark the trend chart; the minutes already drawn stay drawn."""
+    room, now = "wall-h", time.time()
+    events = live_room(room)
+    for e in events:
+        e["ts"] = now - 400
+    for minute in range(6):   # a pay in each of the six minutes before this one
+        t = now - 360 + minute * 60
+        events += [ev(room, "enter", user=f"h{minute}", ts=t), ev(room, "pay", user=f"h{minute}", sku="k1",
+                                                                   order_id=f"h{minute}", amount=9.0, ts=t)]
+    system.post(events)
+    open_wall(page, system, f"room={room}&lang=en", room)
+    trend = "document.querySelector('.lw-trend .js-plotly-plot')"
+    page.wait_for_function(f"{trend}?.data?.[0]?.x?.length >= 6", timeout=10000)
+    closed = page.evaluate(f"{trend}.data[0].x.length")
+    system.post([ev(room, "product_on", sku="k2", name="围巾", price=59.0)])
+    page.wait_for_function(f"({trend}.layout.shapes || []).length === 1", timeout=5000)
+    notice(system, {"id": "h-1", "rule": "bounce_storm", "room": room, "severity": "warning", "state": "firing",
+                    "started": time.time(), "figures": {}, "audience": ["wall"]})
+    page.wait_for_function(f"({trend}.layout.shapes || []).length === 2", timeout=5000)
+    assert page.evaluate(f"{trend}.data[0].x.length") >= closed, "the closed minutes were wiped"
+    assert page.evaluate(f"{trend}.data[1].x.length") >= closed
+
+
 def test_the_wall_shows_only_alerts_meant_for_it(system, page):
     system.post(live_room("wall-au"))
     open_wall(page, system, "room=wall-au&lang=en", "wall-au")
