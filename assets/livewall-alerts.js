@@ -127,10 +127,13 @@
       if (a.severity !== "critical") t.timer = setTimeout(function () { drop(a.id); }, TOAST_S * 1000);
       toasts.set(a.id, t);
       box.insertBefore(el, box.firstChild);
-      // too many at once: let the oldest non-critical ones go first
+      // too many at once: the oldest non-critical one makes room, never the newcomer (critical ones stay until
+      // acknowledged, so behind four of them the stack grows by one that fades as usual)
       if (toasts.size > MAX_TOASTS) {
-        var victims = Array.from(toasts.entries()).filter(function (e) { return e[1].severity !== "critical"; });
-        if (victims.length) drop(victims[victims.length - 1][0]);
+        var victims = Array.from(toasts.entries()).filter(function (e) {   // oldest first
+          return e[1].severity !== "critical" && e[0] !== a.id;
+        });
+        if (victims.length) drop(victims[0][0]);
       }
       if (a.severity === "critical" && ctx.sound !== false) beep();
     }

@@ -104,14 +104,14 @@ def test_the_trend_keeps_its_history_when_markers_come(system, page):
     events = live_room(room)
     for e in events:
         e["ts"] = now - 400
-    for minute in range(6):   # a pay in each of the six minutes before this one
+    for minute in range(6):   # a pay a minute: the room's clock ends 5 or 6 closed minutes after its start
         t = now - 360 + minute * 60
         events += [ev(room, "enter", user=f"h{minute}", ts=t), ev(room, "pay", user=f"h{minute}", sku="k1",
                                                                    order_id=f"h{minute}", amount=9.0, ts=t)]
     system.post(events)
     open_wall(page, system, f"room={room}&lang=en", room)
     trend = "document.querySelector('.lw-trend .js-plotly-plot')"
-    page.wait_for_function(f"{trend}?.data?.[0]?.x?.length >= 6", timeout=10000)
+    page.wait_for_function(f"{trend}?.data?.[0]?.x?.length >= 4", timeout=10000)
     closed = page.evaluate(f"{trend}.data[0].x.length")
     system.post([ev(room, "product_on", sku="k2", name="围巾", price=59.0)])
     page.wait_for_function(f"({trend}.layout.shapes || []).length === 1", timeout=5000)
@@ -132,6 +132,26 @@ def test_the_wall_shows_only_alerts_meant_for_it(system, page):
     page.locator('[data-alert-id="au-2"]').wait_for(timeout=5000)
     assert page.locator('[data-alert-id="au-1"]').count() == 0
     assert "spend_ahead" not in text(page, ".lw-ticker-alerts")
+
+
+def test_a_full_toast_stack_makes_room_for_the_newest(system, page):
+    """At most four toasts: a new alert pushes out the oldest warning, never itself; critical toasts stay until
+    acknowledged, and behind four of them a warning still shows."""
+    system.post(live_room("wall-st"))
+    open_wall(page, system, "room=wall-st&lang=en", "wall-st")
+    base = {"room": "wall-st", "state": "firing", "started": time.time(), "figures": {}, "audience": ["wall"]}
+    toast = '[role="alert"][data-alert-id="{}"]'.format
+    for i in range(6):
+        notice(system, {**base, "id": f"st-w{i}", "rule": "comment_flood", "severity": "warning"})
+        page.locator(toast(f"st-w{i}")).wait_for(timeout=5000)
+    assert page.locator('[role="alert"]').count() == 4
+    assert page.locator(toast("st-w0")).count() == 0 and page.locator(toast("st-w1")).count() == 0
+    for i in range(4):
+        notice(system, {**base, "id": f"st-c{i}", "rule": "sold_out", "severity": "critical"})
+        page.locator(toast(f"st-c{i}")).wait_for(timeout=5000)
+    notice(system, {**base, "id": "st-late", "rule": "banned_words", "severity": "warning"})
+    page.locator(toast("st-late")).wait_for(timeout=5000)
+    assert all(page.locator(toast(f"st-c{i}")).count() == 1 for i in range(4))
 
 
 def test_no_polling_after_load_while_events_flow(system, page):
