@@ -9,6 +9,7 @@
   "use strict";
   var lw = window.livewall = window.livewall || {};
   var MAX_POINTS = 60, MIN_INTERVAL_MS = 1000, BASE_FONT_PX = 18, BASE_REM_PX = 20;
+  var MIN_SPAN_S = 600;   // a young session fills the chart from the left, not three minutes stretched across it
   var PRODUCT_COLOR = "rgba(235,240,255,0.55)", ALERT_COLOR = "#ff4d5e";
   var CONFIG = {staticPlot: true, displayModeBar: false, responsive: true};
 
@@ -49,6 +50,7 @@
       layout.font.size = BASE_FONT_PX * k;
       layout.margin = {l: 80 * k, r: 70 * k, t: 12 * k, b: 40 * k};
       layout.xaxis.autorange = true;
+      layout.xaxis.autorangeoptions = {include: [x(s[0].minute + MIN_SPAN_S)]};
       layout.yaxis.autorange = true;
       layout.yaxis2.autorange = true;
       var data = JSON.parse(JSON.stringify(g.data));
@@ -92,7 +94,7 @@
         shapes.push({type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
                      line: {color: color, width: 2 * k, dash: m.kind === "alert" ? "solid" : "dot"}});
         annotations.push({xref: "x", yref: "paper", x: at, y: 1, yanchor: "top",
-                          xanchor: (m.ts - t0) / Math.max(60, t1 - t0) > 0.6 ? "right" : "left",
+                          xanchor: (m.ts - t0) / Math.max(MIN_SPAN_S, t1 - t0) > 0.6 ? "right" : "left",
                           showarrow: false, text: escapeForPlotly(shorten(m.label, 8)),
                           font: {size: 18 * k, color: color}, yshift: -(i % 3) * 20 * k});
       });

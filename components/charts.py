@@ -34,10 +34,9 @@ def trend_figure() -> dict:
             "margin": {"l": 80, "r": 70, "t": 12, "b": 40},
             "showlegend": False,
             "bargap": 0.25,
-            # a session's first minutes get ticks under a minute apart: with seconds, else "16:10" repeats
-            "xaxis": {"type": "date", "gridcolor": GRID, "showline": False, "nticks": 8, "fixedrange": True,
-                      "tickformatstops": [{"dtickrange": [None, 60000], "value": "%H:%M:%S"},
-                                          {"dtickrange": [60000, None], "value": "%H:%M"}]},
+            # at least ten minutes wide (assets/wall-trend.js), so ticks are a minute or more apart
+            "xaxis": {"type": "date", "tickformat": "%H:%M", "gridcolor": GRID, "showline": False,
+                      "nticks": 8, "fixedrange": True},
             "yaxis": {"gridcolor": GRID, "zeroline": False, "rangemode": "tozero", "fixedrange": True,
                       "tickfont": {"color": GMV_COLOR}, "tickprefix": "¥", "tickformat": "~s", "nticks": 5,
                       # before the first sale (or viewer) an empty axis would tick 0.5 as "500m"
