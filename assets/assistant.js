@@ -36,7 +36,7 @@
   }
 
   // A one-line figure that shrinks when it outgrows its box (a price of ¥12,999.00 on a portrait tablet);
-  // measured only when its length changes or the tablet turns, not on every frame.
+  // measured only when its length or its box's width changes, not on every frame.
   function Fit(el) {
     var chars = -1;
     function fit() {
@@ -45,7 +45,13 @@
         el.style.fontSize = parseFloat(getComputedStyle(el).fontSize) * el.clientWidth / el.scrollWidth * 0.98 + "px";
       }
     }
-    window.addEventListener("resize", fit);
+    // The box's width settles after the first render (fonts, container units) and changes with the screen:
+    // fit again whenever it does, not only when the text changes (the price once stayed cut off).
+    var width = -1;
+    new ResizeObserver(function () {
+      var w = el.parentElement.clientWidth;
+      if (w !== width) { width = w; fit(); }
+    }).observe(el.parentElement);
     return function () {
       var n = el.textContent.length;
       if (n !== chars) { chars = n; fit(); }

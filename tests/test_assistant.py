@@ -303,6 +303,22 @@ def test_fits_a_tablet_either_way_and_a_phone_across(system, browser):
         assert phone or report["outside"] == [], f"{size}: numbers off screen: {report['outside']}"
 
 
+def test_a_long_price_shrinks_to_fit_its_box(system, browser):
+    """¥1,470.90 is wider than the price's box at its full size, on a tablet either way: it shrinks to fit
+    rather than being cut off."""
+    room = "asst-price"
+    events = on_stage_room(room)
+    events[1]["price"] = 1470.9
+    system.post(events)
+    for size in ({"width": 1280, "height": 800}, {"width": 800, "height": 1280}):
+        ctx = browser.new_context(viewport=size, has_touch=True)
+        page = open_tablet(ctx.new_page(), system, room)
+        shows(page, f'[data-room="{room}"] .lw-as-price', "¥1,470.90")
+        page.wait_for_function("() => { const e = document.querySelector('.lw-as-price');"
+                               " return e.scrollWidth <= e.clientWidth && e.style.fontSize !== ''; }", timeout=5000)
+        ctx.close()
+
+
 def test_the_url_to_a_configuration():
     from callbacks.assistant import assistant_config
     assert assistant_config(room="douyin-01") == {"room": "douyin-01", "lang": None, "screen": "assistant",
