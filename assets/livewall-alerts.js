@@ -4,7 +4,9 @@
  *
  * A toast is role="alert" with data-alert=<rule> and data-alert-id=<id>. Critical toasts stay until the
  * alert is acknowledged or resolved (from any screen: the change arrives by push); the others fade after
- * TOAST_S. The acknowledge button posts once, on a person's click; it is the page's only HTTP call.
+ * TOAST_S. An alert pops up once, however often it repeats; at most MAX_TOASTS show, critical ones beyond
+ * that wait their turn, counted under the stack. The acknowledge button posts once, on a person's click; it
+ * is the page's only HTTP call.
  */
 (function () {
   "use strict";
@@ -53,6 +55,8 @@
     var alerts = new Map();   // id -> latest alert
     var toasts = new Map();   // id -> {el, timer}
     var shown = new Set();    // ids that have had their toast: an alert's later updates do not pop it up again
+    var waiting = [];         // critical alerts with no room in the stack yet, oldest first
+    var more = null;          // the line under the stack that counts them
 
     // an alert without an audience (older records, system alerts) is for everyone
     function watched(a) {
@@ -120,26 +124,64 @@
       setTimeout(function () { t.el.remove(); }, 600);
     }
 
+    function criticalShown() {
+      var n = 0;
+      toasts.forEach(function (t) { n += t.severity === "critical"; });
+      return n;
+    }
+
+    // a toast that has had its time (faded, acknowledged, resolved) gives its place to a waiting critical one
+    function release(id) {
+      drop(id);
+      if (waiting.length && criticalShown() < MAX_TOASTS) {
+        var next = waiting.shift();
+        showWaiting();
+        toast(next);
+      }
+    }
+
+    // critical alerts beyond a full stack of them wait their turn, counted in one line under the stack: a storm
+    // of them must not bury the screen, and none may go unseen
+    function showWaiting() {
+      if (!waiting.length) {
+        if (more) { more.remove(); more = null; }
+        return;
+      }
+      if (!more) {
+        more = D.el("div", "lw-toast-more");
+        more.setAttribute("data-waiting", "");
+        box.appendChild(more);
+      }
+      D.setText(more, lw.t(lang, "more_critical", {n: waiting.length}));
+    }
+
     function toast(a) {
-      if (shown.has(a.id)) return;
+      if (shown.has(a.id) || waiting.some(function (w) { return w.id === a.id; })) return;
+      if (a.severity === "critical" && criticalShown() >= MAX_TOASTS) {
+        waiting.push(a);
+        showWaiting();
+        return;
+      }
+      // the oldest warnings make room (critical toasts stay until acknowledged); behind a full stack of critical
+      // ones a warning shows anyway, and fades as usual
+      while (toasts.size >= MAX_TOASTS) {
+        var victim = Array.from(toasts.keys()).find(function (id) { return toasts.get(id).severity !== "critical"; });
+        if (victim === undefined) break;
+        drop(victim);
+      }
       shown.add(a.id);
       var el = build(a), t = {el: el, timer: null, severity: a.severity};
-      if (a.severity !== "critical") t.timer = setTimeout(function () { drop(a.id); }, TOAST_S * 1000);
+      if (a.severity !== "critical") t.timer = setTimeout(function () { release(a.id); }, TOAST_S * 1000);
       toasts.set(a.id, t);
       box.insertBefore(el, box.firstChild);
-      // too many at once: the oldest non-critical one makes room, never the newcomer (critical ones stay until
-      // acknowledged, so behind four of them the stack grows by one that fades as usual)
-      if (toasts.size > MAX_TOASTS) {
-        var victims = Array.from(toasts.entries()).filter(function (e) {   // oldest first
-          return e[1].severity !== "critical" && e[0] !== a.id;
-        });
-        if (victims.length) drop(victims[0][0]);
-      }
       if (a.severity === "critical" && ctx.sound !== false) beep();
     }
 
     // an acknowledged or resolved alert: the toast says so briefly, then goes
     function settle(a) {
+      var queued = waiting.length;
+      waiting = waiting.filter(function (w) { return w.id !== a.id; });
+      if (waiting.length !== queued) showWaiting();
       var t = toasts.get(a.id);
       if (!t) return;
       clearTimeout(t.timer);
@@ -148,7 +190,7 @@
       var foot = t.el.querySelector(".lw-toast-foot");
       foot.replaceChildren(D.el("span", "lw-toast-settled", a.state === "resolved" ? lw.t(lang, "resolved") :
         a.acknowledged_by ? lw.t(lang, "acknowledged_by", {by: a.acknowledged_by}) : lw.t(lang, "acknowledged")));
-      t.timer = setTimeout(function () { drop(a.id); }, SETTLE_MS);
+      t.timer = setTimeout(function () { release(a.id); }, SETTLE_MS);
     }
 
     // when the items do not fit, the track runs as a loop: a second copy follows the first

@@ -23,6 +23,7 @@
     acknowledged: ["已确认", "Acknowledged"],
     acknowledged_by: ["已由 {by} 确认", "Acknowledged by {by}"],
     resolved: ["已恢复", "Resolved"],
+    more_critical: ["另有 {n} 条严重告警等待显示", "{n} more critical alerts waiting"],
     confidence: ["置信度 {p}", "{p} confidence"],
     raise_budget: ["加预算", "Raise budget"],
     lower_budget: ["降预算", "Lower budget"],

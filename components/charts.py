@@ -17,7 +17,9 @@ MAX_POINTS = 60         # minutes kept on the chart, as many as a frame carries
 
 
 def trend_figure() -> dict:
-    bar = {"type": "bar", "x": [], "y": [], "yaxis": "y", "marker": {"color": GMV_COLOR}, "hoverinfo": "skip"}
+    # a minute's bar is 45 s wide (ms on a date axis): left to itself, Plotly makes a lone first bar a sliver
+    bar = {"type": "bar", "x": [], "y": [], "yaxis": "y", "marker": {"color": GMV_COLOR}, "hoverinfo": "skip",
+           "width": 45_000}
     line = {"type": "scatter", "mode": "lines", "x": [], "y": [], "yaxis": "y2", "hoverinfo": "skip",
             "line": {"color": ONLINE_COLOR, "width": 4, "shape": "spline", "smoothing": 0.6}}
     return {
@@ -33,7 +35,6 @@ def trend_figure() -> dict:
             "font": {"color": TEXT, "size": BASE_FONT_PX},
             "margin": {"l": 80, "r": 70, "t": 12, "b": 40},
             "showlegend": False,
-            "bargap": 0.25,
             # at least ten minutes wide (assets/wall-trend.js), so ticks are a minute or more apart
             "xaxis": {"type": "date", "tickformat": "%H:%M", "gridcolor": GRID, "showline": False,
                       "nticks": 8, "fixedrange": True},

@@ -136,7 +136,7 @@ def test_the_wall_shows_only_alerts_meant_for_it(system, page):
 
 def test_a_full_toast_stack_makes_room_for_the_newest(system, page):
     """At most four toasts: a new alert pushes out the oldest warning, never itself; critical toasts stay until
-    acknowledged, and behind four of them a warning still shows."""
+    acknowledged, and behind four of them a warning still shows while a critical one waits its turn."""
     system.post(live_room("wall-st"))
     open_wall(page, system, "room=wall-st&lang=en", "wall-st")
     base = {"room": "wall-st", "state": "firing", "started": time.time(), "figures": {}, "audience": ["wall"]}
@@ -152,6 +152,16 @@ def test_a_full_toast_stack_makes_room_for_the_newest(system, page):
     notice(system, {**base, "id": "st-late", "rule": "banned_words", "severity": "warning"})
     page.locator(toast("st-late")).wait_for(timeout=5000)
     assert all(page.locator(toast(f"st-c{i}")).count() == 1 for i in range(4))
+    # more critical ones wait their turn, counted under the stack, and come as the shown ones are settled
+    for i in (4, 5, 6):
+        notice(system, {**base, "id": f"st-c{i}", "rule": "sold_out", "severity": "critical"})
+    waiting = page.locator("[data-waiting]")
+    waiting.filter(has_text="3 more critical").wait_for(timeout=5000)
+    assert not any(page.locator(toast(f"st-c{i}")).count() for i in (4, 5, 6))
+    notice(system, {**base, "id": "st-c0", "rule": "sold_out", "severity": "critical", "state": "acknowledged",
+                    "acknowledged_by": "manager"})
+    page.locator(toast("st-c4")).wait_for(timeout=5000)
+    waiting.filter(has_text="2 more critical").wait_for(timeout=5000)
 
 
 def test_no_polling_after_load_while_events_flow(system, page):
