@@ -366,7 +366,10 @@ def test_reconnecting_says_so(system, page):
         timeout=3000).json_value()
     assert "reconnecting" in banner.lower()
     page.wait_for_function("document.getElementById('manager')?.dataset.conn === 'open'", timeout=5000)
-    assert not page.locator(".lw-banner").is_visible()
+    # the connection's banner goes; on a slow machine every room may be quiet by now, and the banner that
+    # stays then says how old the data is, which is right
+    page.wait_for_function("(() => { const b = document.querySelector('#manager .lw-banner');"
+                           " return !b.offsetParent || !/reconnect/i.test(b.textContent); })()", timeout=3000)
 
 
 def test_phone_shows_rooms_as_cards_without_sideways_scrolling(system, page):
