@@ -110,14 +110,22 @@ class System:
         self.http.close()
         self.part.stop()
 
+    def _send(self, method: str, path: str, **kw) -> httpx.Response:
+        # The server may close an idle keep-alive connection just as the next request goes out on it; like the
+        # publisher, send again (events are safe to resend: their ids make a second copy a duplicate).
+        try:
+            return self.http.request(method, path, **kw)
+        except httpx.RemoteProtocolError:
+            return self.http.request(method, path, **kw)
+
     def post(self, events, **kw) -> dict:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        resp = self.http.post("/api/events", json=events, headers=headers, **kw)
+        resp = self._send("POST", "/api/events", json=events, headers=headers, **kw)
         assert resp.status_code == 200, resp.text
         return resp.json()
 
     def get(self, path: str, **kw):
-        resp = self.http.get(path, **kw)
+        resp = self._send("GET", path, **kw)
         assert resp.status_code == 200, f"GET {path}: {resp.status_code} {resp.text}"
         return resp.json()
 
