@@ -41,6 +41,7 @@ VISIT_KEEP_S = 180          # visits are remembered this long: an order soon aft
 CLICK_KEEP_S = 300          # an order later than this after a click on its product is not that click's
 PRIOR_CLICKS = 30           # a product's conversion starts as the room's, worth this many clicks
 PRIOR_VISITS = 20           # a source's bounce rate starts as the room's, worth this many visits
+PRIOR_BOUNCES = 5           # how soon bounces leave starts as evenly over 2 s, worth this many bounces
 LAGS_KEPT = 300             # click-to-order delays kept: the room's recent habit, not its whole history
 BOUNCE_S = 2.0              # CONTRACT section 2: a visit that closes sooner bounced
 GROUP, CONSUMER = "risk", "risk-1"
@@ -177,6 +178,7 @@ class RiskState:
         self.paid = PaidShare()
         self.clicked: dict = {}           # (user, sku) -> ts of that user's latest click on it, oldest first
         self.lags = Lags()                # seconds from a click to the order that followed it
+        self.bounce_times = Lags()        # seconds from entering to leaving, of the visits that bounced
         self.conversion = Conversion()
         self.pays: deque = deque()        # ts, for refund_spike's baseline
         self.refunds: deque = deque()     # (ts, amount)
@@ -217,6 +219,8 @@ class RiskState:
             self.left.append(rec)
             if ts - rec[0] >= BOUNCE_S:
                 self.stays.append(ts)
+            elif ts >= rec[0]:
+                self.bounce_times.add(ts - rec[0])
 
     def _on_order(self, ev, ts):
         oid = ev["order_id"]
@@ -399,7 +403,8 @@ class PaidShare:
 
 
 class Lags:
-    """Seconds from a product click to the order that followed it, over the room's last LAGS_KEPT orders."""
+    """The last LAGS_KEPT of some delay, kept sorted: seconds from a product click to its order, or from
+    entering to leaving of a visit that bounced."""
 
     def __init__(self):
         self.recent: deque = deque()
@@ -465,39 +470,53 @@ def _short(text: str, n: int = 40) -> str:
 # ---- the rules: each yields (subject, figures, events) for what holds now ----------------------------------
 
 def bounce_storm(st: RiskState, v: View, p: dict):
-    # Over the visits opened in the window whose outcome is known (left within 2 s, or stayed 2 s), each
-    # against its own source's bounce rate this session: a tail of those chances tells a storm from a run of
-    # bad luck within a handful of visits, where a fixed share needs many of them to be safe. A bounce from
-    # a fan who usually stays says more than one from an ad's visitor, who often bounces; a run of ad
-    # visitors bouncing is no storm. A visit under 2 s old and still in the room is left out rather than
-    # guessed.
+    # Over the visits opened in the window, each against its own source's bounce rate this session: a tail
+    # of those chances tells a storm from a run of bad luck within a handful of visits, where a fixed share
+    # needs many of them to be safe. A bounce from a fan who usually stays says more than one from an ad's
+    # visitor, who often bounces; a run of ad visitors bouncing is no storm. A visit under 2 s old counts
+    # for what can be seen of it so far: it has left with its source's rate times the share of this
+    # session's bounces that leave that soon (counting only the young who have left would count the
+    # bounces of the last 2 s and none of their peers who stay).
     w = min(p["window_s"], VISIT_KEEP_S)
     visits = bounced = 0
-    sources = []
+    seen = 0.0
+    trials = []
     for enter, leave, _u, src in reversed(st.visits):
         if enter <= v.now - w:
             break
-        if leave is None and v.now - enter < BOUNCE_S:
-            continue
+        age = v.now - enter
+        if age < BOUNCE_S:
+            weight = _left_by(st.bounce_times, age)
+            hit = leave is not None
+        else:
+            weight = 1.0
+            hit = leave is not None and leave - enter < BOUNCE_S
         visits += 1
-        bounced += leave is not None and leave - enter < BOUNCE_S
-        sources.append(src)
+        bounced += hit
+        seen += weight
+        trials.append((src, weight))
     usual = v.m["bounce_2s_rate"]
-    rate = bounced / visits if visits else None
+    rate = min(1.0, bounced / seen) if seen else None
     # the tail only where it can matter: it is the costly part of the rule
     p_value = 1.0
-    if usual is not None and visits >= p["min_visits"] and rate > p["max_rate"]:
+    if usual is not None and seen >= p["min_visits"] and rate > p["max_rate"]:
         rates = _source_bounce(v.m.get("sources") or {}, usual)
-        p_value = poisson_binomial_tail(bounced, [rates(src) for src in sources])
+        p_value = poisson_binomial_tail(bounced, [rates(src) * weight for src, weight in trials])
     w60 = v.m["windows"]["60"]
     rate60, visits60 = w60["bounce_2s_rate"], w60["visits"]
-    short = visits >= p["min_visits"] and rate > p["max_rate"] and p_value < p["max_p"]
+    short = p_value < p["max_p"]
     if short or (visits60 >= p["min_visits_60s"] and rate60 is not None and rate60 > p["max_rate_60s"]):
         if not short:
             # the figures that fired it: the message names the window, and the last seconds may hold no visit
             rate, visits, w = rate60, visits60, 60
         yield None, {"rate": rate, "visits": visits, "window_s": w, "rate_60s": rate60, "visits_60s": visits60,
                      "usual": usual, "p": p_value, "max_rate": p["max_rate"], "max_rate_60s": p["max_rate_60s"]}, None
+
+
+def _left_by(bounce_times: Lags, age: float) -> float:
+    """The share of bounces that have left by `age` seconds (< 2) after entering, this session's habit."""
+    done = bisect_right(bounce_times.sorted, age)
+    return (done + PRIOR_BOUNCES * age / BOUNCE_S) / (len(bounce_times.sorted) + PRIOR_BOUNCES)
 
 
 def _source_bounce(sources: dict, usual: float):
