@@ -124,7 +124,7 @@ def score(sessions: list[dict]) -> tuple[dict, dict]:
     kinds = {k: {"anomalies": 0, "detected": 0, "delays": [], "after_sign": [], "alerts": 0, "true": 0}
              for k in ANOMALY_KINDS}
     # the least expected orders whose absence a perfect test could tell at paid_stall's max_p
-    kinds["roi_crash"]["need"] = -math.log(RuleBook().current()["rules"]["paid_stall"]["max_p"])
+    kinds["roi_crash"].update(need=-math.log(RuleBook().current()["rules"]["paid_stall"]["max_p"]), findable=0)
     other: dict[str, int] = {}
     for s in sessions:
         def matches(alert, a):
@@ -144,7 +144,7 @@ def score(sessions: list[dict]) -> tuple[dict, dict]:
             k = kinds[a["kind"]]
             k["anomalies"] += 1
             if "orders_lost" in a:
-                k["findable"] = k.get("findable", 0) + (a["orders_lost"] >= k["need"])
+                k["findable"] += a["orders_lost"] >= k["need"]
             starts = [al["started"] for al in s["alerts"] if matches(al, a)]
             if starts:
                 k["detected"] += 1
@@ -181,7 +181,7 @@ def table(kinds: dict, other: dict, hours: float) -> str:
                     f"{fmt(_pct(k['after_sign'], 0.9), '.1f'):>7}")
     crash = kinds["roi_crash"]
     if crash["anomalies"]:
-        n, most = crash["anomalies"], crash.get("findable", 0)
+        n, most = crash["anomalies"], crash["findable"]
         rows.append("")
         rows.append(f"ceiling: a perfect test of each crash's own span at paid_stall's max_p finds the {most} of {n} "
                     f"ROI crashes whose paid clicks would have made >= {crash['need']:.1f} orders (paid_stall: "
