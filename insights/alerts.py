@@ -13,6 +13,7 @@ but fresh figures alone (those only refresh the record the API serves). An ackno
 """
 from __future__ import annotations
 
+import re
 import string
 import uuid
 from dataclasses import dataclass, replace
@@ -51,6 +52,19 @@ return 1
 
 # ---- the record ------------------------------------------------------------------------------------------
 
+# Figures that quote viewers (product names, user names, comments) or the platform's ids. In a message each is
+# set between FSI and PDI (Unicode's isolates for plain text, UAX #9), its own bidi controls removed: an U+202E
+# in a product name cannot reverse the rest of the sentence, and the screens and the chat webhook find the
+# quoted text to show it in a <bdi> or to make it inert.
+QUOTED = ("name", "user", "text", "subject")
+FSI, PDI = "\u2068", "\u2069"
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def quote(text: str) -> str:
+    return FSI + BIDI_CONTROLS.sub("", text) + PDI
+
+
 class _Texts(string.Formatter):
     """Templates never fail: a missing figure shows as '?', a missing value as '–'."""
 
@@ -71,10 +85,12 @@ _TEXTS = _Texts()
 
 def render(templates: dict | None, figures: dict, subject: str | None) -> dict:
     out = {}
+    values = {**figures, "subject": subject}
+    values = {k: quote(v) if k in QUOTED and isinstance(v, str) else v for k, v in values.items()}
     for lang in ("zh", "en"):
         template = (templates or {}).get(lang, "")
         try:
-            out[lang] = _TEXTS.format(template, subject=subject, **figures)
+            out[lang] = _TEXTS.format(template, **values)
         except (ValueError, IndexError):   # a malformed template: show it as written
             out[lang] = template
     others = figures.get("others")

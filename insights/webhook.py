@@ -4,6 +4,10 @@
 with backoff. When the bot is down long enough to fill the queue, new alerts are dropped (and counted),
 because the screens have them anyway and the rule job must not slow down.
 Settings (rules.yaml `webhook:`): url, format (wecom | dingtalk | feishu), min_severity, secret (signing).
+
+What viewers wrote (product names, user names, comments: the message's quoted parts, see alerts.QUOTED) is
+plain text in the chat: it can never become a link, an image, a mention, a heading or formatting, and it carries
+no invisible format characters. The message fits its bot's limit, quoted parts shortened first.
 """
 from __future__ import annotations
 
@@ -12,31 +16,90 @@ import hashlib
 import hmac
 import logging
 import queue
+import re
 import threading
 import time
+import unicodedata
 import urllib.parse
 
 import httpx
+
+from insights.alerts import FSI, PDI
 
 log = logging.getLogger("livewall.webhook")
 
 RANK = {"info": 0, "warning": 1, "critical": 2}
 LABEL = {"info": ("提示", "info"), "warning": ("警告", "warning"), "critical": ("严重", "CRITICAL")}
 
+# The most a message's text may take, in UTF-8 bytes, per format. WeCom documents 4,096 bytes for markdown
+# content (errcode 40058 beyond it). DingTalk documents no limit for markdown text: its server refuses a body
+# over 20,000 bytes (errcode 460101) and long markdown is reported to render as plain text; Feishu refuses a
+# message over 30 KB (code 19036) and documents a 20 KB request body. Both undocumented for the text itself:
+# 4,000 bytes, well inside what is reported, and a length a chat reader still reads.
+LIMIT_BYTES = {"wecom": 4096, "dingtalk": 4000, "feishu": 4000}
+QUOTE_CHARS = 80      # a quoted part longer than this is cut: a 7,000-character product name keeps the alert's sense
+CUT_NOTE = "\n\n…（内容过长，全文见 livewall）(cut: full text on livewall)"
 
-def text_of(alert: dict) -> tuple[str, str]:
-    """(title, markdown body) of an alert, Chinese first, English below."""
+# Markdown, HTML, mention and table syntax of the chat formats (WeCom, DingTalk, Feishu, and Slack's <...|...>
+# which some relays pass on) as look-alike full-width forms: the readers see the text, no renderer sees syntax.
+# A backslash escape would not do: the bots' markdown is not CommonMark, and some show the backslash.
+_SYNTAX = str.maketrans({"[": "［", "]": "］", "<": "＜", ">": "＞", "*": "＊", "_": "＿", "~": "～", "`": "｀",
+                         "#": "＃", "@": "＠", "|": "｜", "\\": "＼", "&": "＆", "!": "！"})
+_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]+")
+_SCHEME = re.compile(r":(?=//)")
+_DOMAIN_DOT = re.compile(r"(?<=[0-9A-Za-z-])\.(?=[A-Za-z])")   # evil.example: a link a chat client would make
+_QUOTED = re.compile(f"{FSI}(.*?){PDI}", re.S)
+
+
+def plain(text: str) -> str:
+    """Text on one line, without control or invisible format (Cf: bidi controls, zero-width) characters."""
+    text = _BREAKS.sub(" ", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf"))
+
+
+def quoted(text: str) -> str:
+    """A viewer's text: plain, shortened, its markup syntax inert, and no address in it that a chat client
+    would turn into a link."""
+    text = plain(text)
+    if len(text) > QUOTE_CHARS:
+        text = text[:QUOTE_CHARS - 1] + "…"
+    return _DOMAIN_DOT.sub("\u2024", _SCHEME.sub("：", text.translate(_SYNTAX)))
+
+
+def sentence(message: str) -> str:
+    """An alert's message for the chat: its quoted parts (FSI ... PDI) as `quoted`, the rest (the rule's own
+    words and figures, from rules.yaml) as `plain`."""
+    parts = _QUOTED.split(message)
+    return "".join(quoted(p) if i % 2 else plain(p) for i, p in enumerate(parts))
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` within `limit` UTF-8 bytes, cut on a character boundary with a note that it was cut."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    room = limit - len(CUT_NOTE.encode())
+    return data[:room].decode(errors="ignore").rstrip() + CUT_NOTE
+
+
+def text_of(alert: dict, markdown: bool = True) -> tuple[str, str]:
+    """(title, body) of an alert, Chinese first, English below; the body is markdown unless told otherwise."""
     zh, en = LABEL.get(alert["severity"], ("", alert["severity"]))
-    title = f"[{zh}] {alert['title']['zh']} · {alert['room']}"
-    body = (f"**{title}**\n{alert['message']['zh']}\n\n"
-            f"[{en}] {alert['title']['en']} · {alert['room']}: {alert['message']['en']}")
+    room = plain(alert["room"])
+    title = f"[{zh}] {plain(alert['title']['zh'])} · {room}"
+    head = f"**{title}**" if markdown else title
+    body = (f"{head}\n{sentence(alert['message']['zh'])}\n\n"
+            f"[{en}] {plain(alert['title']['en'])} · {room}: {sentence(alert['message']['en'])}")
     return title, body
 
 
 def request(alert: dict, conf: dict, now: float) -> tuple[str, dict]:
     """The URL and JSON body to post for one alert, in the bot's format (signed when there is a secret)."""
     url, fmt, secret = conf["url"], conf.get("format", "wecom"), conf.get("secret") or ""
-    title, body = text_of(alert)
+    if fmt not in LIMIT_BYTES:
+        raise ValueError(f"unknown webhook format {fmt!r}: wecom, dingtalk or feishu")
+    title, body = text_of(alert, markdown=fmt != "feishu")
+    body = fit(body, LIMIT_BYTES[fmt])
     if fmt == "dingtalk":
         payload = {"msgtype": "markdown", "markdown": {"title": title, "text": body}}
         if secret:
@@ -46,15 +109,13 @@ def request(alert: dict, conf: dict, now: float) -> tuple[str, dict]:
             url += ("&" if "?" in url else "?") + f"timestamp={ms}&sign={sign}"
         return url, payload
     if fmt == "feishu":
-        payload = {"msg_type": "text", "content": {"text": body.replace("**", "")}}
+        payload = {"msg_type": "text", "content": {"text": body}}
         if secret:
             s = str(int(now))
             digest = hmac.new(f"{s}\n{secret}".encode(), b"", hashlib.sha256).digest()
             payload = {"timestamp": s, "sign": base64.b64encode(digest).decode(), **payload}
         return url, payload
-    if fmt == "wecom":
-        return url, {"msgtype": "markdown", "markdown": {"content": body}}
-    raise ValueError(f"unknown webhook format {fmt!r}: wecom, dingtalk or feishu")
+    return url, {"msgtype": "markdown", "markdown": {"content": body}}
 
 
 def accepted(resp: httpx.Response) -> bool:

@@ -4,7 +4,9 @@ against a small HTTP server of the test's own."""
 from __future__ import annotations
 
 import json
+import re
 import threading
+import unicodedata
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -19,7 +21,7 @@ from feeds.ingest import ingest_sync
 from insights import alerts
 from insights.alerts import CAS_LUA, Store, Tracker, acknowledge, render
 from insights.risk import RULES_FILE, Condition, Job, RuleBook, params
-from insights.webhook import Webhook
+from insights.webhook import LIMIT_BYTES, QUOTE_CHARS, Webhook
 from store import keys
 from tests.conftest import wait_until
 
@@ -120,7 +122,9 @@ def test_a_new_session_gets_a_new_alert():
 
 def test_texts_render_in_both_languages_and_never_fail():
     out = render({"zh": "{name}仅剩{stock}件", "en": "{name}: {stock} left"}, {"name": "杯", "stock": 3}, "s1")
-    assert out == {"zh": "杯仅剩3件", "en": "杯: 3 left"}
+    assert out == {"zh": "\u2068杯\u2069仅剩3件", "en": "\u2068杯\u2069: 3 left"}, "viewer text set apart (FSI ... PDI)"
+    out = render({"en": "{name} by {user}: {stock} left"}, {"name": "a\u202eb\u2069c", "user": "u\u2066", "stock": 3}, None)
+    assert out["en"] == "\u2068abc\u2069 by \u2068u\u2069: 3 left", "its own bidi controls cannot reach the sentence"
     assert render({"zh": "{rate:.0%}", "en": "{nope} {rate:.0%}"}, {"rate": None}, None) == {"zh": "–", "en": "? –"}
     assert render({"zh": "{oops", "en": "ok"}, {}, None) == {"zh": "{oops", "en": "ok"}
 
@@ -314,6 +318,82 @@ def test_webhook_never_blocks_the_caller(bot):
     offered = [hook.offer({**ALERT, "id": f"a{i}"}, {"url": bot}) for i in range(50)]
     assert time.monotonic() - started < 0.2
     assert hook.dropped >= 45 and offered.count(True) <= 5
+
+
+EVIL = {
+    "link": "[点我](http://evil.example)",
+    "slack_link": "<http://evil.example|x>",
+    "at_all": "@all 快来",
+    "slack_mention": "<@U123>",
+    "feishu_at": '<at user_id="all"></at>',
+    "heading": "# heading\n## 大标题",
+    "bold": "**bold** __under__ ~~gone~~ `code`",
+    "html": '<b>html</b><img src="http://evil.example/x.png"><font color="info">绿</font>',
+    "image": "![x](http://evil.example/a.png)",
+    "bidi": "保温杯\u202e反转\u2066\u200b\u200f\ufeff",
+    "long": "长" * 7000,
+    "bare_domain": "www.evil.example/login",
+}
+
+
+def evil_alert(name: str, template: str = "{name}已售罄，已讲解{stage_seconds:.0f}秒") -> dict:
+    """A sold-out alert as the tracker makes it, quoting `name` as its product."""
+    t = Tracker()
+    p = settings("r1", "sold_out")
+    p = {**p, "message": {"zh": template, "en": "{name} is sold out, {stage_seconds:.0f}s on stage"}}
+    c = cond("sold_out", room="douyin-01", subject="sku1", name=name, stage_seconds=12)
+    return t.update([c], 0.0, lambda room, rule: p)[0][1]
+
+
+def chat_text(fmt: str, payload: dict) -> str:
+    return {"wecom": lambda: payload["markdown"]["content"], "dingtalk": lambda: payload["markdown"]["text"],
+            "feishu": lambda: payload["content"]["text"]}[fmt]()
+
+
+def assert_inert(fmt: str, payload: dict) -> str:
+    text = chat_text(fmt, payload)
+    assert len(text.encode()) <= LIMIT_BYTES[fmt], f"{fmt}: {len(text.encode())} bytes"
+    assert len(json.dumps(payload, ensure_ascii=False).encode()) < 20000, "the whole body too"
+    assert not [c for c in text if unicodedata.category(c) == "Cf"], "no invisible format characters"
+    assert "](" not in text and "http://" not in text and "evil.example" not in text, "no link"
+    assert "<" not in text and ">" not in text, "no HTML, no <@id>, no <at>, no <url|x>"
+    assert "@" not in text, "no mention"
+    assert not re.search(r"(?m)^\s*#", text), "no heading"
+    assert text.count("*") == (4 if fmt != "feishu" else 0), "bold only for the title livewall writes"
+    assert "~~" not in text and "`" not in text and "__" not in text
+    return text
+
+
+@pytest.mark.parametrize("fmt", ["wecom", "dingtalk", "feishu"])
+def test_webhook_text_from_viewers_arrives_inert_and_within_the_limit(bot, fmt):
+    hook = Webhook(backoff_s=0.01)
+    for kind, name in EVIL.items():
+        assert hook.offer({**evil_alert(name), "id": kind}, {"url": f"{bot}/{fmt}", "format": fmt})
+    hook.join()
+    assert len(Hook.got) == len(EVIL) and hook.sent == len(EVIL)
+    for (_path, payload), kind in zip(Hook.got, EVIL):
+        text = assert_inert(fmt, payload)
+        assert "已售罄，已讲解12秒" in text and "is sold out, 12s on stage" in text, f"{kind}: the alert's sense"
+        assert "full text on livewall" not in text, f"{kind}: shortening the name was enough"
+    texts = {kind: chat_text(fmt, payload) for (_p, payload), kind in zip(Hook.got, EVIL)}
+    assert "［点我］" in texts["link"] and "＠all" in texts["at_all"], "what was sent is still readable"
+    assert "保温杯反转已售罄" in texts["bidi"], "the override and the invisible characters removed"
+    assert "长" * (QUOTE_CHARS - 1) + "…已售罄" in texts["long"], "a 7,000-character name shortened first"
+    assert "heading ＃＃ 大标题" in texts["heading"], "its line break flattened"
+
+
+@pytest.mark.parametrize("fmt", ["wecom", "dingtalk", "feishu"])
+def test_webhook_message_too_long_is_cut_on_a_character_boundary_with_a_note(bot, fmt):
+    # sixty quoted names of 80 characters: each within QUOTE_CHARS, together three times any limit
+    alert = evil_alert("名" * 70 + "[x](http://e.x)", template="{name}、" * 60)
+    hook = Webhook(backoff_s=0.01)
+    hook.offer(alert, {"url": f"{bot}/{fmt}", "format": fmt})
+    hook.join()
+    [(_path, payload)] = Hook.got
+    text = assert_inert(fmt, payload)
+    assert LIMIT_BYTES[fmt] - 8 <= len(text.encode()) <= LIMIT_BYTES[fmt], "cut at the limit, not far before"
+    assert text.endswith("（内容过长，全文见 livewall）(cut: full text on livewall)")
+    assert "\ufffd" not in text, "never half a character"
 
 
 # ---- the running app ---------------------------------------------------------------------------------------
