@@ -89,22 +89,26 @@
       head.appendChild(D.el("span", "lw-toast-room", a.room || ""));
       head.appendChild(D.el("span", "lw-toast-time", hhmm(a.started || ctx.now())));
       el.appendChild(head);
-      el.appendChild(D.el("div", "lw-toast-title", title(a)));
+      // title, message and figures scroll inside a box of capped height; the head and the button stay on screen
+      var body = D.el("div", "lw-toast-body");
+      body.appendChild(D.el("div", "lw-toast-title", title(a)));
       // the message says it in words; the raw figures stand in only when there is none
       var msg = lw.pick(lang, a.message);
       var figs = a.figures || {}, keys = msg ? [] : Object.keys(figs).slice(0, 4);
-      if (msg) el.appendChild(D.el("div", "lw-toast-msg", msg));
+      if (msg) body.appendChild(D.el("div", "lw-toast-msg", msg));
       if (keys.length) {
         var list = D.el("div", "lw-toast-figures");
         keys.forEach(function (k) {
           var fig = D.el("span", "lw-toast-figure");
           fig.appendChild(D.el("span", "lw-toast-figure-key", k));
-          fig.appendChild(D.el("b", "lw-toast-figure-value", figureText(lang, figs[k])));
+          fig.appendChild(D.viewer(D.el("b", "lw-toast-figure-value", figureText(lang, figs[k]))));
           list.appendChild(fig);
         });
-        el.appendChild(list);
+        body.appendChild(list);
       }
+      el.appendChild(body);
       var foot = D.el("div", "lw-toast-foot");
+      if (msg) foot.appendChild(expander(el, body.querySelector(".lw-toast-msg")));
       var button = D.el("button", "lw-toast-ack", lw.t(lang, "ack"));
       button.type = "button";
       button.setAttribute("data-ack", a.id);
@@ -112,6 +116,24 @@
       foot.appendChild(button);
       el.appendChild(foot);
       return el;
+    }
+
+    // "full text": the message clamps to a few lines and shortens a long quoted name; this shows it whole,
+    // scrolling inside the toast. Hidden when there is nothing more to show (checked once the toast is laid out).
+    function expander(toastEl, msgEl) {
+      var b = D.el("button", "lw-toast-expand", lw.t(lang, "full_text"));
+      b.type = "button";
+      b.hidden = true;
+      b.addEventListener("click", function () {
+        var open = !toastEl.classList.contains("is-open");
+        toastEl.classList.toggle("is-open", open);
+        D.setFull(msgEl, open);
+        D.setText(b, lw.t(lang, open ? "less_text" : "full_text"));
+      });
+      requestAnimationFrame(function () {
+        b.hidden = !(msgEl.__lwCut || msgEl.scrollHeight > msgEl.clientHeight + 1);
+      });
+      return b;
     }
 
     function drop(id) {

@@ -1,14 +1,58 @@
 /* Writing into the page cheaply: every live element is looked up once, and a write happens only when the
- * text actually changes. Text only: data (comments, product names) never goes through innerHTML. */
+ * text actually changes. Text only: data (comments, product names) never goes through innerHTML.
+ *
+ * Text from viewers is isolated for bidi: an element holding only such text gets dir="auto" (`viewer`), and the
+ * parts of an alert's sentence quoted from viewers (between FSI and PDI: insights/alerts.py) each go into a
+ * <bdi>, so an U+202E in a product name cannot turn the rest of the sentence around. */
 (function () {
   "use strict";
   var lw = window.livewall = window.livewall || {};
+  var FSI = "\u2068", QUOTED = /\u2068([^\u2069]*)\u2069/, MARKS = /[\u2068\u2069]/g;
+  var SHOWN = 80;   // characters of one quoted part shown before "…": a 7,000-character name leaves the sentence readable
+
+  // The text without its quote marks, for a title or a copy.
+  function plain(text) { return String(text).replace(MARKS, ""); }
+
+  // Quoted parts are shortened unless el has the class is-full; then el's title holds the whole text.
+  // Returns whether a part was shortened.
+  function write(el, text) {
+    if (typeof text !== "string" || text.indexOf(FSI) < 0) {
+      el.textContent = text;
+      return false;
+    }
+    var full = el.classList.contains("is-full"), cut = false;
+    el.replaceChildren.apply(el, text.split(QUOTED).map(function (part, i) {
+      if (i % 2 === 0) return document.createTextNode(part);
+      var chars = Array.from(part), b = document.createElement("bdi");   // code points: never half a character
+      if (!full && chars.length > SHOWN) {
+        part = chars.slice(0, SHOWN - 1).join("") + "…";
+        cut = true;
+      }
+      b.textContent = part;
+      return b;
+    }));
+    el.title = plain(text);
+    return cut;
+  }
 
   function setText(el, text) {
     if (el.__lwText !== text) {
-      el.textContent = text;
+      el.__lwCut = write(el, text);
       el.__lwText = text;
     }
+  }
+
+  // show el's quoted parts whole (full) or shortened again
+  function setFull(el, full) {
+    el.classList.toggle("is-full", full);
+    el.__lwCut = write(el, el.__lwText);
+  }
+
+  // an element whose text is a viewer's (a name, a comment): its direction from its own first strong character,
+  // isolated from the text around it
+  function viewer(el) {
+    el.dir = "auto";
+    return el;
   }
 
   // a bar's length in %; written only when it moved
@@ -60,7 +104,7 @@
   function el(tag, className, text) {
     var e = document.createElement(tag);
     if (className) e.className = className;
-    if (text !== undefined) e.textContent = text;
+    if (text !== undefined) setText(e, text);
     return e;
   }
 
@@ -89,8 +133,8 @@
         key = k;
         box.replaceChildren.apply(box, list.slice(-shown).reverse().map(function (c) {
           var item = el(tag, cls);
-          item.appendChild(el("b", cls + "-user", c.user));
-          item.appendChild(el("span", cls + "-text", c.text));
+          item.appendChild(viewer(el("b", cls + "-user", c.user)));
+          item.appendChild(viewer(el("span", cls + "-text", c.text)));
           return item;
         }));
       },
@@ -98,5 +142,5 @@
     };
   }
 
-  lw.dom = {comments: comments, whenInDom: whenInDom, setPlatform: setPlatform, setText: setText, setWidth: setWidth, setAttr: setAttr, get: get, bind: bind, apply: apply, fields: fields, el: el};
+  lw.dom = {plain: plain, setFull: setFull, viewer: viewer, comments: comments, whenInDom: whenInDom, setPlatform: setPlatform, setText: setText, setWidth: setWidth, setAttr: setAttr, get: get, bind: bind, apply: apply, fields: fields, el: el};
 })();

@@ -20,6 +20,8 @@
     info: ["提示", "Info"],
     ack: ["确认", "Acknowledge"],
     ack_failed: ["确认失败", "Ack failed"],
+    full_text: ["全文", "Full text"],
+    less_text: ["收起", "Less"],
     acknowledged: ["已确认", "Acknowledged"],
     acknowledged_by: ["已由 {by} 确认", "Acknowledged by {by}"],
     resolved: ["已恢复", "Resolved"],

@@ -58,7 +58,7 @@
         b.appendChild(D.el("span", "lw-m-session-len", s.ended === null || s.ended === undefined ?
           lw.t(lang, "m_running") : lw.fmt.clock(s.ended - s.started)));
         b.appendChild(D.el("span", "lw-m-session-gmv", lw.fmt("money", lang, s.gmv)));
-        if (s.title) b.appendChild(D.el("span", "lw-m-session-title", s.title));
+        if (s.title) b.appendChild(D.viewer(D.el("span", "lw-m-session-title", s.title)));
         b.addEventListener("click", function () { ctx.pick(s.session); open(s.session); });
         return b;
       });
@@ -88,7 +88,10 @@
       var trs = rows.slice().sort(function (a, b) { return (b.gmv || 0) - (a.gmv || 0); }).map(function (p) {
         var tr = D.el("tr"), cogs = typeof p.cost === "number" ? p.cost * (p.units || 0) : null;
         tr.setAttribute("data-sku", p.sku);
-        tr.appendChild(D.el("td", "lw-m-col-name", p.name || p.sku));
+        var name = D.el("td", "lw-m-col-name");
+        name.appendChild(D.viewer(D.el("span", "lw-m-name", p.name || p.sku)));
+        name.title = p.name || p.sku;
+        tr.appendChild(name);
         [["price", exact(lang, p.price)], ["units", lw.fmt("int", lang, p.units)], ["gmv", exact(lang, p.gmv)],
          ["cost", exact(lang, cogs)], ["margin", cogs === null ? lw.fmt.DASH : exact(lang, (p.gmv || 0) - cogs)],
          ["stock", lw.fmt("stock", lang, p.stock)]].forEach(function (c) {

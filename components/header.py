@@ -10,8 +10,14 @@ from dash import html
 from components.i18n import T
 
 
+# Fields whose text a viewer or a seller wrote (product names, session titles): dir="auto" isolates each for
+# bidi (the browser's own `unicode-bidi: isolate` for [dir]), so a U+202E in a name reverses nothing around it.
+VIEWER_TEXT = {"title", "streamer", "onstage_name", "products.name", "rerun_name"}
+
+
 def Field(name: str, className: str, text: str = "") -> html.Span:
-    return html.Span(text, className=className, **{"data-field": name})
+    extra = {"dir": "auto"} if name in VIEWER_TEXT else {}
+    return html.Span(text, className=className, **{"data-field": name}, **extra)
 
 
 def Freshness() -> html.Div:
