@@ -8,7 +8,7 @@
   "use strict";
   var lw = window.livewall = window.livewall || {};
   var FSI = "\u2068", QUOTED = /\u2068([^\u2069]*)\u2069/, MARKS = /[\u2068\u2069]/g;
-  var SHOWN = 80;   // characters of one quoted part shown before "…": a 7,000-character name leaves the sentence readable
+  var SHOWN = 40;   // characters of one quoted part shown before "…": a 7,000-character name leaves the sentence readable
 
   // The text without its quote marks, for a title or a copy.
   function plain(text) { return String(text).replace(MARKS, ""); }

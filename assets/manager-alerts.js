@@ -48,6 +48,8 @@
       r.audience = head.appendChild(D.el("span", "lw-m-alert-audience"));
       r.title = D.el("div", "lw-m-alert-title");
       r.msg = D.el("div", "lw-m-alert-msg");
+      // a click shows a shortened quoted name whole (the box scrolls), another shortens it again
+      r.msg.addEventListener("click", function () { D.setFull(r.msg, !r.msg.classList.contains("is-full")); });
       var foot = D.el("div", "lw-m-alert-foot");
       r.state = foot.appendChild(D.el("span", "lw-m-alert-state"));
       r.button = foot.appendChild(D.el("button", "lw-m-btn lw-m-btn-ack", lw.t(lang, "ack")));
