@@ -32,10 +32,9 @@ RANK = {"info": 0, "warning": 1, "critical": 2}
 LABEL = {"info": ("提示", "info"), "warning": ("警告", "warning"), "critical": ("严重", "CRITICAL")}
 
 # The most a message's text may take, in UTF-8 bytes, per format. WeCom documents 4,096 bytes for markdown
-# content (errcode 40058 beyond it). DingTalk documents no limit for markdown text: its server refuses a body
-# over 20,000 bytes (errcode 460101) and long markdown is reported to render as plain text; Feishu refuses a
-# message over 30 KB (code 19036) and documents a 20 KB request body. Both undocumented for the text itself:
-# 4,000 bytes, well inside what is reported, and a length a chat reader still reads.
+# content (errcode 40058 beyond it). DingTalk and Feishu document none for the text that we could find: users
+# report DingTalk refusing bodies over 20,000 bytes (errcode 460101) and rendering long markdown as plain text,
+# and Feishu refusing messages over 30 KB (code 19036). 4,000 bytes for both, well inside what is reported.
 LIMIT_BYTES = {"wecom": 4096, "dingtalk": 4000, "feishu": 4000}
 QUOTE_CHARS = 80      # a quoted part longer than this is cut: a 7,000-character product name keeps the alert's sense
 CUT_NOTE = "\n\n…（内容过长，全文见 livewall）(cut: full text on livewall)"
