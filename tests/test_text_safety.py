@@ -80,13 +80,13 @@ def test_a_long_right_to_left_product_name_keeps_the_toast_capped_readable_and_a
     page = open_screen(browser, system, screen, room, width, height)
     toast = f'[role="alert"][data-alert="sold_out"][data-alert-id="{alert["id"]}"]'
     page.wait_for_selector(toast, timeout=15000)
+    page.wait_for_function("s => !document.querySelector(s).getAnimations().length", arg=toast)
 
     box = box_of(page, toast)
     assert box["cap"] > 0 and box["height"] <= box["cap"] + 1, f"the toast is {box['height']:.0f}px, cap {box['cap']}px"
     assert box["height"] <= 0.5 * height, f"the toast takes {box['height']:.0f} of {height}px"
 
-    if SHOTS:   # LIVEWALL_SHOTS=dir: what the toast looks like, once it has slid in
-        page.wait_for_function("s => !document.querySelector(s).getAnimations().length", arg=toast)
+    if SHOTS:   # LIVEWALL_SHOTS=dir: what it looks like
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"text-{screen}-{width}x{height}.png"))
 
@@ -125,22 +125,38 @@ def test_a_long_right_to_left_product_name_keeps_the_toast_capped_readable_and_a
     page.context.close()
 
 
-def test_viewer_names_and_comments_are_isolated_where_they_are_shown(system, browser):
+def test_viewer_names_and_comments_are_isolated_and_bounded_where_they_are_shown(system, browser):
     room = "text-fields"
     t = time.time()
-    system.post([ev(room, "session_start", t, title=RLO + "标题 title", streamer=RLO + "主播", platform="douyin"),
-                 ev(room, "product_on", t, sku="k1", name=RLO + "围巾", price=59.0),
-                 ev(room, "comment", t, user=RLO + "viewer", text=RLO + "好看 nice")])
+    long = "x" * 3000
+    system.post([ev(room, "session_start", t, title=RLO + "标题 " + long, streamer=RLO + "主播" + long,
+                    platform="douyin"),
+                 ev(room, "product_on", t, sku="k1", name=RLO + "围巾 " + long, price=59.0),
+                 ev(room, "comment", t, user=RLO + "viewer" + "v" * 120, text=RLO + "好看 nice " + "y" * 480)])
     system.metrics_when(room, lambda m: m["comments"] == 1)
-    for screen, width, height in (("wall", 1920, 1080), ("assistant", 1280, 800)):
+    for screen, width, height in SIZES:
         page = open_screen(browser, system, screen, room, width, height)
-        page.wait_for_function("s => [...document.querySelectorAll(s)].some(e => e.textContent.includes('围巾'))",
-                               arg='[data-field="onstage_name"]', timeout=15000)
-        page.wait_for_function("() => document.querySelector('[class$=\"comment-text\"]')", timeout=5000)
-        found = page.evaluate("""() => [...document.querySelectorAll(
-                '[data-field="onstage_name"], [data-field="title"], [class$="comment-user"], [class$="comment-text"]')]
-            .filter(e => e.textContent.includes('\u202e'))
-            .map(e => [e.dataset.field || e.className, getComputedStyle(e).unicodeBidi, e.dir])""")
-        assert len(found) >= 4, found
-        assert all(bidi == "isolate" and d == "auto" for _name, bidi, d in found), found
+        if screen == "manager":
+            page.wait_for_selector(f'[data-room="{room}"] [data-field="title"]', timeout=15000)
+            page.locator(f'[data-room="{room}"]').first.click()   # the room's detail: its products by name
+            page.wait_for_function("() => [...document.querySelectorAll('[data-field=\"products.name\"]')]"
+                                   ".some(e => e.textContent.includes('围巾'))", timeout=15000)
+        else:
+            page.wait_for_function("() => [...document.querySelectorAll('[data-field=\"onstage_name\"]')]"
+                                   ".some(e => e.textContent.includes('围巾'))", timeout=15000)
+            page.wait_for_function("() => document.querySelector('[class$=\"comment-text\"]')", timeout=5000)
+        found = page.evaluate("""() => [...document.querySelectorAll(`[data-field="onstage_name"],
+                [data-field="products.name"], [data-field="title"], [data-field="streamer"], [class$="comment-user"],
+                [class$="comment-text"]`)]
+            .filter(e => e.textContent.includes('\u202e') && e.getClientRects().length)
+            .map(e => { const r = e.getBoundingClientRect();
+                        return [e.dataset.field || e.className, getComputedStyle(e).unicodeBidi, e.dir,
+                                r.width, r.height]; })""")
+        assert len(found) >= (2 if screen == "manager" else 4), found
+        for name, bidi, d, wide, tall in found:
+            assert (bidi, d) == ("isolate", "auto"), (screen, name, bidi, d)
+            assert wide <= width and tall <= 0.2 * height, \
+                f"{screen} {width}x{height}: {name} is {wide:.0f}px wide, {tall:.0f}px tall"
+        wide = page.evaluate("() => document.documentElement.scrollWidth")
+        assert wide <= width, f"{screen} {width}x{height}: the page is {wide}px wide"
         page.context.close()
