@@ -160,3 +160,24 @@ def test_viewer_names_and_comments_are_isolated_and_bounded_where_they_are_shown
         wide = page.evaluate("() => document.documentElement.scrollWidth")
         assert wide <= width, f"{screen} {width}x{height}: the page is {wide}px wide"
         page.context.close()
+
+
+def test_four_long_critical_toasts_share_the_wall_and_every_button_stays_clickable(system, browser):
+    rooms = [f"text-stack{i}" for i in range(4)]
+    alerts = [sold_out(system, room) for room in rooms]
+    page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    page.goto(f"{system.url}/wall?rooms={','.join(rooms)}&lang=en&screen=wall-stack")
+    for a in alerts:
+        page.wait_for_selector(f'[role="alert"][data-alert-id="{a["id"]}"]', timeout=15000)
+    page.wait_for_function("() => [...document.querySelectorAll('.lw-toast')].every(t => !t.getAnimations().length)")
+    if SHOTS:
+        page.screenshot(path=str(SHOTS / "text-wall-four-toasts.png"))
+    boxes = [page.locator(f'[data-alert-id="{a["id"]}"] [data-ack]').bounding_box() for a in alerts]
+    for a, b in zip(alerts, boxes):
+        assert b["y"] >= 0 and b["y"] + b["height"] <= 1080 and b["x"] + b["width"] <= 1920, b
+        on_top = page.evaluate("([x, y]) => document.elementFromPoint(x, y)?.closest('[data-ack]')?.dataset.ack",
+                               [b["x"] + b["width"] / 2, b["y"] + b["height"] / 2])
+        assert on_top == a["id"], f"the button of {a['room']} is covered or cut off"
+    page.locator(f'[data-alert-id="{alerts[-1]["id"]}"] [data-ack]').click()
+    page.wait_for_selector(f'[data-alert-id="{alerts[-1]["id"]}"][data-state="acknowledged"]', timeout=5000)
+    page.context.close()
