@@ -142,5 +142,5 @@
     };
   }
 
-  lw.dom = {plain: plain, setFull: setFull, viewer: viewer, comments: comments, whenInDom: whenInDom, setPlatform: setPlatform, setText: setText, setWidth: setWidth, setAttr: setAttr, get: get, bind: bind, apply: apply, fields: fields, el: el};
+  lw.dom = {setFull: setFull, viewer: viewer, comments: comments, whenInDom: whenInDom, setPlatform: setPlatform, setText: setText, setWidth: setWidth, setAttr: setAttr, get: get, bind: bind, apply: apply, fields: fields, el: el};
 })();
