@@ -707,3 +707,38 @@ _HANDLERS = {
     "share": Session._on_share,
     "ad_spend": Session._on_ad_spend,
 }
+
+
+# -- late events of a frozen session ------------------------------------------------------------------
+# Once a newer session has started, a session is frozen: an event that arrives later with a ts inside it is
+# kept here, on that session, and never applied (see engine/room.py). Money in cents, like the rest.
+
+LATE_KEPT = 20            # late events kept whole per frozen session; beyond, only counted and summed
+_LATE_MONEY = ("pay", "refund", "order", "ad_spend")
+
+
+def late_record() -> dict:
+    return {"count": 0, "by_type": {}, "events": []}
+
+
+def add_late(rec: dict, ev: dict) -> None:
+    """Count `ev` into a frozen session's late record."""
+    t = ev["type"]
+    rec["count"] += 1
+    by = rec["by_type"].setdefault(t, {"count": 0, "amount": 0} if t in _LATE_MONEY else {"count": 0})
+    by["count"] += 1
+    if t in _LATE_MONEY:
+        by["amount"] += cents(ev["amount"])
+    if len(rec["events"]) < LATE_KEPT:
+        rec["events"].append(ev)
+
+
+def late_block(rec: dict | None) -> dict:
+    """The `late` block of a review: what came after the session was frozen, in yuan, not in its totals."""
+    rec = rec or late_record()
+    by_type = {t: ({**v, "amount": v["amount"] / 100} if "amount" in v else dict(v)) for t, v in rec["by_type"].items()}
+    pay = rec["by_type"].get("pay", {})
+    refund = rec["by_type"].get("refund", {})
+    return {"count": rec["count"], "by_type": by_type, "gmv": pay.get("amount", 0) / 100,
+            "refund_amount": refund.get("amount", 0) / 100, "events": list(rec["events"]),
+            "in_totals": False}

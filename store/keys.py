@@ -42,6 +42,11 @@ def session_final(room: str, session: str) -> str:
     return f"lw:{{{room}}}:final:{session}"
 
 
+def session_late(room: str, session: str) -> str:
+    """JSON: the late events of a frozen session, never in its final figures (engine/room.py)."""
+    return f"lw:{{{room}}}:late:{session}"
+
+
 def frames(room: str) -> str:
     return f"lw:frames:{room}"
 
