@@ -732,13 +732,3 @@ def add_late(rec: dict, ev: dict) -> None:
     if len(rec["events"]) < LATE_KEPT:
         rec["events"].append(ev)
 
-
-def late_block(rec: dict | None) -> dict:
-    """The `late` block of a review: what came after the session was frozen, in yuan, not in its totals."""
-    rec = rec or late_record()
-    by_type = {t: ({**v, "amount": v["amount"] / 100} if "amount" in v else dict(v)) for t, v in rec["by_type"].items()}
-    pay = rec["by_type"].get("pay", {})
-    refund = rec["by_type"].get("refund", {})
-    return {"count": rec["count"], "by_type": by_type, "gmv": pay.get("amount", 0) / 100,
-            "refund_amount": refund.get("amount", 0) / 100, "events": list(rec["events"]),
-            "in_totals": False}
