@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     children = [parts.start("engine", "--redis-url", redis_url),
                 parts.start("insights", "--redis-url", redis_url, "--every", str(settings.insights_every_s))]
     if settings.feed == "sim":
-        children.append(parts.start("feeds.simulator", "--redis-url", redis_url, "--rooms", str(settings.rooms)))
+        children.append(parts.start("feeds.simulator", "--redis-url", redis_url, "--rooms", str(settings.rooms),
+                                    "--speed", str(settings.sim_speed),
+                                    "--session-minutes", str(settings.session_minutes)))
     try:
         app = build(redis_url, settings.ingest_token)
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "

@@ -11,7 +11,8 @@ ENGINE_HEARTBEAT = "lw:engine:hb"  # JSON: last loop time, lag
 GROUP = "engine"                  # consumer group of the engine on every room stream
 FRAMES_PATTERN = "lw:frames:*"    # pub/sub: one channel per room, payload = frame JSON
 ALERTS = "lw:alerts"              # STREAM: every alert change, in order (history)
-NOTICE_CHANNEL = "lw:notices"     # pub/sub: alert changes and fresh insights, for every screen
+NOTICE_CHANNEL = "lw:notices"
+SIM_CLOCK = "lw:sim:clock"        # JSON: the simulator's event time and control-stream position at its last save     # pub/sub: alert changes and fresh insights, for every screen
 
 
 def events(room: str) -> str:
@@ -53,6 +54,11 @@ def frames(room: str) -> str:
 
 def room_of_events_key(key: str) -> str:
     return key[key.index("{") + 1:key.rindex("}")]
+
+
+def sim_resume(room: str) -> str:
+    """zlib(pickle((version, SimRoom))): a simulated room's whole state, to continue its session after a restart."""
+    return f"lw:{{{room}}}:sim:resume"
 
 
 # Written by the insight jobs (insights/), read by the API and the screens.
