@@ -7,12 +7,12 @@ Redis Cluster slot and can be written together in one MULTI.
 ROOMS = "lw:rooms"                # SET of every room that has accepted an event
 IDS = "lw:ids"                    # SET of every accepted event id (the idempotency keys)
 SESSIONS = "lw:sessions"          # HASH session id -> room
-ENGINE_HEARTBEAT = "lw:engine:hb"  # JSON: last loop time, lag
+ENGINE_HEARTBEAT = "lw:engine:hb"  # JSON: last loop time, lag, the engine's start time
 GROUP = "engine"                  # consumer group of the engine on every room stream
 FRAMES_PATTERN = "lw:frames:*"    # pub/sub: one channel per room, payload = frame JSON
 ALERTS = "lw:alerts"              # STREAM: every alert change, in order (history)
-NOTICE_CHANNEL = "lw:notices"
-SIM_CLOCK = "lw:sim:clock"        # JSON: the simulator's event time and control-stream position at its last save     # pub/sub: alert changes and fresh insights, for every screen
+NOTICE_CHANNEL = "lw:notices"     # pub/sub: alert changes and fresh insights, for every screen
+SIM_CLOCK = "lw:sim:clock"        # JSON: the simulator's event time and control position at its last save
 
 
 def events(room: str) -> str:
