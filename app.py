@@ -6,6 +6,7 @@ jobs and the simulator as child processes, and the web process (Dash pages, HTTP
 from __future__ import annotations
 
 import logging
+import signal
 
 import uvicorn
 from dash import Dash
@@ -50,8 +51,16 @@ def serve(app: Dash, host: str, port: int) -> None:
                 ws_per_message_deflate=False)
 
 
+def _exit_on_sigterm(signum, _frame) -> None:
+    # uvicorn raises the SIGTERM it stopped on again once it is done; dying of it would skip main's `finally`,
+    # and the children and the embedded Redis would all get their death signal at once, Redis going away
+    # under the engine's last checkpoint and the simulator's last resume record.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("livewall")
     server = None
