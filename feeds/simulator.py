@@ -17,9 +17,11 @@ What the insight jobs try to discover stays hidden in the room and is exposed by
 each product's click->pay conversion, demand and CTR; how paid traffic answers budget and ROI target; every
 anomaly in `anomalies` ({"kind", "start", "end", ...} in event time) and every flash sale in `flash_sales`.
 
-`run()` drives rooms by the wall clock and stores their events in Redis. The ad adapter reaches a room's
-controls with `room_controls(room)` in the same process, or with `send_control()` through Redis from another
-process (app.py runs the simulator as its own process); `read_truth()` reads a room's truth from there.
+`run()` drives rooms by the wall clock and stores their events in Redis, keeping a resume record per room
+there so that a restarted simulator continues each room's session instead of starting a new one. The ad
+adapter reaches a room's controls with `room_controls(room)` in the same process, or with `send_control()`
+through Redis from another process (app.py runs the simulator as its own process); `read_truth()` reads a
+room's truth from there.
 """
 from __future__ import annotations
 
