@@ -52,7 +52,7 @@ class Room:
         self.dirty = True
         t, ts = ev["type"], ev["ts"]
         cur = self.current
-        if cur is not None and not self.implicit and (ts, seq) < (cur.started, cur.start_seq):
+        if cur is not None and ts <= cur.started and not self.implicit and (ts, seq) < (cur.started, cur.start_seq):
             self._late(ev, seq)   # before the current session: a frozen session's, or no session's
             return
         if t == "session_start":
