@@ -1210,7 +1210,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--session-minutes", type=float, default=120.0)
     p.add_argument("--preroll-minutes", type=float, default=10.0,
-                   help="start with sessions already running for up to this long, staggered across rooms")
+                   help="rooms with no events yet start with sessions already running for up to this long, "
+                        "staggered across rooms (a restarted room continues its session instead)")
     a = p.parse_args(argv)
     if not a.redis_url and not a.url:
         p.error("give --redis-url (or LIVEWALL_REDIS_URL) or --url")
