@@ -1224,6 +1224,10 @@ def main(argv: list[str] | None = None) -> None:
     if a.url:
         from store.connect import sync_client
         control = sync_client(a.redis_url) if a.redis_url else None
+        if control is None and config["preroll_s"]:
+            # without the store, whether a room has sessions already cannot be known: never backdate into one
+            log.info("no --redis-url: rooms start now, without preroll, and cannot resume")
+            config["preroll_s"] = 0.0
         run_with(_http_sender(a.url, a.token, stop), a.rooms, stop, a.speed, a.seed, control_client=control,
                  **config)
     else:
