@@ -163,3 +163,26 @@ def test_engine_lag_ignores_a_heartbeat_from_before_the_restart():
     assert system_conditions(new, 140.5, config, since=130.0) == []
     later = {**new, "ts": 170.0}
     assert [c.rule for c in system_conditions(later, 170.5, config, since=130.0)] == ["engine_lag"]
+
+
+def test_a_snapshot_from_before_the_restart_is_not_stale_data(redis_url):
+    # The risk job starts after an outage of two minutes: the snapshot the engine left says "updated 120 s
+    # ago", which is the outage, not the feed. It is judged from the job's start on.
+    import orjson
+    from engine.runner import Engine
+    from feeds.ingest import ingest_sync
+    from feeds.simulator import simulate_session
+    from insights.risk import Job
+    from store import keys
+    client = redis.Redis.from_url(redis_url)
+    room = "douyin-01"
+    ingest_sync(client, simulate_session(room, 1, 300, time.time() - 300)[:-1])   # running: no session_end
+    engine = Engine(client)
+    wait_until(lambda: engine.step() == 0 and client.exists(keys.snapshot(room)), what="a snapshot")
+    snap = orjson.loads(client.get(keys.snapshot(room)))
+    client.set(keys.snapshot(room), orjson.dumps({**snap, "updated": time.time() - 120}))
+    job = Job(redis.Redis.from_url(redis_url))
+    job.step()
+    rules = {orjson.loads(v)["rule"] for v in client.hvals(keys.ALERTS_BY_ID)}
+    assert "stale_data" not in rules, rules
+    client.close()
