@@ -1108,7 +1108,7 @@ def _open_room(client, name: str, platform: str, seed, cfg: SimConfig, fresh_ts:
             return sim, []
         log.info("%s was stopped %.0f s ago: its session ends there and a new one starts", name, now - sim.clock)
         return sim, sim.restart_at(now)
-    if not client.exists(keys.events(name)):
+    if not client.xlen(keys.events(name)):   # a fresh room (a consumer group may have made its stream empty)
         return SimRoom(name, platform, seed, fresh_ts, cfg), []
     # events but no usable record: end what the log says is running, start afresh from now (or from the log's
     # end, if an earlier run's speed took event time past the wall clock)
