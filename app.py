@@ -6,6 +6,7 @@ jobs and the simulator as child processes, and the web process (Dash pages, HTTP
 from __future__ import annotations
 
 import logging
+import signal
 
 import uvicorn
 from dash import Dash
@@ -50,8 +51,16 @@ def serve(app: Dash, host: str, port: int) -> None:
                 ws_per_message_deflate=False)
 
 
+def _exit_on_sigterm(signum, _frame) -> None:
+    # uvicorn raises the SIGTERM it stopped on again once it is done; dying of it would skip main's `finally`,
+    # and the children and the embedded Redis would all get their death signal at once, Redis going away
+    # under the engine's last checkpoint and the simulator's last resume record.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("livewall")
     server = None
@@ -64,7 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     children = [parts.start("engine", "--redis-url", redis_url),
                 parts.start("insights", "--redis-url", redis_url, "--every", str(settings.insights_every_s))]
     if settings.feed == "sim":
-        children.append(parts.start("feeds.simulator", "--redis-url", redis_url, "--rooms", str(settings.rooms)))
+        children.append(parts.start("feeds.simulator", "--redis-url", redis_url, "--rooms", str(settings.rooms),
+                                    "--speed", str(settings.sim_speed),
+                                    "--session-minutes", str(settings.session_minutes)))
     try:
         app = build(redis_url, settings.ingest_token)
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "

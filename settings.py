@@ -13,6 +13,12 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 # The engine publishes at most this many frames per room per second (CONTRACT asks 2–10 Hz); 8 rather than 4
 # takes ~50 ms off event-to-screen latency at no measurable cost in throughput (bench/push.py, bench/ingest.py).
 FRAME_HZ = 8.0
+# The simulator saves each room's resume record this often (and after every ad control), so a restart, even
+# after a SIGKILL, continues every running session (feeds/simulator.py `run_with`).
+RESUME_EVERY_S = 2.0
+# An outage up to this much event time is caught up, session and all; after a longer one a room's running
+# session ends at its last event and a new one starts (simulating hours of missed events would take minutes).
+RESUME_MAX_GAP_S = 1800.0
 
 
 def default_data_dir() -> Path:
@@ -29,6 +35,8 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     rooms: int = 4
     insights_every_s: float = 10.0
+    sim_speed: float = 1.0
+    session_minutes: float = 120.0
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> "Settings":
@@ -42,6 +50,10 @@ class Settings:
         p.add_argument("--ingest-token", default=os.environ.get("LIVEWALL_INGEST_TOKEN"))
         p.add_argument("--data-dir", type=Path, default=default_data_dir())
         p.add_argument("--insights-every", type=float, default=10.0, help="seconds between insight runs")
+        p.add_argument("--sim-speed", type=float, default=1.0,
+                       help="simulated rooms: event time per wall-clock second (a demo or test at 10x)")
+        p.add_argument("--session-minutes", type=float, default=120.0, help="simulated rooms: a session's length")
         a = p.parse_args(argv)
         return cls(host=a.host, port=a.port, redis_url=a.redis_url, feed=a.feed, ingest_token=a.ingest_token,
-                   data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every)
+                   data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every,
+                   sim_speed=a.sim_speed, session_minutes=a.session_minutes)

@@ -707,3 +707,28 @@ _HANDLERS = {
     "share": Session._on_share,
     "ad_spend": Session._on_ad_spend,
 }
+
+
+# -- late events of a frozen session ------------------------------------------------------------------
+# Once a newer session has started, a session is frozen: an event that arrives later with a ts inside it is
+# kept here, on that session, and never applied (see engine/room.py). Money in cents, like the rest.
+
+LATE_KEPT = 20            # late events kept whole per frozen session; beyond, only counted and summed
+_LATE_MONEY = ("pay", "refund", "order", "ad_spend")
+
+
+def late_record() -> dict:
+    return {"count": 0, "by_type": {}, "events": []}
+
+
+def add_late(rec: dict, ev: dict) -> None:
+    """Count `ev` into a frozen session's late record."""
+    t = ev["type"]
+    rec["count"] += 1
+    by = rec["by_type"].setdefault(t, {"count": 0, "amount": 0} if t in _LATE_MONEY else {"count": 0})
+    by["count"] += 1
+    if t in _LATE_MONEY:
+        by["amount"] += cents(ev["amount"])
+    if len(rec["events"]) < LATE_KEPT:
+        rec["events"].append(ev)
+

@@ -15,7 +15,7 @@ import time
 import orjson
 import redis
 
-from engine.room import Room
+from engine.room import Room, rebuild
 from server.parts import gc_keeper, stop_on_signals
 from settings import FRAME_HZ
 from store import keys
@@ -30,7 +30,7 @@ CHECKPOINT_S = 3.0        # how much work a crash can cost us to replay, at leas
 CHECKPOINT_SHARE = 0.1    # ...unless pickling big rooms would then take more than this share of the engine
 FRAME_PRODUCTS = 30       # product rows carried by a live frame (the API serves them all)
 FRAME_MINUTES = 60        # series minutes carried by a live frame
-STATE_VERSION = 4         # bump when the pickled state's shape changes: old checkpoints are then replayed
+STATE_VERSION = 5         # bump when the pickled state's shape changes: old checkpoints are then replayed
 
 
 def _sid(entry_id: bytes) -> tuple[int, int]:
@@ -49,6 +49,7 @@ class Engine:
         self.saved: dict[str, float] = {}     # room -> monotonic time of its last checkpoint
         self.save_cost: dict[str, float] = {}  # room -> seconds its last checkpoint took
         self.lag_s = 0.0
+        self.started = time.time()   # in the heartbeat: a beat from before this engine started is no evidence
 
     # -- rooms ----------------------------------------------------------------------------------------
 
@@ -103,20 +104,12 @@ class Engine:
             room.last_id = entry_id
 
     def _rebuild(self, name: str) -> None:
-        """Replay the room's whole log in (ts, arrival) order: for session boundaries that came late."""
+        """Replay the current session's part of the room's log in (ts, arrival) order: for session boundaries
+        that came late inside it (frozen sessions are never replayed: engine/room.py)."""
         old = self.rooms[name]
-        log.info("rebuilding room %s from its log (a session boundary arrived late)", name)
-        events = []
-        for seq, (_id, fields) in enumerate(self._log(name, old.last_id)):
-            events.append((orjson.loads(fields[b"e"]), seq))
-        events.sort(key=lambda x: (x[0]["ts"], x[1]))
-        room = Room(name)
-        for ev, seq in events:
-            room.apply(ev, seq)
-        room.seq, room.last_id = old.seq, old.last_id
-        room.finished = old.finished + room.finished
-        room.dirty = True
-        self.rooms[name] = room
+        log.info("rebuilding room %s's current session from its log (a session boundary arrived late)", name)
+        events = ((orjson.loads(fields[b"e"]), seq) for seq, (_id, fields) in enumerate(self._log(name, old.last_id)))
+        self.rooms[name] = rebuild(old, events)
 
     def _log(self, name: str, until: bytes):
         start = "-"
@@ -181,6 +174,7 @@ class Engine:
             for s in room.finished:
                 _write_final(pipe, room, s)
             room.finished.clear()
+            _write_late(pipe, room)
             held = self.due.get(name, 0.0) > now and not (force and name in force)
             if not room.dirty or held:
                 continue
@@ -189,7 +183,8 @@ class Engine:
             room.dirty = False
             self.due[name] = clock + 1 / FRAME_HZ
         if clock - self.last_beat >= 1 / FRAME_HZ:
-            pipe.set(keys.ENGINE_HEARTBEAT, orjson.dumps({"ts": wall, "lag_s": self.lag_s, "rooms": len(self.rooms)}))
+            pipe.set(keys.ENGINE_HEARTBEAT, orjson.dumps({"ts": wall, "lag_s": self.lag_s, "rooms": len(self.rooms),
+                                                           "started": self.started}))
             self.last_beat = clock
         if len(pipe):
             pipe.execute()
@@ -276,6 +271,13 @@ def _write_final(pipe, room: Room, s) -> None:
     pipe.set(keys.session_final(room.name, s.id), orjson.dumps(final))
     pipe.hset(keys.session_list(room.name), s.id, orjson.dumps(_session_row(s)))
     pipe.hset(keys.SESSIONS, s.id, room.name)
+
+
+def _write_late(pipe, room: Room) -> None:
+    """The late records of frozen sessions that changed (kept beside their final figures, for the review)."""
+    for sid in room.late_changed:
+        pipe.set(keys.session_late(room.name, sid), orjson.dumps(room.late[sid]))
+    room.late_changed.clear()
 
 
 def run(redis_url: str, stop: threading.Event | None = None) -> None:

@@ -17,9 +17,11 @@ What the insight jobs try to discover stays hidden in the room and is exposed by
 each product's click->pay conversion, demand and CTR; how paid traffic answers budget and ROI target; every
 anomaly in `anomalies` ({"kind", "start", "end", ...} in event time) and every flash sale in `flash_sales`.
 
-`run()` drives rooms by the wall clock and stores their events in Redis. The ad adapter reaches a room's
-controls with `room_controls(room)` in the same process, or with `send_control()` through Redis from another
-process (app.py runs the simulator as its own process); `read_truth()` reads a room's truth from there.
+`run()` drives rooms by the wall clock and stores their events in Redis, keeping a resume record per room
+there so that a restarted simulator continues each room's session instead of starting a new one. The ad
+adapter reaches a room's controls with `room_controls(room)` in the same process, or with `send_control()`
+through Redis from another process (app.py runs the simulator as its own process); `read_truth()` reads a
+room's truth from there.
 """
 from __future__ import annotations
 
@@ -29,9 +31,11 @@ import heapq
 import logging
 import math
 import os
+import pickle
 import random
 import threading
 import time
+import zlib
 from dataclasses import dataclass, replace
 
 import orjson
@@ -40,6 +44,8 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from feeds.ingest import ingest_sync
+from settings import RESUME_EVERY_S, RESUME_MAX_GAP_S
+from store import keys
 
 log = logging.getLogger("livewall.simulator")
 
@@ -346,6 +352,27 @@ class SimRoom:
     def clock(self) -> float:
         """Event time up to which events have been returned."""
         return self._clock
+
+    def __getstate__(self) -> dict:
+        # a resume record (see `run_with`): everything but the lock and the last step's output
+        state = dict(self.__dict__)
+        del state["_lock"], state["_out"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _lock=threading.Lock(), _out=[])
+
+    def restart_at(self, ts: float) -> list[dict]:
+        """End the running session where the room's events stopped (its clock), then begin a new one at ts:
+        for a room that cannot catch up with a long outage. Returns the session's closing events."""
+        with self._lock:
+            self._out = []
+            if self._live:
+                self._end_session(self._clock)
+            self._heap.clear()
+            self._clock = self._sim_end = ts
+            self._at(ts, self._start_session)
+            return self._out
 
     def step(self, until_ts: float) -> list[dict]:
         """Every event with clock < ts <= until_ts, sorted by ts."""
@@ -897,6 +924,9 @@ status = {"stored": 0, "failures": 0, "pending": 0}   # of run's sends; `pending
 RUN_PLATFORMS = ("douyin", "kuaishou", "taobao")
 STEP_S = 0.25
 TRUTH_EVERY_S = 2.0
+RESUME_VERSION = 1        # bump when SimRoom's shape changes: older resume records are then not resumed
+CATCHUP_SLICE_S = 30.0    # event time a room steps at most per batch while catching up with an outage
+CLOSE_SCAN = 200_000      # log entries read back at most to find the running session of a room without record
 
 
 def room_controls(room: str) -> SimRoom | None:
@@ -939,13 +969,15 @@ def apply_control(fields: dict) -> bool:
 
 class _Link:
     """The runner's side channel through Redis: controls in (CONTROLS_KEY, from the moment the runner
-    started: older commands were for an earlier run), truth out (TRUTH_KEY)."""
+    started, or for resumed rooms from the last command their records had seen), truth out (TRUTH_KEY)."""
 
-    def __init__(self, client):
+    def __init__(self, client, last=None):
         self.client = client
-        self.last = None
+        self.last = last   # a resumed run goes on after the last command its rooms' records had seen
 
-    def poll(self) -> None:
+    def poll(self) -> bool:
+        """Apply the commands that came since the last poll; True if any changed a room."""
+        changed = False
         try:
             if self.last is None:
                 newest = self.client.xrevrange(CONTROLS_KEY, count=1)
@@ -955,11 +987,12 @@ class _Link:
                     self.last = entry_id
                     fields = {k.decode(): v.decode() for k, v in raw.items()}
                     try:
-                        apply_control(fields)
+                        changed = apply_control(fields) or changed
                     except (ValueError, KeyError) as e:
                         log.warning("bad control %s: %s", fields, e)
         except (redis.ConnectionError, redis.TimeoutError) as e:
             log.warning("cannot read controls: %s", e)
+        return changed
 
     def publish_truth(self) -> None:
         try:
@@ -1008,35 +1041,148 @@ def _http_sender(url: str, token: str | None, stop_event: threading.Event):
 def run_with(send, rooms: int, stop_event: threading.Event, speed: float = 1.0, seed=None, control_client=None,
              preroll_s: float = 0.0, **config) -> None:
     """Step `rooms` rooms to the wall clock (times `speed`) every STEP_S and hand their events to send(),
-    which returns whether they were stored. With preroll_s, the rooms' sessions began up to that long ago,
-    staggered, so that the screens start with sessions in full swing at different stages."""
+    which returns whether they were stored.
+
+    With `control_client` (a Redis client), rooms resume: each keeps a resume record there (its whole
+    SimRoom, saved only once what it returned is stored), and a restart continues every room's session from
+    it, catching up with the outage in event time. A room that cannot (no usable record, or an outage longer
+    than RESUME_MAX_GAP_S) has its running session ended at its last event and a new one started now; with
+    preroll_s, a room with no events at all begins with a session already running for up to that long,
+    staggered across rooms, so that the screens start with sessions in full swing at different stages."""
     base = seed if seed is not None else random.SystemRandom().randrange(2 ** 31)
     cfg = replace(SimConfig(session_jitter=0.15), **config)
     t0 = time.time()
-    sims = [SimRoom(name, platform, f"{base}-{i}", t0 - preroll_s * (rooms - i) / rooms, cfg)
-            for i, (name, platform) in enumerate(room_names(rooms))]
+    clock = _read_clock(control_client) if control_client is not None else None
+    # event time continues where the previous run left it, at this run's speed
+    e0 = max(t0, clock["event"] + (t0 - clock["wall"]) * speed) if clock else t0
+    sims, opening = [], []
+    for i, (name, platform) in enumerate(room_names(rooms)):
+        sim, events = _open_room(control_client, name, platform, f"{base}-{i}", cfg,
+                                 e0 - preroll_s * (rooms - i) / rooms, e0)
+        sims.append(sim)
+        opening += events
+    if opening and not send(opening):
+        return
     registry.update({s.room: s for s in sims})
-    controls = _Link(control_client) if control_client is not None else None
-    next_truth = 0.0
+    controls = _Link(control_client, clock and clock.get("controls")) if control_client is not None else None
+    next_truth = next_save = 0.0
     try:
         while not stop_event.is_set():
             started = time.monotonic()
-            if controls is not None:
-                controls.poll()
-            now = t0 + (time.time() - t0) * speed
-            batch = [ev for s in sims for ev in s.step(now)]
+            changed = controls is not None and controls.poll()
+            now = e0 + (time.time() - t0) * speed
+            # an outage is caught up in slices, so that no one batch is huge
+            batch = [ev for s in sims for ev in s.step(min(now, s.clock + CATCHUP_SLICE_S))]
             if batch:
                 status["pending"] = len(batch)
-                if send(batch):
-                    status["stored"] += len(batch)
-                    status["pending"] = 0
+                if not send(batch):
+                    break   # stopping: what was not stored is not in the resume record either
+                status["stored"] += len(batch)
+                status["pending"] = 0
+            if control_client is not None and (changed or started >= next_save):
+                _save(control_client, sims, controls.last)
+                next_save = started + RESUME_EVERY_S
             if controls is not None and started >= next_truth:
                 controls.publish_truth()
                 next_truth = started + TRUTH_EVERY_S
-            stop_event.wait(max(0.0, STEP_S - (time.monotonic() - started)))
+            behind = any(s.clock < now for s in sims)
+            stop_event.wait(0.0 if behind else max(0.0, STEP_S - (time.monotonic() - started)))
+        else:
+            if control_client is not None:
+                _save(control_client, sims, controls.last)
     finally:
         for s in sims:
             registry.pop(s.room, None)
+
+
+# ---- resuming after a restart ------------------------------------------------------------------------------
+
+def _open_room(client, name: str, platform: str, seed, cfg: SimConfig, fresh_ts: float, now: float):
+    """The room's SimRoom for this run, and the events that must be stored before it steps."""
+    if client is None:
+        return SimRoom(name, platform, seed, fresh_ts, cfg), []
+    sim = _load(client, name)
+    if sim is not None:
+        if now - sim.clock <= RESUME_MAX_GAP_S:
+            log.info("%s resumes its session from %.0f s ago", name, now - sim.clock)
+            return sim, []
+        log.info("%s was stopped %.0f s ago: its session ends there and a new one starts", name, now - sim.clock)
+        return sim, sim.restart_at(now)
+    if not client.xlen(keys.events(name)):   # a fresh room (a consumer group may have made its stream empty)
+        return SimRoom(name, platform, seed, fresh_ts, cfg), []
+    # events but no usable record: end what the log says is running, start afresh from now (or from the log's
+    # end, if an earlier run's speed took event time past the wall clock)
+    events, last_ts = _close_log(client, name)
+    return SimRoom(name, platform, seed, max(now, last_ts), cfg), events
+
+
+def _load(client, room: str) -> SimRoom | None:
+    blob = client.get(keys.sim_resume(room))
+    if not blob:
+        return None
+    try:
+        version, sim = pickle.loads(zlib.decompress(blob))
+    except Exception as e:  # noqa: BLE001 - an unreadable record only means the room cannot resume
+        log.warning("%s: resume record unreadable (%s)", room, e)
+        return None
+    return sim if version == RESUME_VERSION else None
+
+
+def _save(client, sims: list[SimRoom], controls_last) -> None:
+    """Every room's resume record, and where event time and the control stream stood. Called only when
+    every event the rooms returned is stored: a record is never ahead of the log. A record behind it (a
+    crash between saves) replays its rooms' same events with the same ids, which are duplicates."""
+    try:
+        pipe = client.pipeline(transaction=False)
+        for sim in sims:
+            with sim._lock:
+                blob = pickle.dumps((RESUME_VERSION, sim), protocol=pickle.HIGHEST_PROTOCOL)
+            pipe.set(keys.sim_resume(sim.room), zlib.compress(blob, 1))
+        last = controls_last.decode() if isinstance(controls_last, bytes) else controls_last
+        pipe.set(keys.SIM_CLOCK, orjson.dumps({"wall": time.time(), "event": max(s.clock for s in sims),
+                                               "controls": last}))
+        pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        log.warning("cannot save resume records: %s", e)
+
+
+def _read_clock(client) -> dict | None:
+    raw = client.get(keys.SIM_CLOCK)
+    return orjson.loads(raw) if raw else None
+
+
+def _close_log(client, room: str) -> tuple[list[dict], float]:
+    """The events that end the session the room's log has running (none if its latest session ended):
+    product_off for what is on stage, then session_end, at the log's last event time; and that time. The
+    log's tail is read back to the latest session boundary, at most CLOSE_SCAN entries."""
+    last_ts, on, off, end = None, [], set(), None
+    top = "+"
+    scanned = 0
+    while scanned < CLOSE_SCAN and end is None:
+        chunk = client.xrevrange(keys.events(room), max=top, count=1000)
+        for entry_id, fields in chunk:
+            ev = orjson.loads(fields[b"e"])
+            last_ts = ev["ts"] if last_ts is None else max(last_ts, ev["ts"])
+            t = ev["type"]
+            if t in ("session_start", "session_end"):
+                end = t
+                break
+            if t == "product_off":
+                off.add(ev["sku"])
+            elif t == "product_on" and ev["sku"] not in off and ev["sku"] not in on:
+                on.append(ev["sku"])
+        scanned += len(chunk)
+        if len(chunk) < 1000:
+            break
+        top = b"(" + chunk[-1][0]
+    if last_ts is None:
+        return [], float("-inf")
+    if end == "session_end":
+        return [], last_ts
+    tag = f"{room}-close-{int(last_ts * 1000)}"
+    out = [{"id": f"{tag}-off-{sku}", "room": room, "ts": last_ts, "type": "product_off", "sku": sku} for sku in on]
+    log.info("%s: no resume record; its running session ends at its last event", room)
+    return out + [{"id": f"{tag}-end", "room": room, "ts": last_ts, "type": "session_end"}], last_ts
 
 
 def run(redis_url: str, rooms: int, stop_event: threading.Event, speed: float = 1.0, seed=None,
@@ -1064,7 +1210,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--session-minutes", type=float, default=120.0)
     p.add_argument("--preroll-minutes", type=float, default=10.0,
-                   help="start with sessions already running for up to this long, staggered across rooms")
+                   help="rooms with no events yet start with sessions already running for up to this long, "
+                        "staggered across rooms (a restarted room continues its session instead)")
     a = p.parse_args(argv)
     if not a.redis_url and not a.url:
         p.error("give --redis-url (or LIVEWALL_REDIS_URL) or --url")
@@ -1077,6 +1224,10 @@ def main(argv: list[str] | None = None) -> None:
     if a.url:
         from store.connect import sync_client
         control = sync_client(a.redis_url) if a.redis_url else None
+        if control is None and config["preroll_s"]:
+            # without the store, whether a room has sessions already cannot be known: never backdate into one
+            log.info("no --redis-url: rooms start now, without preroll, and cannot resume")
+            config["preroll_s"] = 0.0
         run_with(_http_sender(a.url, a.token, stop), a.rooms, stop, a.speed, a.seed, control_client=control,
                  **config)
     else:

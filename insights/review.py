@@ -36,4 +36,16 @@ def build_review(session: str, data: dict, alerts: list[dict]) -> dict:
         "products": data["products"],
         "segments": segments,
         "timeline": timeline,
+        "late": late_block(data.get("late")),
     }
+
+
+def late_block(rec: dict | None) -> dict:
+    """Events that came after the session was frozen (a newer session had started): kept and reported here,
+    never in the totals (engine/room.py). Amounts in the record are cents."""
+    rec = rec or {"count": 0, "by_type": {}, "events": []}
+    by_type = {t: {**v, "amount": v["amount"] / 100} if "amount" in v else dict(v) for t, v in rec["by_type"].items()}
+    return {"count": rec["count"], "by_type": by_type, "in_totals": False,
+            "gmv": by_type.get("pay", {}).get("amount", 0.0),
+            "refund_amount": by_type.get("refund", {}).get("amount", 0.0),
+            "events": rec["events"]}

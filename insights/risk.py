@@ -48,6 +48,7 @@ GROUP, CONSUMER = "risk", "risk-1"
 BATCH = 5000                # entries per room stream per read
 MAX_READS = 10              # reads per run at most: under a flood, evaluate between catching up
 LOOKBACK_S = 120            # a room first seen: read what its stream got in this many seconds before
+RECALL_MAX = 500_000        # after a restart, entries read again at most to refill the rules' windows
 SYSTEM_ROOM = "*"           # the room of alerts about livewall itself
 
 
@@ -868,12 +869,23 @@ _OBSERVERS = {
 }
 
 
-def system_conditions(heartbeat: dict | None, wall: float, config: dict) -> list[Condition]:
-    """livewall itself: the engine's heartbeat (`keys.ENGINE_HEARTBEAT`) is old, or the engine is behind."""
+def system_conditions(heartbeat: dict | None, wall: float, config: dict, since: float | None = None) -> list[Condition]:
+    """livewall itself: the engine's heartbeat (`keys.ENGINE_HEARTBEAT`) is old, or the engine is behind.
+
+    `since`: when this job started. A restart is no engine failure: a beat left by an engine that started
+    before this job (the one a restart stopped, perhaps) is not judged until start_grace_s after it, which is
+    the new engine's time to load its rooms and beat; and an engine's first start_grace_s are spent on the
+    backlog of its own outage, which is not lag."""
     p = params(config, SYSTEM_ROOM, "engine_lag")
     if heartbeat is None or not p.get("enabled", True):
         return []
+    grace = p.get("start_grace_s", 0.0)
+    started = heartbeat.get("started")
+    if since is not None and (started is None or started < since) and wall - since < grace:
+        return []
     age, lag = wall - heartbeat["ts"], heartbeat.get("lag_s") or 0.0
+    if started is not None and heartbeat["ts"] - started < grace:
+        lag = 0.0
     if age > p["max_heartbeat_age_s"] or lag > p["max_lag_s"]:
         return [Condition("engine_lag", SYSTEM_ROOM, {"lag_s": lag, "heartbeat_age_s": age})]
     return []
@@ -893,6 +905,7 @@ class Job:
         self.states: dict[str, RiskState] = {}
         self.products: dict[str, tuple] = {}   # room -> (snapshot `updated`, full product rows)
         self.adopted = False
+        self.started = time.time()
 
     def step(self) -> None:
         config = self.book.current()
@@ -908,11 +921,14 @@ class Job:
             if blob:
                 snap = orjson.loads(blob)
                 snap["products"] = self._products(name, snap)
+                # a snapshot left before this job started (a restart) is only as old as the job: stale_data
+                # judges the feed from here on, not the outage
+                snap["updated"] = max(snap.get("updated") or wall, self.started)
                 st = self.states[name]
                 now = max(snap["metrics"]["as_of"], st.last_ts or 0.0)
                 conditions += st.evaluate(snap, now, config, wall)
         beat = self.r.get(keys.ENGINE_HEARTBEAT)
-        conditions += system_conditions(orjson.loads(beat) if beat else None, wall, config)
+        conditions += system_conditions(orjson.loads(beat) if beat else None, wall, config, self.started)
         changes = self.tracker.update(conditions, wall, lambda room, rule: params(config, room, rule))
         if changes:
             self.store.save(changes)
@@ -930,6 +946,7 @@ class Job:
 
     def _join(self, name: str) -> None:
         stream = keys.events(name)
+        st = self.states[name] = RiskState(name)
         try:
             # a new group starts a little in the past: the events that made the room known count too
             start = f"{int((time.time() - LOOKBACK_S) * 1000)}-0"
@@ -937,9 +954,38 @@ class Job:
         except redis.ResponseError as e:
             if "BUSYGROUP" not in str(e):
                 raise
-        st = self.states[name] = RiskState(name)
-        # delivered before a restart but never acknowledged: those come first
+            self._recall(stream, st)
+        # delivered before a restart but never acknowledged: those come next
         self._consume({stream: "0"}, {stream: st})
+
+    def _recall(self, stream: str, st: RiskState) -> None:
+        """After a restart, observe again what the group had been given in the last MAX_WINDOW_S (up to its
+        first unacknowledged entry): rules that compare now with before (a leave burst, an order burst...)
+        would otherwise compare the events that came while the job was away with an empty before."""
+        group = next((g for g in self.r.xinfo_groups(stream) if g["name"] in (GROUP, GROUP.encode())), None)
+        if group is None:
+            return
+        last = group["last-delivered-id"]
+        last = last.decode() if isinstance(last, bytes) else last
+        pending = self.r.xpending(stream, GROUP)
+        until = f"({pending['min'].decode() if isinstance(pending['min'], bytes) else pending['min']}" \
+            if pending.get("pending") else last
+        start = f"{max(0, int(last.split('-')[0]) - MAX_WINDOW_S * 1000)}-0"
+        seen = 0
+        while seen < RECALL_MAX:
+            chunk = self.r.xrange(stream, min=start, max=until, count=BATCH)
+            for _entry_id, fields in chunk:
+                try:
+                    st.observe(orjson.loads(fields[b"e"]))
+                except (KeyError, TypeError, ValueError):
+                    continue
+            seen += len(chunk)
+            if len(chunk) < BATCH:
+                break
+            start = b"(" + chunk[-1][0]
+        # the previous run judged these already: event rules must not see them as new
+        st.inbox.clear()
+        st.fresh.clear()
 
     def _read(self, rooms: list[str]) -> None:
         streams = {keys.events(n): ">" for n in rooms}

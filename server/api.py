@@ -116,9 +116,9 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis) -> None:
         if room is None:
             return _error(404, f"unknown session {session!r}")
         room = room.decode()
-        final = await r.get(keys.session_final(room, session))
+        final, late = await r.mget(keys.session_final(room, session), keys.session_late(room, session))
         if final:
-            data = orjson.loads(final)
+            data = {**orjson.loads(final), "late": orjson.loads(late) if late else None}
         else:
             snap = await snapshot(room)
             if not snap or snap["metrics"]["session"] != session:

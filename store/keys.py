@@ -7,11 +7,12 @@ Redis Cluster slot and can be written together in one MULTI.
 ROOMS = "lw:rooms"                # SET of every room that has accepted an event
 IDS = "lw:ids"                    # SET of every accepted event id (the idempotency keys)
 SESSIONS = "lw:sessions"          # HASH session id -> room
-ENGINE_HEARTBEAT = "lw:engine:hb"  # JSON: last loop time, lag
+ENGINE_HEARTBEAT = "lw:engine:hb"  # JSON: last loop time, lag, the engine's start time
 GROUP = "engine"                  # consumer group of the engine on every room stream
 FRAMES_PATTERN = "lw:frames:*"    # pub/sub: one channel per room, payload = frame JSON
 ALERTS = "lw:alerts"              # STREAM: every alert change, in order (history)
 NOTICE_CHANNEL = "lw:notices"     # pub/sub: alert changes and fresh insights, for every screen
+SIM_CLOCK = "lw:sim:clock"        # JSON: the simulator's event time and control position at its last save
 
 
 def events(room: str) -> str:
@@ -42,12 +43,22 @@ def session_final(room: str, session: str) -> str:
     return f"lw:{{{room}}}:final:{session}"
 
 
+def session_late(room: str, session: str) -> str:
+    """JSON: the late events of a frozen session, never in its final figures (engine/room.py)."""
+    return f"lw:{{{room}}}:late:{session}"
+
+
 def frames(room: str) -> str:
     return f"lw:frames:{room}"
 
 
 def room_of_events_key(key: str) -> str:
     return key[key.index("{") + 1:key.rindex("}")]
+
+
+def sim_resume(room: str) -> str:
+    """zlib(pickle((version, SimRoom))): a simulated room's whole state, to continue its session after a restart."""
+    return f"lw:{{{room}}}:sim:resume"
 
 
 # Written by the insight jobs (insights/), read by the API and the screens.

@@ -11,14 +11,14 @@ import math
 import orjson
 import pytest
 
-from engine.room import Room
+from engine.room import Room, rebuild
 from feeds.schema import judge
 
 try:  # the repo root on sys.path (python -m pytest, or a pythonpath setting)
-    from tests.events import EDGE_CASES, ROOM, arrive_late, random_session
+    from tests.events import EDGE_CASES, ROOM, Builder, E, arrive_late, random_session
     from tests.reference import reference
 except ModuleNotFoundError:  # only tests/ on sys.path
-    from events import EDGE_CASES, ROOM, arrive_late, random_session
+    from events import EDGE_CASES, ROOM, Builder, E, arrive_late, random_session
     from reference import reference
 
 LATE_S = 60.0
@@ -26,11 +26,9 @@ MONEY = {"gmv", "refund_amount", "net_gmv", "ad_spend", "paid_gmv", "price", "co
 FLOATS = {"watch_seconds", "avg_dwell_s", "gpm", "uv_value", "ctr", "cvr", "roi", "paid_roi", "stage_seconds"}
 
 
-def _rebuilt(applied: list) -> Room:
-    # What the runner does on a late session boundary: replay the log so far in (ts, seq) order.
-    room = Room(ROOM)
-    for ev, seq in sorted(applied, key=lambda p: (p[0]["ts"], p[1])):
-        room.apply(ev, seq)
+def _rebuilt(old: Room, applied: list) -> Room:
+    # What the runner does on a late session boundary: replay the current session's part of the log so far
+    room = rebuild(old, applied)
     assert not room.needs_rebuild, "a replay in (ts, seq) order asked for another rebuild"
     return room
 
@@ -43,7 +41,7 @@ def engine_states(events: list[dict]):
         room.apply(ev, seq)
         applied.append((ev, seq))
         if room.needs_rebuild:
-            room = _rebuilt(applied)
+            room = _rebuilt(room, applied)
         yield seq + 1, room
 
 
@@ -197,3 +195,72 @@ def test_random_session_at_checkpoints(seed):
 def test_big_session_late_within_60s():
     events = arrive_late(random_session(7, users=250, span=1800, skus=20), 7)
     check(events, where="big session")
+
+
+# -- frozen sessions: once a newer session has started, an ended session's figures never change ---------
+
+def _frozen_case(seed: int) -> tuple[list[dict], int, list[dict], float]:
+    """A random session (S1), then a newer session (S2) whose start arrives at index k, then events late
+    into S1: a pay, a refund, an enter and the session boundaries that would have split it."""
+    s1 = arrive_late(random_session(seed, users=20), seed, on_time=("session_start",))
+    t1 = max(e["ts"] for e in s1 if e["type"] == "session_start")   # S1's start: the latest session_start
+    t2 = max(e["ts"] for e in s1) + 30
+    b = Builder(f"frozen{seed}")
+    s2 = [b("session_start", t2, title="S2"), b("enter", t2 + 1, user="n1", source="paid"),
+          b("pay", t2 + 2, user="n1", sku="sku0", order_id="n-o1", amount=4.0)]
+    late = [b("pay", t1 + 10, user="late", sku="sku1", order_id="late-o1", amount=7.77),
+            b("session_start", t1 + 12, title="would split S1"),
+            b("refund", t1 + 14, order_id="late-o1", amount=1.5),
+            b("enter", t1 + 15, user="late2"),
+            b("session_end", t1 + 16)]
+    events = s1 + s2[:2] + late[:3] + s2[2:] + late[3:]
+    return events, len(s1), late, t2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_frozen_session_keeps_its_figures_and_its_late_events_apart(seed):
+    events, k, late, t2 = _frozen_case(seed)
+    frozen_at = None
+    for n, room in engine_states(events):
+        if n == k:   # S1 as it stands just before S2 starts: what its final figures must stay
+            frozen_at = engine_result(room)
+    s1 = next(s for s in room.finished if s.started < t2 and s.id == frozen_at["metrics"]["session"])
+    final = {"metrics": s1.metrics(), "products": s1.product_rows(), "series": s1.series()}
+    # the rule's figures, from the independent reference: S1's events, as they stood before S2 began
+    ref = reference(events[:k])
+    skip = ("peak_online",) if max_lateness(events[:k]) > LATE_S else ()
+    ref["metrics"].pop("ended", None)
+    _assert_same(ref, final, skip, f"seed {seed}, frozen S1")
+    assert final == {**frozen_at, "metrics": {**frozen_at["metrics"], "ended": final["metrics"]["ended"]}}
+    # the late ones: kept and summed on S1, never applied, never moved into S2
+    rec = room.late[s1.id]
+    assert rec["count"] == len(late)
+    assert {t: v["count"] for t, v in rec["by_type"].items()} == {
+        "pay": 1, "session_start": 1, "refund": 1, "enter": 1, "session_end": 1}
+    assert rec["by_type"]["pay"]["amount"] == 777 and rec["by_type"]["refund"]["amount"] == 150
+    assert [e["id"] for e in rec["events"]] == [e["id"] for e in late]
+    # S2, the current session, is as the contract says (the reference sees S1's late events as S1's)
+    check(events, skip=("peak_online",), where=f"seed {seed}, S2")
+    assert room.current.started == t2 and room.current.gmv == 400
+
+
+def test_late_session_start_inside_the_current_session_still_splits_it():
+    # The contract's rule while a session is current: a late start splits it, by event time.
+    events = [E("session_start", 0), E("enter", 1, user="a"), E("pay", 2, user="a", sku="s", order_id="o1", amount=3.0),
+              E("session_start", 100), E("enter", 101, user="b"), E("pay", 110, user="b", sku="s", order_id="o2",
+                                                                      amount=5.0),
+              E("session_start", 105), E("pay", 50, user="a", sku="s", order_id="o3", amount=9.0)]
+    room = run_engine(events)
+    check(events, where="late start in the current session")
+    first, second = room.finished
+    assert first.gmv == 300 and second.gmv == 0 and room.current.gmv == 500
+    late = room.late[first.id]
+    assert late["count"] == 1 and late["by_type"]["pay"]["amount"] == 900
+    assert second.id not in room.late
+
+
+def test_events_between_frozen_sessions_belong_to_no_session():
+    events = [E("session_start", 0), E("enter", 1, user="a"), E("session_end", 10), E("session_start", 100),
+              E("pay", 50, user="a", sku="s", order_id="o1", amount=9.0), E("session_start", 40)]
+    room = run_engine(events)
+    assert room.late == {} and [s.gmv for s in room.finished] == [0] and room.current.gmv == 0
