@@ -90,3 +90,25 @@ def test_unreadable_entries_never_stop_the_engine(system):
                      dead_letters(system, room=room)["dead_letters"], what="every junk entry set aside")
     assert sorted(d["stream_id"] for d in got) == sorted(ids) and all(d["error"] for d in got)
     assert system.get("/healthz")["ok"]
+
+
+def test_a_room_whose_job_run_fails_is_set_aside_and_the_other_rooms_go_on(system):
+    from insights.ads import state_key
+    r = redis.Redis.from_url(system.redis_url)
+    for room in ("a-broken", "b-fine"):   # the broken room comes first in every run
+        assert system.post([
+            {"id": f"{room}-start", "room": room, "ts": NOW, "type": "session_start"},
+            {"id": f"{room}-enter", "room": room, "ts": NOW + 1, "type": "enter", "user": "u1", "source": "paid"},
+            {"id": f"{room}-spend", "room": room, "ts": NOW + 2, "type": "ad_spend", "campaign": "c1", "amount": 50},
+        ])["accepted"] == 3
+    system.metrics_when("a-broken", lambda m: m["ad_spend"] == 50)
+    r.set(state_key("a-broken"), b"{corrupt")   # the ads job's own state of that room, now unreadable
+    got = wait_until(lambda: dead_letters(system, room="a-broken")["dead_letters"], timeout=15,
+                     what="the failed run set aside")
+    assert got[0]["source"] == "ads" and got[0]["stream_id"] is None and got[0]["error"]
+    # the other room goes on: its suggestion is refreshed by runs after the failure (every second)...
+    def refreshed_after(t):
+        return any(x["updated"] > t for x in system.get("/api/rooms/b-fine/suggestions")["suggestions"])
+    wait_until(lambda: refreshed_after(got[0]["at"] + 2.5), timeout=15, what="later runs for the other room")
+    # ...while the broken room, failing the same way in each of them, is still one dead letter
+    assert len(dead_letters(system, room="a-broken")["dead_letters"]) == 1
