@@ -20,26 +20,35 @@ _QUOTE, _COMMA, _OPEN_ARRAY = ord('"'), ord(","), ord("[")
 _SPACE = b" \t\r\n"
 
 
-def _structure(text: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(position, byte, depth after it) of each bracket, brace and comma outside strings."""
+CHUNK = 1 << 20   # bytes scanned at a time: the scan's memory stays a few times this, whatever the body
+
+
+def _chunks(text: bytes):
+    """For each chunk of the text in turn: (position, byte, depth after it) of each bracket, brace and comma
+    outside strings."""
     # An escaped backslash or quote never delimits a string; two inert bytes in its place keep every position.
     clean = text.replace(b"\\\\", b"__").replace(b'\\"', b"__")
-    b = np.frombuffer(clean, dtype=np.uint8)
-    pos = np.flatnonzero(_STRUCTURAL[b])
-    ch = b[pos]
-    quote = ch == _QUOTE
-    outside = (np.cumsum(quote, dtype=np.int64) & 1) == 0   # an even number of quotes before it
-    keep = outside & ~quote
-    pos, ch = pos[keep], ch[keep]
-    return pos, ch, np.cumsum(_STEP[ch], dtype=np.int64)
+    quotes = depth = 0
+    for off in range(0, len(clean), CHUNK):
+        b = np.frombuffer(clean, dtype=np.uint8, count=min(CHUNK, len(clean) - off), offset=off)
+        pos = np.flatnonzero(_STRUCTURAL[b])
+        ch = b[pos]
+        quote = ch == _QUOTE
+        outside = ((np.cumsum(quote, dtype=np.int64) + quotes) & 1) == 0   # an even number of quotes before it
+        quotes += int(np.count_nonzero(quote))
+        keep = outside & ~quote
+        pos, ch = pos[keep] + off, ch[keep]
+        d = np.cumsum(_STEP[ch], dtype=np.int64) + depth
+        if d.size:
+            depth = int(d[-1])
+            yield pos, ch, d
 
 
 def deeper_than(text: bytes, levels: int) -> bool:
     """Whether the text nests more than `levels` arrays and objects (a lone object is 1 level)."""
     if text.count(b"[") + text.count(b"{") <= levels:   # the usual event: no scan
         return False
-    _pos, _ch, depth = _structure(text)
-    return bool(depth.size) and int(depth.max()) > levels
+    return any(int(d.max()) > levels for _pos, _ch, d in _chunks(text))
 
 
 class NotAnArray(ValueError):
@@ -53,19 +62,39 @@ def array_items(body: bytes, limit: int) -> tuple[int, list[tuple[int, int, int]
     Raises NotAnArray when the text is not one array (an unbalanced bracket, something after it, ...)."""
     text = body.rstrip(_SPACE)
     first = len(body) - len(body.lstrip(_SPACE))
-    pos, ch, depth = _structure(text)
-    if (not pos.size or pos[0] != first or ch[0] != _OPEN_ARRAY or pos[-1] != len(text) - 1
-            or depth[-1] != 0 or (depth.size > 1 and depth[:-1].min() < 1)):
+    seps: list[int] = []    # positions of the commas between elements, while there are at most `limit`
+    peaks: list[int] = []   # the deepest depth inside each element closed so far
+    n_seps = below = 0      # below: structure at depth < 1 (only the final bracket may be)
+    open_peak, head, last = 0, None, (-1, -1)
+    for pos, ch, d in _chunks(text):
+        if head is None:
+            head = (int(pos[0]), int(ch[0]))
+        last = (int(pos[-1]), int(d[-1]))
+        below += int(np.count_nonzero(d < 1))
+        cut = np.flatnonzero((ch == _COMMA) & (d == 1))
+        n_seps += cut.size
+        if n_seps >= limit:
+            continue
+        seps += pos[cut].tolist()
+        # an element's segment ends with its comma; the chunk's first segment continues the open element
+        starts = cut + 1
+        segs = np.maximum.reduceat(d, [0, *starts[starts < d.size].tolist()]).tolist()
+        segs[0] = max(segs[0], open_peak)
+        if starts.size and starts[-1] == d.size:
+            peaks += segs
+            open_peak = 0
+        else:
+            peaks += segs[:-1]
+            open_peak = segs[-1]
+    if head != (first, _OPEN_ARRAY) or last != (len(text) - 1, 0) or below != 1:
         raise NotAnArray("body must be one JSON array")
-    seps = np.flatnonzero((ch == _COMMA) & (depth == 1))
-    if not seps.size and not body[first + 1:pos[-1]].strip(_SPACE):
+    if not n_seps and not body[first + 1:last[0]].strip(_SPACE):
         return 0, []   # []
-    n = int(seps.size) + 1
+    n = n_seps + 1
     if n > limit:
         return n, []
-    bounds = [0, *(seps + 1).tolist()]   # each element's first structural index (after its separator)
-    peaks = np.maximum.reduceat(depth, bounds).tolist()
-    starts = [first + 1, *(pos[seps] + 1).tolist()]
-    ends = [*pos[seps].tolist(), int(pos[-1])]
+    peaks.append(open_peak)
+    starts = [first + 1, *(p + 1 for p in seps)]
+    ends = [*seps, last[0]]
     # an element's own levels: the depth inside it, less the array's level
     return n, [(s, e, max(0, p - 1)) for s, e, p in zip(starts, ends, peaks)]
