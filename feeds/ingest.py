@@ -14,6 +14,7 @@ import re
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from feeds.jsonscan import NotAnArray, array_items
 from feeds.schema import MAX_NESTING, Invalid, Malformed, judge_raw
@@ -166,7 +167,10 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
                 return _error(401, "missing or wrong ingest token (Authorization: Bearer <token>)")
         try:
             body = await _read_body(request)
-            good, rejected = judge_body(body, "ndjson" in request.headers.get("content-type", ""))
+            # in a worker thread: judging a big body takes a while, and /healthz and the other requests
+            # of this process must not wait behind it (the numpy scan lets go of the GIL)
+            good, rejected = await run_in_threadpool(judge_body, body,
+                                                     "ndjson" in request.headers.get("content-type", ""))
         except BodyError as e:
             return _error(e.status, e.reason)
         flags = await store_async(redis_async, good) if good else []
