@@ -280,7 +280,7 @@ class RiskState:
             try:
                 # every rule runs, enabled or not, so that its windows keep moving
                 found = list(rule(self, view, p))
-            except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+            except Exception as e:  # noqa: BLE001 - one rule's failure never silences the others
                 log.warning("rule %s failed in room %s: %r", name, self.room, e)
                 continue
             if p.get("enabled", True) and m.get("ended") is None:
@@ -938,11 +938,17 @@ class Job:
         blobs = self.r.mget([keys.snapshot(n) for n in rooms]) if rooms else []
         for name, blob in zip(rooms, blobs):
             if blob:
-                snap = orjson.loads(blob)
-                snap["products"] = self._products(name, snap)
-                st = self.states[name]
-                now = max(snap["metrics"]["as_of"], st.last_ts or 0.0)
-                conditions += st.evaluate(snap, now, config, wall)
+                try:
+                    snap = orjson.loads(blob)
+                    snap["products"] = self._products(name, snap)
+                    st = self.states[name]
+                    now = max(snap["metrics"]["as_of"], st.last_ts or 0.0)
+                    conditions += st.evaluate(snap, now, config, wall)
+                except redis.RedisError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - one room never stops the others' alerts
+                    if deadletters.record(self.r, "risk", name, e):
+                        log.exception("risk: room %s failed; set aside as a dead letter", name)
         beat = self.r.get(keys.ENGINE_HEARTBEAT)
         conditions += system_conditions(orjson.loads(beat) if beat else None, wall, config)
         conditions += self.dead.conditions(self.r, wall, config)

@@ -112,3 +112,22 @@ def test_a_room_whose_job_run_fails_is_set_aside_and_the_other_rooms_go_on(syste
     wait_until(lambda: refreshed_after(got[0]["at"] + 2.5), timeout=15, what="later runs for the other room")
     # ...while the broken room, failing the same way in each of them, is still one dead letter
     assert len(dead_letters(system, room="a-broken")["dead_letters"]) == 1
+
+
+def test_a_room_the_risk_job_cannot_evaluate_does_not_silence_the_others(system):
+    r = redis.Redis.from_url(system.redis_url)
+    r.sadd(keys.ROOMS, "c-junk")
+    r.set(keys.snapshot("c-junk"), b'{"metrics": {}}')   # a snapshot no rule can read
+    got = wait_until(lambda: [d for d in dead_letters(system, room="c-junk")["dead_letters"]
+                              if d["source"] == "risk"], what="the room set aside")
+    assert "as_of" in got[0]["error"]
+    assert system.post([{"id": "d-ok-1", "room": "d-ok", "ts": time.time(), "type": "comment", "user": "u9",
+                         "text": "加 微 信 便宜"}])["accepted"] == 1
+
+    def banned():
+        return [a for a in system.get("/api/alerts", params={"room": "d-ok"})["alerts"] if a["rule"] == "banned_words"]
+    wait_until(banned, what="the other room's alert")
+    # the ads and re-run jobs cannot read it either: each part sets the room aside once, however often it runs
+    sources = [d["source"] for d in dead_letters(system, room="c-junk")["dead_letters"]]
+    assert sorted(set(sources)) == sorted(sources) and set(sources) <= {"risk", "ads", "rerun"}
+    r.delete(keys.snapshot("c-junk"))
