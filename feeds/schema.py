@@ -179,7 +179,7 @@ def judge_raw(raw: bytes, now: float | None = None) -> tuple[str, str, bytes]:
     """Validate one event given as JSON text: (id, room, the JSON to store), or raise Invalid.
 
     The fast path: msgspec decodes straight into the typed struct; the original text is stored as it came
-    (extra fields kept) unless money needs rounding or it has needless whitespace.
+    (extra fields kept) unless money needs rounding.
     """
     raw = bytes(raw)   # a slice of the body, or bytes already
     if not raw.isascii():
