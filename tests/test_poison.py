@@ -90,6 +90,13 @@ def test_unreadable_entries_never_stop_the_engine(system):
                      dead_letters(system, room=room)["dead_letters"], what="every junk entry set aside")
     assert sorted(d["stream_id"] for d in got) == sorted(ids) and all(d["error"] for d in got)
     assert system.get("/healthz")["ok"]
+    # newest first, paged by `limit`; a bad parameter is a 400 with a reason
+    assert [d["id"] for d in got] == sorted((d["id"] for d in got), key=lambda i: tuple(map(int, i.split("-"))),
+                                            reverse=True)
+    assert dead_letters(system, room=room, limit=2)["dead_letters"] == got[:2]
+    for bad in ({"limit": "0"}, {"limit": "x"}, {"room": "no such/room"}):
+        resp = system.http.get("/api/deadletters", params=bad)
+        assert resp.status_code == 400 and resp.json()["error"]
 
 
 def test_a_room_whose_job_run_fails_is_set_aside_and_the_other_rooms_go_on(system):
