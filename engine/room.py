@@ -105,9 +105,18 @@ class Room:
         self.implicit = False
 
 
+class ApplyFailed(Exception):
+    """An event raised while a rebuild applied it: `seq` names it, so the caller can set it aside."""
+
+    def __init__(self, seq: int, ev: dict, error: Exception):
+        super().__init__(str(error))
+        self.seq, self.ev, self.error = seq, ev, error
+
+
 def rebuild(old: Room, log) -> Room:
     """The room `old` would be had the (event, seq) pairs of `log` (its whole log so far) come in (ts, seq)
-    order from its current session's start on; frozen sessions and their late records stay as they are."""
+    order from its current session's start on; frozen sessions and their late records stay as they are.
+    Raises ApplyFailed, naming the event, if one raises."""
     cur = old.current
     start = (float("-inf"), -1) if cur is None or old.implicit else (cur.started, cur.start_seq)
     room = Room(old.name)
@@ -115,7 +124,10 @@ def rebuild(old: Room, log) -> Room:
     room.frozen, room.late, room.late_changed = old.frozen, old.late, old.late_changed
     for ev, seq in sorted(((ev, seq) for ev, seq in log if (ev["ts"], seq) >= start),
                           key=lambda p: (p[0]["ts"], p[1])):
-        room.apply(ev, seq)
+        try:
+            room.apply(ev, seq)
+        except Exception as e:  # noqa: BLE001 - the caller decides what to do with the event
+            raise ApplyFailed(seq, ev, e) from e
     room.seq, room.last_id = old.seq, old.last_id
     room.finished = old.finished + room.finished
     room.dirty = True

@@ -15,10 +15,11 @@ import time
 import orjson
 import redis
 
-from engine.room import Room, rebuild
+from engine.room import ApplyFailed, Room, rebuild
+from feeds.schema import Invalid, admissible
 from server.parts import gc_keeper, stop_on_signals
 from settings import FRAME_HZ
-from store import keys
+from store import deadletters, keys
 from store.connect import by_stream, raw_stream_reads, sync_client
 
 log = logging.getLogger("livewall.engine")
@@ -50,6 +51,7 @@ class Engine:
         self.save_cost: dict[str, float] = {}  # room -> seconds its last checkpoint took
         self.lag_s = 0.0
         self.started = time.time()   # in the heartbeat: a beat from before this engine started is no evidence
+        self.dead: dict[str, set] = {}        # room -> stream ids set aside as dead letters
 
     # -- rooms ----------------------------------------------------------------------------------------
 
@@ -93,23 +95,64 @@ class Engine:
         room.dirty = True
 
     def _apply(self, room: Room, entries: list, recovering: bool = False) -> None:
-        """Apply new entries; when recovering, entries the checkpoint already covers are only acknowledged."""
+        """Apply new entries; when recovering, entries the checkpoint already covers are only acknowledged.
+
+        No event may stop the engine. An entry is checked against today's schema before it touches the room
+        (`_admit`): every handler in engine/metrics.py can only fail on what the schema rules out (a missing
+        field, a wrong type, a sum overflowing a float), so an admitted event cannot fail half-way and leave
+        the room half-changed. Copying the session before each event would cost more than applying it. Should
+        one fail anyway (a bug), the room may be half-changed: it is rebuilt from its log without that entry."""
         done = _sid(room.last_id) if recovering else None
-        ack = self.unacked[room.name]
+        name = room.name
+        ack = self.unacked[name]
         for entry_id, fields in entries:
             ack.append(entry_id)
             if recovering and _sid(entry_id) <= done:
                 continue
-            room.apply(orjson.loads(fields[1]), room.seq)
+            payload = fields[1] if len(fields) > 1 else None   # raw fields: [b"e", payload]
+            ev = self._admit(name, entry_id, payload)
+            if ev is not None:
+                try:
+                    room.apply(ev, room.seq)
+                except Exception as e:  # noqa: BLE001 - see above
+                    self._dead(name, entry_id, payload, e)
+                    room.last_id = entry_id
+                    self._rebuild(name)
+                    room = self.rooms[name]
+                    continue
             room.last_id = entry_id
+
+    def _admit(self, name: str, entry_id: bytes, payload: bytes) -> dict | None:
+        """The entry's event if the engine may apply it, else None (set aside as a dead letter)."""
+        if entry_id in self.dead.get(name, ()):
+            return None
+        try:
+            return admissible(payload)
+        except Invalid as e:
+            self._dead(name, entry_id, payload, e)
+            return None
+
+    def _dead(self, name: str, entry_id: bytes, payload, error: Exception) -> None:
+        self.dead.setdefault(name, set()).add(entry_id)
+        if deadletters.record(self.r, "engine", name, error, entry_id, bytes(payload or b"")):
+            log.warning("room %s: entry %s set aside as a dead letter: %s", name, entry_id.decode(), error)
 
     def _rebuild(self, name: str) -> None:
         """Replay the current session's part of the room's log in (ts, arrival) order: for session boundaries
         that came late inside it (frozen sessions are never replayed: engine/room.py)."""
         old = self.rooms[name]
         log.info("rebuilding room %s's current session from its log (a session boundary arrived late)", name)
-        events = ((orjson.loads(fields[b"e"]), seq) for seq, (_id, fields) in enumerate(self._log(name, old.last_id)))
-        self.rooms[name] = rebuild(old, events)
+        events, ids = [], {}
+        for seq, (_id, fields) in enumerate(self._log(name, old.last_id)):
+            ev = self._admit(name, _id, fields.get(b"e"))
+            if ev is not None:
+                events.append((ev, seq))
+                ids[seq] = _id
+        try:
+            self.rooms[name] = rebuild(old, events)
+        except ApplyFailed as f:  # see _apply: once more without it
+            self._dead(name, ids[f.seq], orjson.dumps(f.ev), f.error)
+            self._rebuild(name)
 
     def _log(self, name: str, until: bytes):
         start = "-"

@@ -7,14 +7,17 @@ its event (which would lose it) or an event stored twice.
 from __future__ import annotations
 
 import hmac
-import json
+import itertools
+import logging
+import re
 
-import msgspec
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from feeds.schema import Invalid, judge, judge_raw
+from feeds.jsonscan import NotAnArray, array_items
+from feeds.schema import MAX_NESTING, Invalid, Malformed, judge_raw
 from settings import MAX_BODY_BYTES
 from store import keys
 
@@ -35,6 +38,7 @@ for k = 3, #KEYS do
 end
 return out
 """
+log = logging.getLogger("livewall.ingest")
 CHUNK = 2000  # events per script call: long enough to amortize, short enough not to stall Redis
 
 
@@ -46,38 +50,57 @@ class BodyError(Exception):
 
 
 Judged = tuple[str, str, bytes]   # (id, room, JSON to store)
-_split = msgspec.json.Decoder(list[msgspec.Raw]).decode
+MAX_EVENTS = 10_000   # events in one body (CONTRACT section 1); blank NDJSON lines aside
+_LINE = re.compile(rb"^[ \t\r\x0b\x0c]*[^ \t\r\n\x0b\x0c]", re.M)   # a line that is not blank
 
 
 def judge_body(body: bytes, ndjson: bool) -> tuple[list[Judged], list[dict]]:
-    """Judge every event of a body on its own: (accepted in order, rejected with index and reason)."""
+    """Judge every event of a body on its own: (accepted in order, rejected with index and reason).
+
+    Events are counted before any is parsed, so what a body costs (and its reply) stays proportional to
+    what a real batch may hold, whatever was sent."""
     if ndjson:
-        return _judge_each([line for line in body.split(b"\n") if line.strip()], judge_raw)
+        if sum(1 for _ in itertools.islice(_LINE.finditer(body), MAX_EVENTS + 1)) > MAX_EVENTS:
+            raise BodyError(413, _too_many())
+        return _judge_each([line for line in body.split(b"\n") if line.strip()])
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise BodyError(400, f"body is not valid UTF-8 (byte {e.start})") from None
     try:
-        items = _split(body)
-    except msgspec.ValidationError:
+        n, items = array_items(body, MAX_EVENTS)
+    except NotAnArray:
         raise BodyError(400, "body must be a JSON array of events (or NDJSON with Content-Type: "
                              "application/x-ndjson)") from None
-    except msgspec.DecodeError as e:
-        # Not strict JSON. Python's parser also reads NaN, Infinity and 1e999: such an event is then
-        # rejected on its own ("must be a finite number") instead of failing the whole body.
-        try:
-            value = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise BodyError(400, f"body is not JSON: {e}") from None
-        if not isinstance(value, list):
-            raise BodyError(400, "body must be a JSON array of events") from None
-        return _judge_each(value, judge)
-    return _judge_each(items, judge_raw)
+    if n > MAX_EVENTS:
+        raise BodyError(413, _too_many(n))
+    for i, (start, end, depth) in enumerate(items):
+        if depth > MAX_NESTING and body[start:end].lstrip()[:1] != b"{":
+            # not an event nested too deep (that one is rejected alone) but the body's own structure
+            raise BodyError(400, f"body is not JSON we read: element {i} nests deeper than {MAX_NESTING} levels")
+    return _judge_each([body[start:end].strip() for start, end, _depth in items], in_array=True)
 
 
-def _judge_each(items, judge_one) -> tuple[list[Judged], list[dict]]:
+def _too_many(n: int | None = None) -> str:
+    return f"more than {MAX_EVENTS} events in one body" + (f" ({n})" if n else "") + "; nothing was stored"
+
+
+def _judge_each(items, in_array: bool = False) -> tuple[list[Judged], list[dict]]:
+    """`in_array`: text that is not JSON makes the whole body not JSON (an NDJSON line is rejected alone)."""
     good, rejected = [], []
     for i, item in enumerate(items):
         try:
-            good.append(judge_one(item))
+            good.append(judge_raw(item))
+        except Malformed as e:
+            if in_array:
+                raise BodyError(400, f"body is not JSON: element {i}: {e}") from None
+            rejected.append({"index": i, "error": str(e)})
         except Invalid as e:
             rejected.append({"index": i, "error": str(e)})
+        except Exception as e:  # noqa: BLE001 - whatever goes wrong judging one event is that event's reason
+            log.warning("judging event %d failed: %r", i, e)
+            rejected.append({"index": i, "error": f"could not be judged ({type(e).__name__})"})
     return good, rejected
 
 
@@ -111,7 +134,7 @@ async def store_async(client, events: list[Judged]) -> list[bool]:
 
 def ingest_sync(client, events: list[dict]) -> dict:
     """Judge and store events made in this process (the simulator, tests), as POST /api/events would."""
-    good, rejected = _judge_each([orjson.dumps(e) for e in events], judge_raw)
+    good, rejected = _judge_each([orjson.dumps(e) for e in events])
     flags = store_sync(client, good) if good else []
     return {"accepted": sum(flags), "duplicates": len(flags) - sum(flags), "rejected": rejected}
 
@@ -144,7 +167,10 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
                 return _error(401, "missing or wrong ingest token (Authorization: Bearer <token>)")
         try:
             body = await _read_body(request)
-            good, rejected = judge_body(body, "ndjson" in request.headers.get("content-type", ""))
+            # in a worker thread: judging a big body takes a while, and /healthz and the other requests
+            # of this process must not wait behind it (the numpy scan lets go of the GIL)
+            good, rejected = await run_in_threadpool(judge_body, body,
+                                                     "ndjson" in request.headers.get("content-type", ""))
         except BodyError as e:
             return _error(e.status, e.reason)
         flags = await store_async(redis_async, good) if good else []

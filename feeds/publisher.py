@@ -8,7 +8,8 @@ Retrying is safe because an event's `id` is its idempotency key: a batch that re
 connection broke comes back as duplicates, never as double counts. So connection errors and 5xx answers are
 retried with exponential backoff for up to `retry_for_s`; if that runs out, `PublishError` is raised and the
 events stay buffered for the next flush. A 4xx (401: wrong token) raises `PublishError` at once and drops the
-batch, which could never succeed. A batch whose body would exceed 4 MiB is sent in parts. Events the server
+batch, which could never succeed. A batch whose body would exceed 4 MiB or 10,000 events, or that a server
+refuses with 413, is sent in halves. Events the server
 rejects one by one are not errors: they come back in `rejected`, `index` counting every event given to this
 publisher from 0.
 """
@@ -24,6 +25,7 @@ DEFAULT_URL = "http://127.0.0.1:8050"
 # Every server takes bodies of 4 MiB (CONTRACT section 3); larger batches are split before sending, because a
 # server refusing a large body may close the connection before the client has finished writing it.
 MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_EVENTS = 10_000   # events in one body (CONTRACT section 1): a server answers 413 to more
 
 
 class PublishError(RuntimeError):
@@ -151,20 +153,25 @@ class Publisher:
         self._oldest = time.monotonic()
 
     def _post(self, batch: list[dict], base: int) -> dict:
-        body = orjson.dumps(batch)
-        if len(body) > MAX_BODY_BYTES and len(batch) > 1:
-            half = len(batch) // 2
-            first, second = self._post(batch[:half], base), self._post(batch[half:], base + half)
-            return {"accepted": first["accepted"] + second["accepted"],
-                    "duplicates": first["duplicates"] + second["duplicates"],
-                    "rejected": first["rejected"] + second["rejected"]}
+        body = b"" if len(batch) > MAX_EVENTS else orjson.dumps(batch)
+        if (len(batch) > MAX_EVENTS or len(body) > MAX_BODY_BYTES) and len(batch) > 1:
+            return self._post_halves(batch, base)
         resp = self._request(body)
+        if resp.status_code == 413 and len(batch) > 1:   # a server with tighter limits: nothing was stored
+            return self._post_halves(batch, base)
         if resp.status_code != 200:
             raise PublishError(f"POST /api/events refused: {resp.status_code} {_reason(resp)}", resp.status_code)
         reply = resp.json()
         rejected = [{"index": base + r["index"], "id": _id_of(batch[r["index"]]), "error": r["error"]}
                     for r in reply.get("rejected", [])]
         return {"accepted": reply["accepted"], "duplicates": reply["duplicates"], "rejected": rejected}
+
+    def _post_halves(self, batch: list[dict], base: int) -> dict:
+        half = len(batch) // 2
+        first, second = self._post(batch[:half], base), self._post(batch[half:], base + half)
+        return {"accepted": first["accepted"] + second["accepted"],
+                "duplicates": first["duplicates"] + second["duplicates"],
+                "rejected": first["rejected"] + second["rejected"]}
 
     def _request(self, body: bytes) -> httpx.Response:
         deadline = time.monotonic() + self.retry_for_s

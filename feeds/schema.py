@@ -16,7 +16,10 @@ import msgspec
 import orjson
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from feeds.jsonscan import deeper_than
+
 MAX_EVENT_BYTES = 8 * 1024
+MAX_NESTING = 16              # levels of objects and arrays in one event, the event object itself being 1
 TEN_YEARS_S = 10 * 365.25 * 86400
 SOURCES = ("recommend", "paid", "short_video", "follow", "search", "other")
 PLATFORMS = ("douyin", "kuaishou", "taobao", "wechat", "xiaohongshu", "other")
@@ -25,9 +28,13 @@ Key = Annotated[str, Meta(min_length=1, max_length=128)]
 ROOM_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}\Z"
 ROOM_RE = re.compile(ROOM_PATTERN)   # for room names in paths and query strings
 Room = Annotated[str, Meta(pattern=ROOM_PATTERN)]
-Money = Annotated[float, Meta(ge=0)]
-Qty = Annotated[int, Meta(ge=1)]
-Count = Annotated[int, Meta(ge=0)]
+# The limits of CONTRACT section 1, checked on the values as sent (before money is rounded): no single event
+# can then overflow a sum, a float or a conversion anywhere downstream.
+Money = Annotated[float, Meta(ge=0, le=100_000_000)]
+Qty = Annotated[int, Meta(ge=1, le=100_000)]
+Likes = Annotated[int, Meta(ge=1, le=1_000_000)]
+StockCount = Annotated[int, Meta(ge=0, le=1_000_000_000)]
+AdCount = Annotated[int, Meta(ge=0, le=10 ** 12)]
 Source = Literal["recommend", "paid", "short_video", "follow", "search", "other"]
 Platform = Literal["douyin", "kuaishou", "taobao", "wechat", "xiaohongshu", "other"]
 
@@ -72,7 +79,7 @@ class ProductOn(_Event, tag="product_on", kw_only=True):
     name: Union[str, UnsetType] = UNSET
     price: Union[Money, UnsetType] = UNSET
     cost: Union[Money, UnsetType] = UNSET
-    stock: Union[Count, UnsetType] = UNSET
+    stock: Union[StockCount, UnsetType] = UNSET
 
 
 class ProductOff(_Event, tag="product_off", kw_only=True):
@@ -125,7 +132,7 @@ class Comment(_Event, tag="comment", kw_only=True):
 
 class Like(_Event, tag="like", kw_only=True):
     user: Key
-    count: Union[Qty, UnsetType] = UNSET
+    count: Union[Likes, UnsetType] = UNSET
 
 
 class Follow(_Event, tag="follow", kw_only=True):
@@ -139,19 +146,20 @@ class Share(_Event, tag="share", kw_only=True):
 class AdSpend(_Event, tag="ad_spend", kw_only=True):
     campaign: Key
     amount: Money
-    impressions: Union[Count, UnsetType] = UNSET
-    clicks: Union[Count, UnsetType] = UNSET
+    impressions: Union[AdCount, UnsetType] = UNSET
+    clicks: Union[AdCount, UnsetType] = UNSET
 
 
 class Stock(_Event, tag="stock", kw_only=True):
     sku: Key
-    stock: Count
+    stock: StockCount
 
 
 Event = Union[SessionStart, SessionEnd, Impression, Enter, Leave, ProductOn, ProductOff, ProductView,
               ProductClick, CartAdd, Order, Pay, Refund, Comment, Like, Follow, Share, AdSpend, Stock]
 TYPES = tuple(cls.__struct_config__.tag for cls in Event.__args__)
 _MONEY_FIELDS = ("amount", "price", "cost")
+_FINITE_FIELDS = ("ts", *_MONEY_FIELDS, "target_roi")
 _CENT = Decimal("0.01")
 
 
@@ -163,27 +171,43 @@ def round_money(x: float) -> float:
 _decode = msgspec.json.Decoder(Event).decode
 
 
+class Malformed(Invalid):
+    """The text is not JSON at all (or not UTF-8): a JSON-array body holding it is not JSON either."""
+
+
 def judge_raw(raw: bytes, now: float | None = None) -> tuple[str, str, bytes]:
     """Validate one event given as JSON text: (id, room, the JSON to store), or raise Invalid.
 
     The fast path: msgspec decodes straight into the typed struct; the original text is stored as it came
     (extra fields kept) unless money needs rounding.
     """
+    raw = bytes(raw)   # a slice of the body, or bytes already
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise Malformed(f"not valid UTF-8 (byte {e.start})") from None
+    # before any parser: they recurse per level, and an extra field is parsed even though it is ignored
+    if deeper_than(raw, MAX_NESTING):
+        raise Invalid(f"nested deeper than {MAX_NESTING} levels of objects and arrays")
     try:
         ev = _decode(raw)
-    except msgspec.ValidationError as e:
-        raise Invalid(str(e)) from None
-    except msgspec.DecodeError:
-        # 1e999 and friends: let the tolerant parser read it, so the reason names the field
+    except (msgspec.ValidationError, msgspec.DecodeError) as e:
+        if isinstance(e, msgspec.ValidationError) and not str(e).startswith("Number out of range"):
+            raise Invalid(str(e)) from None
+        # NaN, 1e999 and friends: let the tolerant parser read it, so the reason names the field
         try:
             obj = json.loads(raw)
         except ValueError as e:
-            raise Invalid(f"malformed JSON: {e}") from None
+            raise Malformed(f"malformed JSON: {e}") from None
         return judge(obj, now)
     fixes = _check(ev, now)
-    raw = bytes(raw)  # a msgspec.Raw slice of the body, or bytes already
-    if fixes or len(raw) > MAX_EVENT_BYTES:
+    # msgspec skips the fields it does not know without reading them; the engine's parser must read them all
+    try:
         obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise Invalid(f"unreadable value in an extra field: {e}") from None
+    if fixes or len(raw) > MAX_EVENT_BYTES:
         obj.update(fixes)
         raw = orjson.dumps(obj)
         if len(raw) > MAX_EVENT_BYTES:
@@ -195,15 +219,37 @@ def judge(obj, now: float | None = None) -> tuple[str, str, bytes]:
     """Validate one already-decoded event (it may hold NaN or infinities, which JSON text cannot)."""
     if not isinstance(obj, dict):
         raise Invalid("an event must be a JSON object")
+    for f in _FINITE_FIELDS:   # said before a limit could say "must be <= 100000000" of an infinity
+        v = obj.get(f)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise Invalid(f"`{f}` must be a finite number - at `$.{f}`")
     try:
         ev = msgspec.convert(obj, Event)
     except msgspec.ValidationError as e:
         raise Invalid(str(e)) from None
     fixes = _check(ev, now)
-    raw = orjson.dumps({**obj, **fixes})
+    try:
+        raw = orjson.dumps({**obj, **fixes})
+    except orjson.JSONEncodeError as e:   # an integer beyond 64 bits, a lone surrogate
+        raise Invalid(f"unstorable value in an extra field: {e}") from None
     if len(raw) > MAX_EVENT_BYTES:
         raise Invalid("event larger than 8 KiB (compact UTF-8 JSON)")
     return ev.id, ev.room, raw
+
+
+def admissible(raw: bytes) -> dict:
+    """A stored event as the engine may apply it, or Invalid: the types and limits of today's judge, without
+    the 10-year window (a replay may be older). Events stored before a limit existed fail here, not in a sum."""
+    if not raw:
+        raise Invalid("an empty entry")
+    try:
+        _decode(raw)
+        obj = orjson.loads(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, orjson.JSONDecodeError, UnicodeDecodeError,
+            RecursionError) as e:
+        raise Invalid(f"{type(e).__name__}: {e}") from None
+    # JSON text holds no NaN or infinity (msgspec refuses 1e999), so the types and their limits say it all
+    return obj
 
 
 def _check(ev, now: float | None) -> dict:

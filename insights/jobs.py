@@ -8,7 +8,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from insights import ads, rerun, risk
 from server.parts import gc_keeper
-from store import keys
+from store import deadletters, keys
 from store.connect import sync_client
 
 log = logging.getLogger("livewall.insights")
@@ -45,3 +45,7 @@ def each_room(r, run_room) -> None:
             run_room(r, room)
         except redis.RedisError as e:
             log.warning("%s skipped for %s: %s", run_room.__module__, room, e)
+        except Exception as e:  # noqa: BLE001 - what one room's figures do never stops the other rooms
+            job = run_room.__module__.rsplit(".", 1)[-1]
+            if deadletters.record(r, job, room, e):
+                log.exception("%s failed for %s; set aside as a dead letter", job, room)

@@ -30,7 +30,8 @@ import yaml
 from insights.alerts import Store, Tracker
 from insights.stats import poisson_binomial_tail, poisson_tail
 from insights.webhook import Webhook
-from store import keys
+from feeds.schema import admissible
+from store import deadletters, keys
 from store.connect import by_stream, raw_stream_reads
 
 log = logging.getLogger("livewall.risk")
@@ -280,7 +281,7 @@ class RiskState:
             try:
                 # every rule runs, enabled or not, so that its windows keep moving
                 found = list(rule(self, view, p))
-            except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
+            except Exception as e:  # noqa: BLE001 - one rule's failure never silences the others
                 log.warning("rule %s failed in room %s: %r", name, self.room, e)
                 continue
             if p.get("enabled", True) and m.get("ended") is None:
@@ -891,6 +892,36 @@ def system_conditions(heartbeat: dict | None, wall: float, config: dict, since: 
     return []
 
 
+class DeadLetters:
+    """The `dead_letter` rule: a room holds it while it has a dead letter (store/deadletters.py) newer than
+    window_s of wall time; each new one adds to the alert's count. Read from the stream of all of them."""
+
+    def __init__(self, wall: float):
+        self.cursor = f"{int((wall - MAX_WINDOW_S) * 1000)}-0"   # after a restart, the recent ones still hold
+        self.recent: deque = deque()   # (wall time, room, source, error), oldest first
+
+    def conditions(self, r, wall: float, config: dict) -> list[Condition]:
+        fresh: dict = {}
+        for entry_id, fields in r.xrange(keys.DEAD_LETTERS, min=f"({self.cursor}", count=1000):
+            self.cursor = entry_id.decode()
+            rec = orjson.loads(fields[b"d"])
+            self.recent.append((rec["at"], rec["room"], rec["source"], rec["error"]))
+            fresh[rec["room"]] = fresh.get(rec["room"], 0) + 1
+        out = []
+        by_room: dict = {}
+        for at, room, source, error in self.recent:
+            by_room.setdefault(room, []).append((at, source, error))
+        for room, items in by_room.items():
+            p = params(config, room, "dead_letter")
+            live = [x for x in items if wall - x[0] <= p.get("window_s", 600)]
+            if live and p.get("enabled", True):
+                _at, source, error = live[-1]
+                out.append(Condition("dead_letter", room, {"count": len(live), "source": source,
+                                                           "error": _short(error, 80)}, events=fresh.get(room, 0)))
+        _evict(self.recent, wall - MAX_WINDOW_S)
+        return out
+
+
 # ---- the job -------------------------------------------------------------------------------------------
 
 class Job:
@@ -906,6 +937,7 @@ class Job:
         self.products: dict[str, tuple] = {}   # room -> (snapshot `updated`, full product rows)
         self.adopted = False
         self.started = time.time()
+        self.dead = DeadLetters(self.started)
 
     def step(self) -> None:
         config = self.book.current()
@@ -919,16 +951,23 @@ class Job:
         blobs = self.r.mget([keys.snapshot(n) for n in rooms]) if rooms else []
         for name, blob in zip(rooms, blobs):
             if blob:
-                snap = orjson.loads(blob)
-                snap["products"] = self._products(name, snap)
-                # a snapshot left before this job started (a restart) is only as old as the job: stale_data
-                # judges the feed from here on, not the outage
-                snap["updated"] = max(snap.get("updated") or wall, self.started)
-                st = self.states[name]
-                now = max(snap["metrics"]["as_of"], st.last_ts or 0.0)
-                conditions += st.evaluate(snap, now, config, wall)
+                try:
+                    snap = orjson.loads(blob)
+                    snap["products"] = self._products(name, snap)
+                    # a snapshot left before this job started (a restart) is only as old as the job: stale_data
+                    # judges the feed from here on, not the outage
+                    snap["updated"] = max(snap.get("updated") or wall, self.started)
+                    st = self.states[name]
+                    now = max(snap["metrics"]["as_of"], st.last_ts or 0.0)
+                    conditions += st.evaluate(snap, now, config, wall)
+                except redis.RedisError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - one room never stops the others' alerts
+                    if deadletters.record(self.r, "risk", name, e):
+                        log.exception("risk: room %s failed; set aside as a dead letter", name)
         beat = self.r.get(keys.ENGINE_HEARTBEAT)
         conditions += system_conditions(orjson.loads(beat) if beat else None, wall, config, self.started)
+        conditions += self.dead.conditions(self.r, wall, config)
         changes = self.tracker.update(conditions, wall, lambda room, rule: params(config, room, rule))
         if changes:
             self.store.save(changes)
@@ -1004,10 +1043,12 @@ class Job:
             for entry_id, fields in entries:
                 if not fields:
                     continue   # a pending entry trimmed away comes back empty
+                payload = fields[1] if len(fields) > 1 else b""   # raw fields: [b"e", payload]
                 try:
-                    st.observe(orjson.loads(fields[1]))   # raw fields: [b"e", payload]
-                except (KeyError, TypeError, ValueError) as e:   # ingest validates; never let one stop the rest
-                    log.warning("risk: skipped entry %s of %s: %r", entry_id, stream, e)
+                    st.observe(admissible(payload))
+                except Exception as e:  # noqa: BLE001 - one event never stops the rest: it is set aside
+                    if deadletters.record(self.r, "risk", st.room, e, entry_id, payload):
+                        log.warning("risk: entry %s of %s set aside: %r", entry_id, stream, e)
             if entries:
                 self.r.xack(stream, GROUP, *[e[0] for e in entries])
             full = full or len(entries) == BATCH

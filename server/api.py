@@ -134,6 +134,21 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis) -> None:
         room = request.query_params.get("room")
         return _json({"alerts": await recent_alerts(r, room=room)})
 
+    @server.get("/api/deadletters")
+    async def dead_letters(request: Request):
+        """Events (and room job runs) set aside because handling them failed, newest first."""
+        room = request.query_params.get("room")
+        try:
+            limit = _int_param(request, "limit", 100, 1, 10000)
+        except ValueError as e:
+            return _error(400, str(e))
+        if room is not None and not ROOM_RE.match(room):
+            return _error(400, "`room` must match [A-Za-z0-9_.:-]{1,64}")
+        entries = await r.xrevrange(keys.dead_letters(room) if room else keys.DEAD_LETTERS, count=limit)
+        total = int(await r.get(keys.DEAD_COUNT) or 0)
+        return _json({"total": total, "dead_letters": [{"id": i.decode(), **orjson.loads(f[b"d"])}
+                                                       for i, f in entries]})
+
     @server.get("/healthz")
     async def healthz():
         try:
@@ -146,8 +161,9 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis) -> None:
         beat = orjson.loads(hb)
         age = time.time() - beat["ts"]
         ok = age < HEALTHY_HEARTBEAT_S and beat["lag_s"] < HEALTHY_LAG_S
+        dead = int(await r.get(keys.DEAD_COUNT) or 0)   # set aside, not stuck: no reason to be unhealthy
         return _json({"ok": ok, "redis": True, "engine_heartbeat_age_s": round(age, 3), "lag_s": beat["lag_s"],
-                      "rooms": beat.get("rooms")}, 200 if ok else 503)
+                      "rooms": beat.get("rooms"), "dead_letters": dead}, 200 if ok else 503)
 
     @server.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api_not_found(rest: str):

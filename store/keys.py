@@ -76,3 +76,13 @@ def suggestions(room: str) -> str:
 
 def recommendations(room: str) -> str:
     return f"lw:{{{room}}}:recommendations"
+
+
+# Dead letters (store/deadletters.py): events and job runs set aside because handling them raised.
+DEAD_LETTERS = "lw:dead"           # STREAM of every dead letter, newest last (approximately capped)
+DEAD_SEEN = "lw:dead:seen"         # SET of what was already set aside: a replay does not set it aside again
+DEAD_COUNT = "lw:dead:count"       # counter of dead letters ever set aside (the stream is capped)
+
+
+def dead_letters(room: str) -> str:
+    return f"lw:{{{room}}}:dead"

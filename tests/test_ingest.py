@@ -131,3 +131,121 @@ def test_ingest_token(tmp_path):
     finally:
         s.stop()
         server.stop()
+
+
+# ---- poison input (issue #12): limits, nesting, bytes, sizes --------------------------------------------------
+
+def pay(i, room, amount, **fields):
+    return ev(i, room=room, type="pay", user="u1", sku="s", order_id=f"o{i}", amount=amount, **fields)
+
+
+def nested(levels: int):
+    """A value that makes an event `levels` deep (the event object itself is level 1)."""
+    value = 0
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def test_limits_are_checked_as_sent(system):
+    room = "limits"
+    batch = [
+        pay(100, room, 1e307),                                 # finite and >= 0, but no sum survives it
+        pay(101, room, 100_000_000.001),                       # beyond the limit before rounding
+        pay(102, room, 100_000_000),                           # the limit itself
+        pay(103, room, 5, qty=100_001),
+        pay(104, room, 5, qty=100_000),
+        ev(105, room=room, type="like", count=1_000_001),
+        ev(106, room=room, type="like", count=1_000_000),
+        ev(107, room=room, type="stock", sku="s", stock=1_000_000_001),
+        ev(108, room=room, type="product_on", sku="s", price=1e8 + 1),
+        ev(109, room=room, type="ad_spend", campaign="c", amount=1, impressions=10 ** 12 + 1),
+        ev(110, room=room, type="ad_spend", campaign="c", amount=1, clicks=10 ** 12, impressions=10 ** 12),
+        ev(111, room=room, type="product_on", sku="s", cost=2e8),
+        ev(112, room=room, type="refund", order_id="o102", amount=1e9),
+    ]
+    out = system.post(batch)
+    bad = {r["index"]: r["error"] for r in out["rejected"]}
+    assert set(bad) == {0, 1, 3, 5, 7, 8, 9, 11, 12} and out["accepted"] == 4
+    for i, field in [(0, "amount"), (1, "amount"), (3, "qty"), (5, "count"), (7, "stock"), (8, "price"),
+                     (9, "impressions"), (11, "cost"), (12, "amount")]:
+        assert field in bad[i] and "<=" in bad[i], bad[i]
+    m = system.metrics_when(room, lambda m: m["paid_orders"] == 2)
+    assert m["gmv"] == 100_000_005 and m["units"] == 100_001 and m["likes"] == 1_000_000
+    assert m["ad_spend"] == 1
+
+
+def test_deep_events_and_bad_bytes_are_rejected_alone(system):
+    room = "deep"
+    events = [ev(200, room=room), ev(201, room=room, x=nested(16)), ev(202, room=room, x=nested(17)),
+              ev(203, room=room), pay(204, room, 3.5)]
+    body = b"[" + b",".join(orjson.dumps(e) if i != 3 else _deep_text(e, 5000) for i, e in enumerate(events)) + b"]"
+    resp = system.http.post("/api/events", content=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert out["accepted"] == 3 and [r["index"] for r in out["rejected"]] == [2, 3]
+    assert all("nested deeper than 16" in r["error"] for r in out["rejected"])
+    # NDJSON: a line nested 5,000 deep, a line with invalid UTF-8, a line cut short, among good ones
+    lines = [orjson.dumps(ev(210, room=room, type="leave")),
+             _deep_text(ev(211, room=room), 5000),
+             orjson.dumps(ev(212, room=room, type="comment", text="OK")).replace(b'"OK"', b'"O\xffK"'),
+             orjson.dumps(pay(213, room, 1.25)),
+             b"",
+             orjson.dumps(ev(214, room=room, type="enter", user="u2"))[:-9],
+             orjson.dumps(ev(215, room=room, type="enter", user="\u732b\U0001f431"))]
+    resp = system.http.post("/api/events", content=b"\n".join(lines), headers={"Content-Type": "application/x-ndjson"})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    bad = {r["index"]: r["error"] for r in out["rejected"]}
+    assert out["accepted"] == 3 and set(bad) == {1, 2, 4}   # indexes count non-blank lines
+    assert "nested" in bad[1] and "UTF-8" in bad[2] and "malformed JSON" in bad[4]
+    m = system.metrics_when(room, lambda m: m["paid_orders"] == 2)
+    assert m["gmv"] == 4.75 and m["viewers"] == 2 and m["online"] == 1
+    assert stored_ids(system, room) == ["ing-200", "ing-201", "ing-204", "ing-210", "ing-213", "ing-215"]
+
+
+def _deep_text(event: dict, levels: int) -> bytes:
+    """The event with an extra field `levels` deep, written directly (json.dumps recurses too)."""
+    return orjson.dumps(event)[:-1] + b',"x":' + b"[" * (levels - 1) + b"]" * (levels - 1) + b"}"
+
+
+def test_bodies_that_are_not_json_get_400(system):
+    good = orjson.dumps(ev(300, room="notjson"))
+    for body in [b"[" + good + b',{"id":"\xff"}]',           # not UTF-8
+                 b"[" * 1200 + b"]" * 1200,                    # nested 1,200 deep: no event in it
+                 b'{"a":' * 1200 + b"1" + b"}" * 1200,         # ...and not an array
+                 b"[" + good + b",{oops}]",                    # one element is not JSON
+                 b"[" + good + b",]",
+                 b"[" + good + b"] []"]:
+        resp = system.http.post("/api/events", content=body, headers={"Content-Type": "application/json"})
+        assert resp.status_code == 400 and resp.json()["error"], (body[:40], resp.text)
+    assert stored_ids(system, "notjson") == []
+
+
+def _peak_rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+def test_too_many_events_get_413_at_once(system):
+    pid = system.part.proc.pid   # the web server runs in app.py's own process
+    before = _peak_rss_kb(pid)
+    zeros = b"[" + b"0," * (4 * 1024 * 1024 - 2) + b"0]"   # 8 MiB less 2 bytes: 4.19 M "events"
+    began = time.monotonic()
+    resp = system.http.post("/api/events", content=zeros, headers={"Content-Type": "application/json"})
+    took = time.monotonic() - began
+    assert resp.status_code == 413 and "10000" in resp.json()["error"] and len(resp.content) < 200
+    grown_mb = (_peak_rss_kb(pid) - before) / 1024
+    print(f"8 MiB of [0,0,...]: {took:.2f} s, peak RSS of the web process +{grown_mb:.0f} MB")
+    assert grown_mb < 150   # it was +1,700 MB (and 12 s) when every element was judged
+    lines = [orjson.dumps(ev(400 + i, room="many")) for i in range(10_001)]
+    resp = system.http.post("/api/events", content=b"\n".join(lines), headers={"Content-Type": "application/x-ndjson"})
+    assert resp.status_code == 413 and "10000" in resp.json()["error"]
+    resp = system.http.post("/api/events", content=b"[" + b",".join(lines) + b"]",
+                            headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413
+    assert stored_ids(system, "many") == []
+    # 10,000 events with blank lines between them are not too many
+    resp = system.http.post("/api/events", content=b"\n\n \n".join(lines[:10_000]),
+                            headers={"Content-Type": "application/x-ndjson"})
+    assert resp.status_code == 200 and resp.json()["accepted"] == 10_000

@@ -130,3 +130,24 @@ def test_large_batches_are_split_below_the_body_limit(redis_url, events):
     with serving(redis_url, free_port()) as url, Publisher(url, batch_size=5000) as pub:
         pub.send_many(padded)
         assert pub.flush()["accepted"] == len(padded)
+
+
+def test_batches_over_the_event_limit_or_refused_with_413_are_halved(redis_url):
+    app = FastAPI()
+    seen = []
+
+    @app.middleware("http")
+    async def tighter_limit(request: Request, call_next):
+        body = await request.body()
+        seen.append(body.count(b'"id"'))
+        if seen[-1] > 3000:   # a server with a tighter limit than ours; it stores nothing
+            return JSONResponse({"error": "too many events"}, status_code=413)
+        return await call_next(request)
+
+    many = [{"id": f"many-{i}", "room": "many", "ts": START + i / 100, "type": "enter", "user": f"u{i}"}
+            for i in range(10_500)]
+    with serving(redis_url, free_port(), app=app) as url, Publisher(url, batch_size=20_000) as pub:
+        pub.send_many(many)
+        assert pub.flush() == {"accepted": 10_500, "duplicates": 0, "rejected": []}
+    assert max(seen) <= 10_000 and any(n > 3000 for n in seen)   # split by count first, then on the 413
+    assert stored(redis_url, "many") == 10_500
