@@ -13,6 +13,13 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 # The engine publishes at most this many frames per room per second (CONTRACT asks 2–10 Hz); 8 rather than 4
 # takes ~50 ms off event-to-screen latency at no measurable cost in throughput (bench/push.py, bench/ingest.py).
 FRAME_HZ = 8.0
+# The web process's Redis calls: each answers or fails within this (a stalled Redis then gets a 503 with
+# Retry-After, CONTRACT section 3, instead of a request hanging); connecting gets less.
+WEB_REDIS_TIMEOUT_S = 1.0
+WEB_REDIS_CONNECT_TIMEOUT_S = 0.5
+RETRY_AFTER_S = 2
+# /healthz answers within this, Redis or not.
+HEALTH_TIMEOUT_S = 0.8
 
 
 def default_data_dir() -> Path:
