@@ -10,7 +10,9 @@ what was acknowledged is then known outside livewall. Each fault's traffic goes 
 that at the end each room's counted figures (visits, paid orders, GMV, comments, likes from GET
 /api/rooms/<room>/metrics) can be set against what was acknowledged for it: lost where fewer were counted,
 double counted where more. The table sums them per fault kind, with the longest POST answer during the
-fault and the seconds until /healthz was 200 again. Only loopback traffic; it stops by itself.
+fault and the seconds until /healthz was 200 again (for a killed part: with that part back under a new pid).
+"Figures" are the visits, paid orders, comments and like counts the events add up to. Only loopback
+traffic; it stops by itself.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -82,7 +85,7 @@ class RoomFeed:
 
 def figures_of(events: list[dict]) -> Counter:
     """What these events add to a room's figures, counted here, not by livewall (GMV in cents)."""
-    c = Counter()
+    c = Counter(events=len(events))
     for e in events:
         t = e["type"]
         if t == "enter":
@@ -147,7 +150,7 @@ class Load:
         due = time.monotonic()
         while not self.halt.is_set():
             room = f"{self.prefix}-{i}"
-            feed = feeds.setdefault(room, RoomFeed(room, hash(room) & 0xFFFF))
+            feed = feeds.setdefault(room, RoomFeed(room, zlib.crc32(room.encode())))
             events = feed.batch(self.size)
             while True:   # the same batch until it is acknowledged
                 began = time.monotonic()
@@ -169,6 +172,180 @@ class Load:
             due = max(due, time.monotonic() - 1.0)   # behind after a fault: catch up, but not all at once
         http.close()
 
+    def expected(self, room: str) -> Counter:
+        """The figures livewall should count for the room: what the 200s acknowledged."""
+        return Counter({k: self.acked[room][k] for k in FIGURES})
+
     def longest(self, since: float = 0.0, until: float = float("inf")) -> float:
         with self.lock:
             return max((s for t, s, _ in self.posts if since <= t < until), default=0.0)
+
+
+KINDS = ("engine", "insights", "redis", "stall", "app")
+STALL_S = 10.0
+
+
+class App:
+    """`python app.py --feed none` on a data dir of its own, started again after a SIGKILL."""
+
+    def __init__(self, data: Path, port: int):
+        self.args = [sys.executable, "app.py", "--feed", "none", "--port", str(port), "--data-dir", str(data),
+                     "--insights-every", "1"]
+        self.log = open(data.parent / "app.log", "ab")
+        self.url = f"http://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.url, timeout=2.0)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def healthy(self) -> dict | None:
+        try:
+            r = self.http.get("/healthz")
+        except httpx.HTTPError:
+            return None
+        return r.json() if r.status_code == 200 else None
+
+    def wait_healthy(self, timeout: float = 120.0, gone: tuple[str, int] | None = None) -> float:
+        """Seconds until /healthz is 200 (and shows part `gone[0]` up with a pid other than `gone[1]`)."""
+        began = time.monotonic()
+        while not ((h := self.healthy()) and (gone is None or h["parts"][gone[0]]["pid"] != gone[1])):
+            if time.monotonic() - began > timeout:
+                raise SystemExit(f"livewall not healthy after {timeout:.0f} s: see {self.log.name}")
+            time.sleep(0.1)
+        return time.monotonic() - began
+
+    def pid(self, part: str) -> int:
+        return self.healthy()["parts"][part]["pid"]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def strike(app: App, kind: str) -> tuple[str, int] | None:
+    """One fault; returns when it is over (a stall once Redis goes on, a kill at once), with the part killed
+    and its pid, to be seen back under another."""
+    if kind == "app":
+        app.proc.kill()
+        app.proc.wait()
+        app.start()
+        return None
+    if kind == "stall":
+        pid = app.pid("redis")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(STALL_S)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return None
+    pid = app.pid(kind)
+    os.kill(pid, signal.SIGKILL)
+    return kind, pid
+
+
+def settle(app: App, load: Load, rooms: list[str], quiet_s: float = 60.0) -> dict[str, Counter]:
+    """Every room's counted figures, once they equal what was acknowledged or stop changing for quiet_s."""
+    last: dict[str, Counter] = {}
+    changed = time.monotonic()
+    while True:
+        now = {}
+        for room in rooms:
+            try:
+                r = app.http.get(f"/api/rooms/{room}/metrics")
+                now[room] = counted(r.json()) if r.status_code == 200 else Counter()
+            except httpx.HTTPError:
+                now[room] = last.get(room, Counter())
+        if all(now[room] == load.expected(room) for room in rooms):
+            return now
+        if now != last:
+            last, changed = now, time.monotonic()
+        elif time.monotonic() - changed > quiet_s:
+            return now
+        time.sleep(1.0)
+
+
+def table(faults: list[dict], load: Load, got: dict[str, Counter]) -> str:
+    rows = ["| fault | times | events acknowledged | figures acknowledged | counted | lost | double counted "
+            "| GMV off (¥) | longest POST (s) | recovery (s, max) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for kind in ("none", *KINDS):
+        mine = [f for f in faults if f["kind"] == kind]
+        if not mine:
+            continue
+        acked, figures, count, lost, double, gmv = 0, 0, 0, 0, 0, 0
+        for f in mine:
+            for room in f["rooms"]:
+                want, have = load.expected(room), got[room]
+                acked += load.acked[room]["events"]
+                for k in FIGURES:
+                    if k == "gmv":
+                        gmv += have[k] - want[k]
+                        continue
+                    figures += want[k]
+                    count += have[k]
+                    lost += max(0, want[k] - have[k])
+                    double += max(0, have[k] - want[k])
+        longest = max(load.longest(f["began"], f["until"]) for f in mine)
+        recovery = max(f["recovery_s"] for f in mine)
+        rows.append(f"| {'(between faults)' if kind == 'none' else kind} | {len(mine) if kind != 'none' else '-'} "
+                    f"| {acked:,} | {figures:,} | {count:,} | {lost} | {double} | {gmv / 100:,.2f} | {longest:.2f} "
+                    f"| {recovery:.1f} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__.split("\n\n")[0])
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--rate", type=float, default=5000.0, help="events per second, all senders together")
+    p.add_argument("--faults", type=int, default=None, help="how many (default: 2 a minute, 20 in 10 minutes)")
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args(argv)
+    rng = random.Random(a.seed)
+    n = a.faults or max(1, round(2 * a.minutes))
+    kinds = []
+    while len(kinds) < n:   # every kind as often as the others, in random order
+        kinds += rng.sample(KINDS, len(KINDS))
+    kinds = kinds[:n]
+    tmp = Path(tempfile.mkdtemp(prefix="lw-chaos-"))
+    app = App(tmp / "data", free_port())
+    app.start()
+    app.wait_healthy()
+    print(f"livewall up ({app.url}, {tmp}); {a.rate:.0f} events/s for {a.minutes} min, {n} faults", flush=True)
+    load = Load(app.url, a.rate, senders=4, batch=250, prefix="calm-0").start()
+    began = time.monotonic()
+    end = began + a.minutes * 60
+    slot = (end - began) / (n + 1)
+    faults = [{"kind": "none", "rooms": load.rooms(), "began": began, "recovery_s": 0.0}]
+    try:
+        for i, kind in enumerate(kinds):
+            time.sleep(max(0.0, began + slot * (i + 1) + rng.uniform(0, slot / 3) - time.monotonic()))
+            prefix = f"f{i:02d}-{kind}"
+            load.switch(prefix)
+            f = {"kind": kind, "rooms": load.rooms(prefix), "began": time.monotonic()}
+            faults[-1]["until"] = f["began"]
+            f["recovery_s"] = app.wait_healthy(gone=strike(app, kind))
+            faults.append(f)
+            print(f"{time.monotonic() - began:6.1f} s  {kind:8s} recovered in {f['recovery_s']:.1f} s", flush=True)
+            if kind != "none" and time.monotonic() < end - slot / 2:
+                load.switch(f"calm-{i + 1}")
+                faults.append({"kind": "none", "rooms": load.rooms(), "began": time.monotonic(), "recovery_s": 0.0})
+                faults[-2]["until"] = faults[-1]["began"]
+        time.sleep(max(0.0, end - time.monotonic()))
+        load.stop()
+        faults[-1]["until"] = time.monotonic()
+        rooms = [room for f in faults for room in f["rooms"]]
+        got = settle(app, load, rooms)
+        print()
+        print(table(faults, load, got))
+    finally:
+        load.halt.set()
+        app.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -200,7 +200,7 @@ def test_redis_stalls_under_load_lose_nothing(tmp_path, redis_dir):
         statuses = Counter(st for _t, _s, st in load.posts)
         assert statuses[503] > 0 and set(statuses) <= {200, 503}, statuses
         for room in load.rooms():
-            assert_counted(s, room, load.acked[room])
+            assert_counted(s, room, load.expected(room))
     finally:
         load.halt.set()
         os.kill(server.proc.pid, signal.SIGCONT)
