@@ -59,6 +59,6 @@ def async_client(url: str, timeout: float | None = WEB_REDIS_TIMEOUT_S) -> aredi
         from redis.asyncio.cluster import RedisCluster
         return RedisCluster(startup_nodes=_cluster_nodes(url), socket_timeout=timeout,
                             socket_connect_timeout=WEB_REDIS_CONNECT_TIMEOUT_S)
-    return aredis.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 1), retry_on_error=[redis.ConnectionError],
-                                 socket_timeout=timeout, socket_connect_timeout=WEB_REDIS_CONNECT_TIMEOUT_S,
-                                 health_check_interval=10)
+    return aredis.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+                                 retry_on_error=[redis.ConnectionError],
+                                 socket_timeout=timeout, socket_connect_timeout=WEB_REDIS_CONNECT_TIMEOUT_S)

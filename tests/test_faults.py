@@ -19,6 +19,7 @@ from store import embedded, keys
 from tests.conftest import Part, System, free_port, wait_until
 from tests.events import arrive_late, random_session
 from tests.reference import reference
+from tests.test_wall import ev, gmv, live_room, open_wall
 
 ROOM = "r1"  # the room tests/events.py generates
 
@@ -229,3 +230,36 @@ def assert_counted(s: System, room: str, want: Counter, timeout: float = 30) -> 
         raise AssertionError(f"{room}: acknowledged {dict(want)}, counted {dict(seen[0]) if seen else None}")
     time.sleep(1.0)
     assert equal(), f"{room}: acknowledged {dict(want)}, counted {dict(seen[0])} a second later"
+
+
+def test_screens_and_api_say_when_redis_is_away(tmp_path, redis_dir, page):
+    """A stalled Redis: the wall's banner says the data source is unavailable, API routes answer 503 JSON
+    with Retry-After; when Redis wakes up the banner goes and the wall is live again."""
+    server, _port = redis_dir
+    s = System(server.url, free_port(), tmp_path / "app.log").start()
+    try:
+        s.post(live_room("src-a"))
+        open_wall(page, s, "room=src-a&lang=en", "src-a")
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        try:
+            banner = page.wait_for_function(
+                "(() => { const w = document.getElementById('wall');"
+                " return w?.dataset.conn === 'unavailable' && w.querySelector('.lw-banner').textContent; })()",
+                timeout=5000).json_value()
+            assert banner == "Data source unavailable — updates resume by themselves"
+            for path in ("/api/rooms", "/api/rooms/src-a/metrics", "/api/alerts"):
+                began = time.monotonic()
+                r = s.http.get(path)
+                assert time.monotonic() - began < 2.0, path
+                assert r.status_code == 503 and r.headers["retry-after"] == "2", (path, r.status_code, r.text)
+                assert r.json()["error"].startswith("data store unavailable"), r.text
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)
+        page.wait_for_function("document.getElementById('wall')?.dataset.conn === 'open'", timeout=10000)
+        s.post([ev("src-a", "pay", user="u9", sku="k1", order_id="o9", amount=3.0)])
+        page.wait_for_function(f"document.querySelector('{gmv('src-a')}').textContent === '¥600.00'")
+        # fresh data, source back: no banner (a room quiet for 10 s would show its age there)
+        page.locator(".lw-banner").wait_for(state="hidden", timeout=3000)
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+        s.stop()
