@@ -199,24 +199,30 @@ class App:
     def start(self) -> None:
         self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
 
-    def healthy(self) -> dict | None:
+    def health(self) -> tuple[int, dict | None]:
         try:
             r = self.http.get("/healthz")
         except httpx.HTTPError:
-            return None
-        return r.json() if r.status_code == 200 else None
+            return 0, None
+        return r.status_code, r.json()
 
-    def wait_healthy(self, timeout: float = 120.0, gone: tuple[str, int] | None = None) -> float:
-        """Seconds until /healthz is 200 (and shows part `gone[0]` up with a pid other than `gone[1]`)."""
+    def healthy(self) -> dict | None:
+        status, body = self.health()
+        return body if status == 200 else None
+
+    def wait_healthy(self, timeout: float = 180.0, gone: tuple[str, int] | None = None) -> float:
+        """Seconds until /healthz is 200 (and shows part `gone[0]` up with a pid other than `gone[1]`); inf
+        when it was not within `timeout` (the run goes on, and says so)."""
         began = time.monotonic()
         while not ((h := self.healthy()) and (gone is None or h["parts"][gone[0]]["pid"] != gone[1])):
             if time.monotonic() - began > timeout:
-                raise SystemExit(f"livewall not healthy after {timeout:.0f} s: see {self.log.name}")
+                print(f"not healthy after {timeout:.0f} s: {self.health()}", flush=True)
+                return float("inf")
             time.sleep(0.1)
         return time.monotonic() - began
 
     def pid(self, part: str) -> int:
-        return self.healthy()["parts"][part]["pid"]
+        return self.health()[1]["parts"][part]["pid"]
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -314,7 +320,8 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="lw-chaos-"))
     app = App(tmp / "data", free_port())
     app.start()
-    app.wait_healthy()
+    if app.wait_healthy() == float("inf"):
+        raise SystemExit(f"livewall did not start: see {app.log.name}")
     print(f"livewall up ({app.url}, {tmp}); {a.rate:.0f} events/s for {a.minutes} min, {n} faults", flush=True)
     load = Load(app.url, a.rate, senders=4, batch=250, prefix="calm-0").start()
     began = time.monotonic()
