@@ -46,6 +46,7 @@ class Supervisor:
     def __init__(self):
         self.parts: dict[str, dict] = {}
         self.lock = threading.Lock()
+        self.starting = threading.Lock()   # held while a part is being started again
         self.halt = threading.Event()
         self.thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
 
@@ -87,27 +88,35 @@ class Supervisor:
             log.warning("%s: %s; starting it again in %.1f s", name, p["last_exit"]["what"], p["backoff"])
             p["backoff"] = min(MAX_BACKOFF_S, p["backoff"] * 2)
             return
-        if now < p["due"] or self.halt.is_set():
+        if now < p["due"]:
             return
-        p["due"] = None
-        try:
-            proc = p["start"]()
-        except Exception as e:  # noqa: BLE001 - a failed start is one more exit, retried after the backoff
-            log.warning("%s did not start: %s", name, e)
-            return
-        with self.lock:
-            p["proc"], p["since"] = proc, time.monotonic()
-            p["restarts"] += 1
+        with self.starting:
+            if self.halt.is_set():
+                return
+            p["due"] = None
+            try:
+                proc = p["start"]()
+            except Exception as e:  # noqa: BLE001 - a failed start is one more exit, retried after the backoff
+                log.warning("%s did not start: %s", name, e)
+                return
+            with self.lock:
+                p["proc"], p["since"] = proc, time.monotonic()
+                p["restarts"] += 1
         log.warning("%s started again (pid %d, restart %d)", name, proc.pid, p["restarts"])
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop supervising, then stop the parts, the last added first (Redis, added first, goes last)."""
+        """Stop supervising, then stop the parts, the last added first (Redis, added first, goes last).
+
+        The watching thread ends only after the parts: a child it started again gets PR_SET_PDEATHSIG from
+        it, and that signal comes when the thread that started the child ends, not the process."""
         self.halt.set()
-        if self.thread.is_alive():
-            self.thread.join()
+        with self.starting:   # a start under way finishes; no other begins
+            pass
         for p in reversed(list(self.parts.values())):
             if p["proc"] is not None:
                 stop([p["proc"]], timeout)
+        if self.thread.is_alive():
+            self.thread.join()
 
 
 def stop(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:

@@ -26,8 +26,12 @@ def app(tmp_path_factory):
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     wait_until(lambda: http.get("/healthz").status_code == 200, timeout=60, what="app up")
     yield part, http, d / "data"
+    pids = [p["pid"] for p in parts_of(http).values()]
     http.close()
     part.stop()
+    # parts started again by the supervisor stop with the app too
+    wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), timeout=15,
+               what="every part to exit with the app")
 
 
 def parts_of(http: httpx.Client) -> dict:
