@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -352,6 +353,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         load.halt.set()
         app.stop()
+        shutil.rmtree(tmp / "data", ignore_errors=True)   # the append-only file: hundreds of MB
+        print(f"app log: {app.log.name}")
 
 
 if __name__ == "__main__":
