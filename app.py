@@ -14,7 +14,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 import redis
 import uvicorn
@@ -62,7 +62,7 @@ def serve(app: Dash, host: str, port: int, sock: socket.socket | None = None) ->
     uvicorn.Server(config).run(sockets=[sock] if sock else None)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """One line on stderr and a non-zero exit, before anything was started."""
     sys.exit(f"livewall: {message}")
 
@@ -84,8 +84,9 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def lock_data_dir(directory: Path) -> int:
-    """Hold the data dir for this process's lifetime (the lock goes with the process, even on SIGKILL)."""
+def lock_data_dir(directory: Path) -> None:
+    """Hold the data dir for this process's lifetime: the descriptor stays open until the process ends, and
+    the lock goes with it, even on SIGKILL (children do not inherit it)."""
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / "livewall.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -96,7 +97,6 @@ def lock_data_dir(directory: Path) -> int:
              "this one another --data-dir")
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
-    return fd
 
 
 def check_redis(url: str) -> None:
@@ -104,7 +104,7 @@ def check_redis(url: str) -> None:
         client = sync_client(url, retries=0)
         client.ping()
         client.close()
-    except (redis.RedisError, OSError, ValueError) as e:
+    except (redis.RedisError, redis.exceptions.RedisClusterException, OSError, ValueError) as e:
         fail(f"cannot reach Redis at {url} ({e}): start it, or fix --redis-url / LIVEWALL_REDIS_URL (or leave "
              "both out for an embedded Redis)")
 
