@@ -73,6 +73,7 @@ class Hub:
                 self.by_room.setdefault(room, set()).add(c)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._listen())
+        if self.watcher is None or self.watcher.done():
             self.watcher = asyncio.get_running_loop().create_task(self._watch())
 
     def remove(self, c: Client) -> None:
