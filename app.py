@@ -1,13 +1,23 @@
 """livewall: `python app.py` starts the whole system on one machine (CONTRACT section 4).
 
 This file only wires the parts together: the embedded Redis (when no URL is given), the engine, the insight
-jobs and the simulator as child processes, and the web process (Dash pages, HTTP API, websocket) in this one.
+jobs and the simulator as child processes under a supervisor (server/parts.py), and the web process (Dash
+pages, HTTP API, websocket) in this one. What would stop it from working (a port in use, a data dir in use,
+a Redis that cannot be reached) ends it at once with one line saying what to do.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
+import os
 import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Callable, NoReturn
 
+import redis
 import uvicorn
 from dash import Dash
 
@@ -16,10 +26,10 @@ from feeds import ingest
 from server import alert_actions, api, parts, push, suggestion_actions
 from settings import Settings
 from store import embedded
-from store.connect import async_client
+from store.connect import async_client, sync_client
 
 
-def build(redis_url: str, ingest_token: str | None = None) -> Dash:
+def build(redis_url: str, ingest_token: str | None = None, parts_status: Callable[[], dict] | None = None) -> Dash:
     """The web process: Dash on its FastAPI backend, with the API and the websocket on the same server."""
     app = Dash(__name__, backend="fastapi", title="livewall", use_pages=True, pages_folder="",
                suppress_callback_exceptions=True, update_title=None)
@@ -27,7 +37,7 @@ def build(redis_url: str, ingest_token: str | None = None) -> Dash:
     ingest.add_routes(app.server, r, ingest_token)
     alert_actions.add_routes(app.server, r)
     suggestion_actions.add_routes(app.server, r)
-    api.add_routes(app.server, r)
+    api.add_routes(app.server, r, parts_status)
     push.add_routes(app.server, redis_url, r)
     callbacks.register(app)
     # Screens get their data from the /ws hub, one socket per page. Dash's renderer would open a second one
@@ -44,11 +54,60 @@ def build(redis_url: str, ingest_token: str | None = None) -> Dash:
     return app
 
 
-def serve(app: Dash, host: str, port: int) -> None:
+def serve(app: Dash, host: str, port: int, sock: socket.socket | None = None) -> None:
+    """Serve on host:port, or on `sock` when it was bound before (by `listen`)."""
     # No per-message deflate: compressing each frame once per socket was ~85% of the hub's cost per screen
     # (bench/push.py); frames are ~8 KB at 4 Hz, ~30 KB/s a screen uncompressed.
-    uvicorn.run(app.server, host=host, port=port, log_level="warning", ws="websockets-sansio",
-                ws_per_message_deflate=False)
+    config = uvicorn.Config(app.server, host=host, port=port, log_level="warning", ws="websockets-sansio",
+                            ws_per_message_deflate=False)
+    uvicorn.Server(config).run(sockets=[sock] if sock else None)
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and a non-zero exit, before anything was started."""
+    sys.exit(f"livewall: {message}")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: a port in use is found before anything else starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            fail(f"port {port} on {host} is in use (another livewall?): stop what uses it, or choose another "
+                 "port with --port")
+        fail(f"cannot listen on {host}:{port} ({e.strerror}): check --host and --port")
+    sock.listen(2048)
+    return sock
+
+
+def lock_data_dir(directory: Path) -> None:
+    """Hold the data dir for this process's lifetime: the descriptor stays open until the process ends, and
+    the lock goes with it, even on SIGKILL (children do not inherit it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / "livewall.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        fail(f"data dir {directory} is in use by another running livewall (pid {holder}): stop it, or give "
+             "this one another --data-dir")
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+
+
+def check_redis(url: str) -> None:
+    try:
+        client = sync_client(url, retries=0)
+        client.ping()
+        client.close()
+    except (redis.RedisError, redis.exceptions.RedisClusterException, OSError, ValueError) as e:
+        fail(f"cannot reach Redis at {url} ({e}): start it, or fix --redis-url / LIVEWALL_REDIS_URL (or leave "
+             "both out for an embedded Redis)")
 
 
 def _exit_on_sigterm(signum, _frame) -> None:
@@ -63,29 +122,38 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("livewall")
-    server = None
+    sock = listen(settings.host, settings.port)
+    supervisor = parts.Supervisor()
     if settings.redis_url:
         redis_url = settings.redis_url
+        check_redis(redis_url)
     else:
-        server = embedded.start(settings.data_dir / "redis")
-        redis_url = server.url
-        log.info("embedded redis-server in %s", server.directory)
-    children = [parts.start("engine", "--redis-url", redis_url),
-                parts.start("insights", "--redis-url", redis_url, "--every", str(settings.insights_every_s))]
-    if settings.feed == "sim":
-        children.append(parts.start("feeds.simulator", "--redis-url", redis_url, "--rooms", str(settings.rooms),
-                                    "--speed", str(settings.sim_speed),
-                                    "--session-minutes", str(settings.session_minutes)))
+        lock_data_dir(settings.data_dir)
+        directory = settings.data_dir / "redis"
+        try:
+            first = embedded.start(directory)
+        except RuntimeError as e:
+            fail(f"the embedded Redis did not start in {directory}: {e}")
+        redis_url = first.url
+        log.info("embedded redis-server in %s", first.directory)
+        # the same unix socket each time: a restarted Redis (reloading its append-only file) keeps the URL
+        supervisor.add("redis", lambda: embedded.start(directory).proc, first.proc)
     try:
-        app = build(redis_url, settings.ingest_token)
+        supervisor.add("engine", lambda: parts.start("engine", "--redis-url", redis_url))
+        supervisor.add("insights", lambda: parts.start("insights", "--redis-url", redis_url, "--every",
+                                                       str(settings.insights_every_s)))
+        if settings.feed == "sim":
+            supervisor.add("simulator", lambda: parts.start("feeds.simulator", "--redis-url", redis_url,
+                                                            "--rooms", str(settings.rooms),
+                                                            "--speed", str(settings.sim_speed),
+                                                            "--session-minutes", str(settings.session_minutes)))
+        app = build(redis_url, settings.ingest_token, supervisor.status)
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "
                  "manager: /manager, API: /api/rooms)",
                  settings.host, settings.port)
-        serve(app, settings.host, settings.port)
+        serve(app, settings.host, settings.port, sock)
     finally:
-        parts.stop(children)
-        if server is not None:
-            server.stop()
+        supervisor.stop()
 
 
 if __name__ == "__main__":

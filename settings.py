@@ -19,6 +19,13 @@ RESUME_EVERY_S = 2.0
 # An outage up to this much event time is caught up, session and all; after a longer one a room's running
 # session ends at its last event and a new one starts (simulating hours of missed events would take minutes).
 RESUME_MAX_GAP_S = 1800.0
+# The web process's Redis calls: each answers or fails within this (a stalled Redis then gets a 503 with
+# Retry-After, CONTRACT section 3, instead of a request hanging); connecting gets less.
+WEB_REDIS_TIMEOUT_S = 1.0
+WEB_REDIS_CONNECT_TIMEOUT_S = 0.5
+RETRY_AFTER_S = 2
+# /healthz answers within this, Redis or not.
+HEALTH_TIMEOUT_S = 0.8
 
 
 def default_data_dir() -> Path:

@@ -13,6 +13,7 @@
     hours: ["{n} 小时", "{n} h"],
     connecting: ["正在连接…", "Connecting…"],
     reconnecting: ["连接中断，正在重连…", "Connection lost — reconnecting…"],
+    unavailable: ["数据源暂不可用，恢复后自动更新", "Data source unavailable — updates resume by themselves"],
     ended: ["已下播", "Ended"],
     waiting: ["等待数据", "Waiting for data"],
     critical: ["严重", "Critical"],
@@ -78,7 +79,7 @@
 
   // what a screen's banner says about its socket: "" while it is open
   lw.connText = function (lang, state) {
-    return state === "reconnecting" || state === "connecting" ? lw.t(lang, state) : "";
+    return state === "reconnecting" || state === "connecting" || state === "unavailable" ? lw.t(lang, state) : "";
   };
 
   lw.age = function (lang, s) {

@@ -3,7 +3,8 @@
  * A (re)connection is a resync by itself: the server greets every new socket with a hello and the complete
  * state of each watched room. While connected, {"kind":"resync"} from the server (it lost frames) is answered
  * with "resync". The hello's server time gives the clock offset, so data age is measured on the server's
- * clock, not a wall PC's drifting one.
+ * clock, not a wall PC's drifting one. {"kind":"source","ok":false} says the server cannot reach its data
+ * source (Redis): the state is then "unavailable" until {"kind":"source","ok":true} (followed by a resync).
  */
 (function () {
   "use strict";
@@ -16,7 +17,8 @@
   }
 
   // opts: rooms (array, or null for every room), onMessage(msg), onState(state, info)
-  // state: "connecting" (first try), "open", "reconnecting" (after a loss; info.inMs = next try)
+  // state: "connecting" (first try), "open", "reconnecting" (after a loss; info.inMs = next try),
+  // "unavailable" (connected, but the server's data source is away)
   lw.connect = function (opts) {
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws" +
       (opts.rooms && opts.rooms.length ? "?rooms=" + encodeURIComponent(opts.rooms.join(",")) : "");
@@ -40,6 +42,7 @@
         var msg = JSON.parse(e.data);
         if (msg.kind === "hello") conn.offset = msg.server_time - Date.now() / 1000;
         else if (msg.kind === "resync") ws.send("resync");
+        else if (msg.kind === "source") return setState(msg.ok ? "open" : "unavailable");
         opts.onMessage(msg);
       };
       ws.onclose = function () {

@@ -1,9 +1,15 @@
 """The engine process: consume every room's stream through a consumer group, keep exact state, publish.
 
 Exactly once, across restarts: a room's state is checkpointed (pickled, with the stream id of the last
-applied entry) in the same MULTI that XACKs the entries it covers. After a crash, the entries delivered but
-not acknowledged are read back from this consumer's pending list and applied on top of the checkpoint;
-those at or below the checkpoint's id are only acknowledged.
+applied entry) in the same MULTI that XACKs exactly the entries it has applied. So every entry in this
+consumer's pending list that the engine does not hold as applied-but-unacknowledged was never applied: after
+a crash, and after any connection error, they are read back from the pending list and applied. An entry is
+never acknowledged without having been applied, whatever its id.
+
+Connection errors: a read of new entries (">") that timed out may still be served when a stalled Redis
+wakes up, moving entries into the pending list on a connection nobody reads any more. Sending it again (as
+redis-py's retries would) would then skip them: so the engine's client never retries by itself, and after an
+error the engine first ends its older connections (CLIENT KILL) and then re-reads its pending list.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from store.connect import by_stream, raw_stream_reads, sync_client
 log = logging.getLogger("livewall.engine")
 
 CONSUMER = "engine-1"
+CLIENT_NAME = "livewall-engine"   # every engine connection's name, to find orphans after an error
 BATCH = 2000              # entries per stream per read
 BLOCK_MS = 100
 CHECKPOINT_S = 3.0        # how much work a crash can cost us to replay, at least this often...
@@ -52,6 +59,7 @@ class Engine:
         self.lag_s = 0.0
         self.started = time.time()   # in the heartbeat: a beat from before this engine started is no evidence
         self.dead: dict[str, set] = {}        # room -> stream ids set aside as dead letters
+        self.broken = False   # a Redis call failed: recover() before reading on
 
     # -- rooms ----------------------------------------------------------------------------------------
 
@@ -76,51 +84,83 @@ class Engine:
         self.unacked[name] = []
         self.saved[name] = time.monotonic()
         if room is None:
-            # no usable checkpoint: the whole log is delivered again, in order, to a fresh room
-            room = self.rooms[name] = Room(name)
-            self.r.xgroup_setid(stream, keys.GROUP, id="0")
+            # no usable checkpoint: the whole log is delivered again, in order, to a fresh room; a new group
+            # (rather than only moving it back) also empties the pending list, all of which comes again
+            pipe = self.r.pipeline(transaction=True)
+            pipe.xgroup_destroy(stream, keys.GROUP)
+            pipe.xgroup_create(stream, keys.GROUP, id="0")
+            pipe.execute()
+            self.rooms[name] = Room(name)
             return
         self.rooms[name] = room
-        # entries delivered to us before a crash but not covered by the checkpoint
+        self._read_pending(room)   # delivered to us before a crash, after the checkpoint was taken
+        room.dirty = True
+
+    def _read_pending(self, room: Room) -> None:
+        """Apply every entry of our pending list that we have not applied: those delivered before a crash, or
+        by a read whose reply was lost. After a lost reply they may lie below entries applied since, and
+        are applied late, as late-arriving events are. All are read before any is applied, so that a rebuild
+        set off by one of them replays the others once, not twice."""
+        applied = set(self.unacked[room.name])
+        stream = keys.events(room.name)
         start = b"0"
+        missed = []
         while True:
             got = by_stream(self.r.xreadgroup(keys.GROUP, CONSUMER, {stream: start}, count=BATCH))
             entries = got[0][1] if got else []
             if not entries:
                 break
-            self._apply(room, entries, recovering=True)
+            missed += [e for e in entries if e[0] not in applied]
             start = entries[-1][0]
+        if missed and applied:
+            log.warning("room %s: %d delivered entries were never applied (a reply lost to a connection "
+                        "error); applying them now", room.name, len(missed))
+        self._apply(room, missed)
         if room.needs_rebuild:
-            self._rebuild(name)
-        room.dirty = True
+            self._rebuild(room.name)
 
-    def _apply(self, room: Room, entries: list, recovering: bool = False) -> None:
-        """Apply new entries; when recovering, entries the checkpoint already covers are only acknowledged.
+    def recover(self) -> None:
+        """After a connection error: end our older connections, so that a read still queued on one cannot
+        deliver entries to nobody later, then apply what our pending lists hold that we have not applied."""
+        me = self.r.client_id()
+        for c in self.r.client_list():
+            if c.get("name") == CLIENT_NAME and int(c["id"]) != me:
+                try:
+                    self.r.client_kill_filter(_id=c["id"])
+                except redis.ResponseError:
+                    pass   # it ended by itself meanwhile
+        for room in list(self.rooms.values()):
+            self._read_pending(room)
+        self.broken = False
+
+    def _apply(self, room: Room, entries: list) -> None:
+        """Apply entries this engine has not applied (new ones, or pending ones a lost reply hid).
 
         No event may stop the engine. An entry is checked against today's schema before it touches the room
         (`_admit`): every handler in engine/metrics.py can only fail on what the schema rules out (a missing
         field, a wrong type, a sum overflowing a float), so an admitted event cannot fail half-way and leave
         the room half-changed. Copying the session before each event would cost more than applying it. Should
         one fail anyway (a bug), the room may be half-changed: it is rebuilt from its log without that entry."""
-        done = _sid(room.last_id) if recovering else None
         name = room.name
         ack = self.unacked[name]
+        covered = None   # after a rebuild: the log up to here is in the room already
         for entry_id, fields in entries:
             ack.append(entry_id)
-            if recovering and _sid(entry_id) <= done:
+            if covered is not None and _sid(entry_id) <= covered:
                 continue
+            if _sid(entry_id) > _sid(room.last_id):
+                room.last_id = entry_id
             payload = fields[1] if len(fields) > 1 else None   # raw fields: [b"e", payload]
             ev = self._admit(name, entry_id, payload)
-            if ev is not None:
-                try:
-                    room.apply(ev, room.seq)
-                except Exception as e:  # noqa: BLE001 - see above
-                    self._dead(name, entry_id, payload, e)
-                    room.last_id = entry_id
-                    self._rebuild(name)
-                    room = self.rooms[name]
-                    continue
-            room.last_id = entry_id
+            if ev is None:
+                continue
+            try:
+                room.apply(ev, room.seq)
+            except Exception as e:  # noqa: BLE001 - see above
+                self._dead(name, entry_id, payload, e)
+                self._rebuild(name)
+                room = self.rooms[name]
+                covered = _sid(room.last_id)
 
     def _admit(self, name: str, entry_id: bytes, payload: bytes) -> dict | None:
         """The entry's event if the engine may apply it, else None (set aside as a dead letter)."""
@@ -258,10 +298,23 @@ class Engine:
             pipe.set(keys.state(name), pickle.dumps((STATE_VERSION, room), protocol=pickle.HIGHEST_PROTOCOL))
             if ack:
                 pipe.xack(keys.events(name), keys.GROUP, *ack)
-            pipe.execute()
+            # what stays pending for us now was delivered and never applied: a lost reply we did not notice
+            pipe.xpending(keys.events(name), keys.GROUP)
+            left = _pending_of(pipe.execute()[-1], CONSUMER)
             ack.clear()
+            if left:
+                log.warning("room %s: %d pending entries were never applied; re-reading them", name, left)
+                self.broken = True
             self.saved[name] = time.monotonic()
             self.save_cost[name] = self.saved[name] - began
+
+
+def _pending_of(summary: dict, consumer: str) -> int:
+    return sum(int(c["pending"]) for c in summary.get("consumers") or [] if _text(c["name"]) == consumer)
+
+
+def _text(x) -> str:
+    return x.decode() if isinstance(x, bytes) else x
 
 
 def _load_state(blob: bytes | None) -> Room | None:
@@ -325,24 +378,24 @@ def _write_late(pipe, room: Room) -> None:
 
 def run(redis_url: str, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
-    client = sync_client(redis_url, retries=3)   # run() below waits out longer outages
-    engine = None
+    # no retries by redis-py: see the module's docstring; this loop waits out outages and recovers
+    engine = Engine(sync_client(redis_url, retries=0, name=CLIENT_NAME))
     keep_gc = gc_keeper()
     while not stop.is_set():
         try:
-            if engine is None:
-                engine = Engine(client)
+            if engine.broken:
+                engine.recover()
             engine.step()
             keep_gc()
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as e:
-            # Redis is restarting: our state in memory is still right; wait and carry on from it
+            # Redis is restarting or stalled: our state in memory is still right; carry on from it
             log.warning("redis unavailable (%s); retrying", e)
-            time.sleep(0.5)
-    if engine is not None:
-        try:
-            engine.checkpoint(force=True)
-        except redis.RedisError:
-            pass
+            engine.broken = True
+            stop.wait(0.5)
+    try:
+        engine.checkpoint(force=True)
+    except redis.RedisError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:

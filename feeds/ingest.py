@@ -6,19 +6,22 @@ its event (which would lose it) or an event stored twice.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import itertools
 import logging
 import re
 
 import orjson
+import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from feeds.jsonscan import NotAnArray, array_items
 from feeds.schema import MAX_NESTING, Invalid, Malformed, judge_raw
-from settings import MAX_BODY_BYTES
+from server.api import unavailable
+from settings import MAX_BODY_BYTES, WEB_REDIS_TIMEOUT_S
 from store import keys
 
 STORE_LUA = """
@@ -124,11 +127,15 @@ def store_sync(client, events: list[Judged]) -> list[bool]:
 
 
 async def store_async(client, events: list[Judged]) -> list[bool]:
+    """As store_sync; a chunk that takes longer than WEB_REDIS_TIMEOUT_S in all (reconnecting included)
+    raises TimeoutError, and may still be stored when a stalled Redis wakes up."""
     script = client.register_script(STORE_LUA)
     out: list[bool] = []
     for start in range(0, len(events), CHUNK):
         ks, argv = _script_args(events[start:start + CHUNK])
-        out += [bool(x) for x in await script(keys=ks, args=argv)]
+        async with asyncio.timeout(WEB_REDIS_TIMEOUT_S):
+            flags = await script(keys=ks, args=argv)
+        out += [bool(x) for x in flags]
     return out
 
 
@@ -173,6 +180,12 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
                                                      "ndjson" in request.headers.get("content-type", ""))
         except BodyError as e:
             return _error(e.status, e.reason)
-        flags = await store_async(redis_async, good) if good else []
+        try:
+            flags = await store_async(redis_async, good) if good else []
+        except (redis.RedisError, TimeoutError) as e:
+            # Chunks stored before the error stay stored (each chunk is one atomic script): a resend of the
+            # same events answers them as duplicates and stores the rest.
+            return unavailable(f"{e or 'no answer in time'}; some events may have been stored: send them "
+                               "again with the same ids")
         accepted = sum(flags)
         return JSONResponse({"accepted": accepted, "duplicates": len(flags) - accepted, "rejected": rejected})

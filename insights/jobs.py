@@ -29,12 +29,22 @@ def build(redis_url: str, every_s: float) -> BackgroundScheduler:
     return sched
 
 
+_away: set[str] = set()   # jobs whose last run found Redis away
+
+
 def guarded(name: str, job, *args) -> None:
-    """While Redis is away a run fails: one line in the log, not a traceback every half second."""
+    """While Redis is away a run fails: one line in the log when it starts and one when Redis is back, not a
+    traceback (nor a line) every half second."""
     try:
         job(*args)
     except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as e:
-        log.warning("%s job: redis unavailable (%s); the next run retries", name, e)
+        if name not in _away:
+            _away.add(name)
+            log.warning("%s job: redis unavailable (%s); each run retries", name, e)
+        return
+    if name in _away:
+        _away.discard(name)
+        log.warning("%s job: redis answers again", name)
 
 
 def each_room(r, run_room) -> None:

@@ -2,7 +2,9 @@
 keep in Redis: nothing here computes a metric."""
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Callable
 
 import orjson
 import redis
@@ -12,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from feeds.schema import ROOM_RE
 from insights.review import build_review
+from settings import HEALTH_TIMEOUT_S, RETRY_AFTER_S
 from store import keys
 
 HEALTHY_HEARTBEAT_S = 5.0
@@ -26,6 +29,13 @@ def _error(status: int, reason: str) -> Response:
     return _json({"error": reason}, status)
 
 
+def unavailable(reason: str) -> Response:
+    """503 while Redis cannot be reached or answers too slowly (CONTRACT section 3): try again shortly."""
+    resp = _error(503, f"data store unavailable: {reason}")
+    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return resp
+
+
 def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
@@ -35,7 +45,8 @@ def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> i
     return int(raw)
 
 
-def add_routes(server: FastAPI, r: redis.asyncio.Redis) -> None:
+def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict] | None = None) -> None:
+    """`parts`: the supervised parts' state, for /healthz (only `python app.py` has a supervisor)."""
     async def snapshot(room: str) -> dict | None:
         if not ROOM_RE.match(room):
             return None
@@ -47,6 +58,11 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis) -> None:
 
     def unknown(room: str) -> Response:
         return _error(404, f"unknown room {room!r}")
+
+    @server.exception_handler(redis.RedisError)
+    async def _redis_error(_request, exc: redis.RedisError):
+        # every Redis call has a timeout (store/connect.py): a stalled or absent Redis ends up here
+        return unavailable(str(exc) or type(exc).__name__)
 
     @server.exception_handler(RequestValidationError)
     async def _invalid(_request, exc: RequestValidationError):
@@ -151,19 +167,21 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis) -> None:
 
     @server.get("/healthz")
     async def healthz():
+        state = {"parts": parts()} if parts else {}
+        parts_up = all(p["up"] for p in state.get("parts", {}).values())
         try:
-            await r.ping()
-        except redis.RedisError as e:
-            return _json({"ok": False, "redis": False, "error": str(e)}, 503)
-        hb = await r.get(keys.ENGINE_HEARTBEAT)
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                hb, dead = await r.mget(keys.ENGINE_HEARTBEAT, keys.DEAD_COUNT)
+        except (redis.RedisError, TimeoutError) as e:
+            return _json({"ok": False, "redis": False, "error": str(e) or "no answer in time", **state}, 503)
         if not hb:
-            return _json({"ok": False, "redis": True, "engine": "no heartbeat yet"}, 503)
+            return _json({"ok": False, "redis": True, "engine": "no heartbeat yet", **state}, 503)
         beat = orjson.loads(hb)
         age = time.time() - beat["ts"]
-        ok = age < HEALTHY_HEARTBEAT_S and beat["lag_s"] < HEALTHY_LAG_S
-        dead = int(await r.get(keys.DEAD_COUNT) or 0)   # set aside, not stuck: no reason to be unhealthy
+        ok = age < HEALTHY_HEARTBEAT_S and beat["lag_s"] < HEALTHY_LAG_S and parts_up
+        # dead letters are set aside, not stuck: no reason to be unhealthy
         return _json({"ok": ok, "redis": True, "engine_heartbeat_age_s": round(age, 3), "lag_s": beat["lag_s"],
-                      "rooms": beat.get("rooms"), "dead_letters": dead}, 200 if ok else 503)
+                      "rooms": beat.get("rooms"), "dead_letters": int(dead or 0), **state}, 200 if ok else 503)
 
     @server.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api_not_found(rest: str):

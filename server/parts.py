@@ -1,11 +1,14 @@
-"""Starting and stopping the other parts (engine, insight jobs, simulator) as child processes.
+"""Starting, supervising and stopping the other parts (embedded Redis, engine, insight jobs, simulator) as
+child processes.
 
 Each part is also a module that runs on its own (`python -m engine`, ...), which is how to scale out.
-Children get PR_SET_PDEATHSIG: if the app is killed, even with SIGKILL, they are told to stop too.
+Children get PR_SET_PDEATHSIG: if the app is killed, even with SIGKILL, they are told to stop too. Under
+`python app.py` a Supervisor starts again any part that exits, after a backoff, and tells /healthz.
 """
 from __future__ import annotations
 
 import gc
+import logging
 import signal
 import subprocess
 import sys
@@ -18,6 +21,102 @@ from store.embedded import die_with_parent
 
 def start(module: str, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", module, *args], preexec_fn=die_with_parent)
+
+
+log = logging.getLogger("livewall.parts")
+FIRST_BACKOFF_S = 0.5    # a part that exits is started again after this...
+MAX_BACKOFF_S = 30.0     # ...doubled for each exit in a row, up to this...
+STEADY_S = 60.0          # ...and back to the first after a part has run this long
+WATCH_S = 0.2            # how often the supervisor looks at its parts
+
+
+def exit_text(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class Supervisor:
+    """Keeps named child processes running. `add(name, start)` runs `start()` (which returns the Popen) now
+    and again whenever the process has exited; `status()` is what /healthz shows of each."""
+
+    def __init__(self):
+        self.parts: dict[str, dict] = {}
+        self.lock = threading.Lock()
+        self.starting = threading.Lock()   # held while a part is being started again
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+
+    def add(self, name: str, start: Callable[[], subprocess.Popen], proc: subprocess.Popen | None = None) -> None:
+        """Supervise a part, started now unless `proc` is its first run; a first start that fails is the
+        caller's error (start-up fails early)."""
+        proc = proc or start()
+        with self.lock:
+            self.parts[name] = {"start": start, "proc": proc, "since": time.monotonic(), "restarts": 0,
+                                "last_exit": None, "backoff": FIRST_BACKOFF_S, "due": None}
+        if not self.thread.is_alive():
+            self.thread.start()
+
+    def status(self) -> dict:
+        with self.lock:
+            return {name: {"up": p["proc"] is not None and p["proc"].poll() is None,
+                           "pid": p["proc"].pid if p["proc"] is not None else None,
+                           "restarts": p["restarts"], "last_exit": p["last_exit"]}
+                    for name, p in self.parts.items()}
+
+    def _watch(self) -> None:
+        while not self.halt.wait(WATCH_S):
+            for name, p in list(self.parts.items()):
+                self._look_after(name, p)
+
+    def _look_after(self, name: str, p: dict) -> None:
+        now = time.monotonic()
+        proc = p["proc"]
+        if proc is not None and proc.poll() is None:
+            if now - p["since"] >= STEADY_S:
+                p["backoff"] = FIRST_BACKOFF_S
+            return
+        if p["due"] is None:   # it has just exited (or failed to start)
+            with self.lock:
+                p["last_exit"] = {"what": exit_text(proc.returncode) if proc is not None else "did not start",
+                                  "at": time.time()}
+                p["proc"] = None
+            p["due"] = now + p["backoff"]
+            log.warning("%s: %s; starting it again in %.1f s", name, p["last_exit"]["what"], p["backoff"])
+            p["backoff"] = min(MAX_BACKOFF_S, p["backoff"] * 2)
+            return
+        if now < p["due"]:
+            return
+        with self.starting:
+            if self.halt.is_set():
+                return
+            p["due"] = None
+            try:
+                proc = p["start"]()
+            except Exception as e:  # noqa: BLE001 - a failed start is one more exit, retried after the backoff
+                log.warning("%s did not start: %s", name, e)
+                return
+            with self.lock:
+                p["proc"], p["since"] = proc, time.monotonic()
+                p["restarts"] += 1
+        log.warning("%s started again (pid %d, restart %d)", name, proc.pid, p["restarts"])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop supervising, then stop the parts, the last added first (Redis, added first, goes last).
+
+        The watching thread ends only after the parts: a child it started again gets PR_SET_PDEATHSIG from
+        it, and that signal comes when the thread that started the child ends, not the process."""
+        self.halt.set()
+        with self.starting:   # a start under way finishes; no other begins
+            pass
+        for p in reversed(list(self.parts.values())):
+            if p["proc"] is not None:
+                stop([p["proc"]], timeout)
+        if self.thread.is_alive():
+            self.thread.join()
 
 
 def stop(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:

@@ -6,6 +6,9 @@ can tell how old data is without trusting its own clock) and the stored snapshot
 screen opened mid-session is complete at once; then live frames and alert changes. Unsent frames coalesce per
 room: a screen that cannot keep up skips intermediate frames (each frame is a complete state), never the
 latest, and never slows the others.
+
+While the web process cannot reach Redis, screens are told so ({"kind":"source","ok":false}: their banner says
+the data source is unavailable) and, once it answers again, told so too and asked to resync.
 """
 from __future__ import annotations
 
@@ -18,11 +21,15 @@ import redis
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from server.api import recent_alerts
+from settings import HEALTH_TIMEOUT_S
 from store import keys
 from store.connect import async_client
 
 log = logging.getLogger("livewall.push")
 MAX_PENDING = 256   # unsent messages per socket beyond one frame per room (alert storms)
+SOURCE_CHECK_S = 1.0   # how often the hub asks Redis whether it is there
+SOURCE_DOWN = '{"kind":"source","ok":false}'
+SOURCE_UP = '{"kind":"source","ok":true}'
 
 
 class Client:
@@ -46,12 +53,15 @@ class Client:
 
 
 class Hub:
-    def __init__(self, redis_url: str):
+    def __init__(self, redis_url: str, r):
         self.redis_url = redis_url
+        self.r = r
         self.clients: set[Client] = set()
         self.by_room: dict[str, set[Client]] = {}
         self.everyone: set[Client] = set()
         self.task: asyncio.Task | None = None
+        self.watcher: asyncio.Task | None = None
+        self.source_ok = True
         self.frames = 0
 
     def add(self, c: Client) -> None:
@@ -63,6 +73,8 @@ class Hub:
                 self.by_room.setdefault(room, set()).add(c)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._listen())
+        if self.watcher is None or self.watcher.done():
+            self.watcher = asyncio.get_running_loop().create_task(self._watch())
 
     def remove(self, c: Client) -> None:
         self.clients.discard(c)
@@ -85,10 +97,28 @@ class Hub:
         for c in self.clients:
             c.offer(text)
 
+    async def _watch(self) -> None:
+        """Tell screens when Redis stops or starts answering: a stalled Redis breaks no connection, so the
+        subscription alone would only go quiet."""
+        while True:
+            try:
+                async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                    await self.r.ping()
+                ok = True
+            except (redis.RedisError, OSError, TimeoutError):
+                ok = False
+            if ok != self.source_ok:
+                self.source_ok = ok
+                log.warning("redis %s", "answers again" if ok else "unavailable: screens are told")
+                self.broadcast_all(SOURCE_UP if ok else SOURCE_DOWN)
+                if ok:
+                    self.broadcast_all('{"kind":"resync"}')
+            await asyncio.sleep(SOURCE_CHECK_S)
+
     async def _listen(self) -> None:
         prefix = len(keys.FRAMES_PATTERN) - 1
         while True:
-            client = async_client(self.redis_url)
+            client = async_client(self.redis_url, timeout=None)   # waits for frames as long as it takes
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(keys.FRAMES_PATTERN)
@@ -103,7 +133,7 @@ class Hub:
                         self.broadcast_all(data)
             except asyncio.CancelledError:
                 raise
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+            except (redis.RedisError, OSError) as e:
                 log.warning("pub/sub lost (%s); reconnecting", e)
                 await asyncio.sleep(0.5)
             finally:
@@ -115,7 +145,7 @@ class Hub:
 
 
 def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
-    hub = Hub(redis_url)
+    hub = Hub(redis_url, r)
 
     @server.websocket("/ws")
     async def ws(websocket: WebSocket):
@@ -126,11 +156,11 @@ def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
         hub.add(c)
         sender = asyncio.get_running_loop().create_task(_send(c))
         try:
-            await _greet(c, r)
+            await _greet(c, r, hub)
             while True:
                 msg = await websocket.receive_text()  # only pings and resync requests come this way
                 if msg == "resync":
-                    await _greet(c, r)
+                    await _greet(c, r, hub)
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
@@ -140,9 +170,18 @@ def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
     return hub
 
 
-async def _greet(c: Client, r) -> None:
-    """Everything a new screen needs to be complete at once: snapshots, insights, recent alerts."""
+async def _greet(c: Client, r, hub: Hub) -> None:
+    """Everything a new screen needs to be complete at once: snapshots, insights, recent alerts; or, while
+    Redis is away, that the data source is unavailable (the hub asks screens to resync once it is back)."""
     c.offer(orjson.dumps({"kind": "hello", "server_time": time.time()}).decode())
+    try:
+        await _complete(c, r)
+    except redis.RedisError:
+        c.offer(SOURCE_DOWN)
+        hub.source_ok = False   # so that the watcher's "back" resyncs this screen too
+
+
+async def _complete(c: Client, r) -> None:
     names = sorted(c.rooms) if c.rooms is not None else sorted(x.decode() for x in await r.smembers(keys.ROOMS))
     if not names:
         return

@@ -4,8 +4,10 @@ from __future__ import annotations
 import redis
 import redis.asyncio as aredis
 from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
+
+from settings import WEB_REDIS_CONNECT_TIMEOUT_S, WEB_REDIS_TIMEOUT_S
 
 # Retries ride out a Redis restart instead of failing the part that was talking to it. Parts with a loop of
 # their own (the engine, the insight jobs) ask for few, so that a stop request never waits behind ~15 s of
@@ -38,17 +40,25 @@ def by_stream(reply) -> list:
     return list(reply.items()) if isinstance(reply, dict) else reply
 
 
-def sync_client(url: str, retries: int = 20) -> redis.Redis:
+def sync_client(url: str, retries: int = 20, name: str | None = None) -> redis.Redis:
+    """`name` (CLIENT SETNAME on every connection) lets a part find its own older connections in CLIENT LIST."""
     if url.startswith("redis-cluster://"):
         from redis.cluster import RedisCluster
         return RedisCluster(startup_nodes=_cluster_nodes(url))
     return redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
-                                retry_on_error=_RETRY_ON, health_check_interval=10)
+                                retry_on_error=_RETRY_ON, health_check_interval=10, client_name=name)
 
 
-def async_client(url: str) -> aredis.Redis:
+def async_client(url: str, timeout: float | None = WEB_REDIS_TIMEOUT_S) -> aredis.Redis:
+    """The web process's client: every call answers or fails within `timeout`, so that a request never hangs
+    on a stalled Redis (the API answers 503 instead). A broken connection, such as every pooled one after a
+    Redis restart, is replaced and the call sent once more at once; a timeout is not retried, since the call
+    may still run when Redis wakes up (resending events is safe: their ids make a second copy a duplicate).
+    `timeout=None` is for the pub/sub subscription, which waits for frames as long as it takes."""
     if url.startswith("redis-cluster://"):
         from redis.asyncio.cluster import RedisCluster
-        return RedisCluster(startup_nodes=_cluster_nodes(url))
-    return aredis.Redis.from_url(url, retry=AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), 20),
-                                 retry_on_error=_RETRY_ON, health_check_interval=10)
+        return RedisCluster(startup_nodes=_cluster_nodes(url), socket_timeout=timeout,
+                            socket_connect_timeout=WEB_REDIS_CONNECT_TIMEOUT_S)
+    return aredis.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+                                 retry_on_error=[redis.ConnectionError],
+                                 socket_timeout=timeout, socket_connect_timeout=WEB_REDIS_CONNECT_TIMEOUT_S)
