@@ -13,6 +13,8 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 # The engine publishes at most this many frames per room per second (CONTRACT asks 2–10 Hz); 8 rather than 4
 # takes ~50 ms off event-to-screen latency at no measurable cost in throughput (bench/push.py, bench/ingest.py).
 FRAME_HZ = 8.0
+# A user's signed session lasts this long (a shift and then some); a wall PC stays signed in by a device link.
+SESSION_MAX_AGE_S = 12 * 3600
 
 
 def default_data_dir() -> Path:

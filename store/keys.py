@@ -65,3 +65,23 @@ def suggestions(room: str) -> str:
 
 def recommendations(room: str) -> str:
     return f"lw:{{{room}}}:recommendations"
+
+
+# Accounts and sign-in (server/auth.py, server/users.py). No hash tags: each is read and written on its own.
+SECRET = "lw:auth:secret"          # STRING: the 32 random bytes that sign sessions (SET NX by the first process)
+
+
+def user(name: str) -> str:
+    """HASH role, rooms ("*" = every room, else comma-separated), hash (argon2), version (a random nonce that
+    every session carries: a new password or a removal changes it, which ends the sessions at once)."""
+    return f"lw:user:{name}"
+
+
+def login_failures(who: str) -> str:
+    """Counter of failed sign-ins for `who` ("u:<name>" or "a:<client address>"), expiring with the window."""
+    return f"lw:auth:fail:{who}"
+
+
+def once(token_hash: str) -> str:
+    """STRING user name: a one-time sign-in link, by the SHA-256 of its token, with a short TTL."""
+    return f"lw:auth:once:{token_hash}"
