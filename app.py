@@ -12,7 +12,7 @@ from dash import Dash
 
 import callbacks
 from feeds import ingest
-from server import alert_actions, api, parts, push, suggestion_actions
+from server import alert_actions, api, parts, push, share_routes, suggestion_actions
 from settings import Settings
 from store import embedded
 from store.connect import async_client
@@ -26,6 +26,7 @@ def build(redis_url: str, ingest_token: str | None = None) -> Dash:
     ingest.add_routes(app.server, r, ingest_token)
     alert_actions.add_routes(app.server, r)
     suggestion_actions.add_routes(app.server, r)
+    share_routes.add_routes(app.server, r)
     api.add_routes(app.server, r)
     push.add_routes(app.server, redis_url, r)
     callbacks.register(app)

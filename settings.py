@@ -15,6 +15,13 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 FRAME_HZ = 8.0
 # A user's signed session lasts this long (a shift and then some); a wall PC stays signed in by a device link.
 SESSION_MAX_AGE_S = 12 * 3600
+# Share links (server/links.py): a person's link always expires (a day unless asked otherwise, a month at most);
+# a control-room PC's device link may last until revoked, or up to ten years.
+SHARE_LINK_DEFAULT_S = 24 * 3600
+SHARE_LINK_MAX_S = 30 * 24 * 3600
+DEVICE_LINK_MAX_S = 10 * 365 * 24 * 3600
+# Browsers keep a cookie at most 400 days: a device link without expiry sets its cookie for that long.
+LINK_COOKIE_MAX_S = 400 * 24 * 3600
 
 
 def default_data_dir() -> Path:

@@ -85,3 +85,11 @@ def login_failures(who: str) -> str:
 def once(token_hash: str) -> str:
     """STRING user name: a one-time sign-in link, by the SHA-256 of its token, with a short TTL."""
     return f"lw:auth:once:{token_hash}"
+
+# Tokens for programs and share/device links (server/tokens.py, server/links.py).
+TOKENS = "lw:tokens"               # HASH token id -> JSON {id, label, scopes, rooms, created, created_by, hash}
+TOKEN_HASHES = "lw:tokens:byhash"  # HASH SHA-256 of a token -> token id (the token itself is never stored)
+LINKS = "lw:links"                 # HASH link id -> JSON {id, label, kind, screen, rooms, expires, ...}: the live
+                                   # links; a signed link whose id is not here has been revoked
+REVOKED_CHANNEL = "lw:revoked"     # pub/sub: the identity name of a revoked token or link; web processes close
+                                   # its open sockets
