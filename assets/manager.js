@@ -6,6 +6,7 @@
  *   ManagerReview       that room's sessions and, on a click, a session's review
  *   ManagerSuggestions  ad-spend suggestions of every room, with Approve / Reject
  *   ManagerAlertList    every alert, whatever its audience, with Acknowledge
+ *   ManagerLinks        share links and device links (managers and admins)
  *
  * Frames are kept per room (the latest only) and applied at the next animation frame. Opening a room changes
  * the URL with pushState, so the link can be shared and the back button returns to the overview; the page is
@@ -73,6 +74,14 @@
       lang: lang, rooms: null, audience: null, screen: config.screen, sound: false, now: now,
       onRoomAlerts: rooms.alerts, onList: alertList.render
     });
+
+    // the link manager, for those who may share (the server checks every request again)
+    if (config.role === "manager" || config.role === "admin") {
+      lw.ManagerLinks(root.querySelector(".lw-m-links"), {
+        lang: lang, opener: header.querySelector(".lw-m-share-open"),
+        view: function () { return {room: view.room, session: view.session}; }
+      });
+    }
 
     // -- views: the overview, or one room opened ------------------------------------------------------
     function show(room, session) {
