@@ -1,0 +1,231 @@
+"""Bearer tokens for programs, against the real app: an admin makes, lists and revokes them; the store keeps
+no token; an ingest token limited to rooms stores only their events; a read token reads only its rooms; a
+revoked, wrong or read-only token gets nothing it should not; no token can do a person's work; and the
+programs that send events take their token from a file or the environment.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import redis
+
+from store import embedded
+from tests.conftest import ROOT, Part, free_port, wait_until
+
+ADMIN_PASSWORD = "correct horse battery staple"
+PASSWORDS = {"admin": ADMIN_PASSWORD, "mia": "mia's long password", "ada": "ada's long password",
+             "tom": "tom's long password"}
+_n = iter(range(10 ** 9))
+
+
+class App:
+    """`python app.py --feed none` with an admin password, its users, and a client per identity."""
+
+    def __init__(self, tmp):
+        self.redis = embedded.start(tmp / "redis", port=free_port())
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.part = Part(["app.py", "--feed", "none", "--port", str(self.port), "--redis-url", self.redis.url,
+                          "--insights-every", "1"], env={"LIVEWALL_ADMIN_PASSWORD": ADMIN_PASSWORD},
+                         log=tmp / "app.log").start()
+        self.anon = httpx.Client(base_url=self.url, timeout=30)
+        wait_until(lambda: self.anon.get("/healthz").status_code == 200, timeout=60, what="livewall healthy")
+        self.users_cli("add", "mia", "--role", "manager", password=PASSWORDS["mia"])
+        self.users_cli("add", "ada", "--role", "manager", password=PASSWORDS["ada"])
+        self.users_cli("add", "tom", "--role", "assistant", "--rooms", "tok-a", password=PASSWORDS["tom"])
+        self.clients = {name: self.sign_in(name) for name in PASSWORDS}
+
+    def users_cli(self, *args, password: str) -> None:
+        subprocess.run([sys.executable, "app.py", "users", *args, "--redis-url", self.redis.url], cwd=ROOT,
+                       input=password + "\n", text=True, check=True, capture_output=True)
+
+    def sign_in(self, name: str) -> httpx.Client:
+        c = httpx.Client(base_url=self.url, timeout=30)
+        resp = c.post("/api/login", json={"user": name, "password": PASSWORDS[name]})
+        assert resp.status_code == 200, resp.text
+        return c
+
+    def __getattr__(self, name):    # app.admin, app.mia, ...: that user's signed-in client
+        if name in PASSWORDS:
+            return self.clients[name]
+        raise AttributeError(name)
+
+    def bearer(self, token: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+
+    def make_token(self, scopes, rooms=None, label=None) -> dict:
+        resp = self.admin.post("/api/tokens", json={"label": label or f"prog-{next(_n)}", "scopes": scopes,
+                                                    "rooms": rooms})
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    def metrics_when(self, room: str, predicate, timeout: float = 10.0) -> dict:
+        def check():
+            resp = self.admin.get(f"/api/rooms/{room}/metrics")
+            return resp.status_code == 200 and predicate(resp.json()) and resp.json()
+        return wait_until(check, timeout=timeout, what=f"metrics of {room}")
+
+    def stop(self) -> None:
+        for c in [self.anon, *self.clients.values()]:
+            c.close()
+        self.part.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    a = App(tmp_path_factory.mktemp("tokens"))
+    yield a
+    a.stop()
+
+
+def ev(room: str, type_: str = "enter", **fields) -> dict:
+    return {"id": f"tok-{room}-{next(_n)}", "room": room, "ts": time.time(), "type": type_, "user": "u1",
+            **fields}
+
+
+def test_admin_makes_lists_and_revokes_a_token_and_the_store_keeps_no_token(app):
+    made = app.make_token(["read"], ["tok-a"], label="dashboard-tv")
+    assert made["token"].startswith("lwt_") and made["scopes"] == ["read"] and made["rooms"] == ["tok-a"]
+    assert made["created_by"] == "admin"
+    listed = app.admin.get("/api/tokens").json()["tokens"]
+    mine = [t for t in listed if t["id"] == made["id"]]
+    assert mine and "token" not in mine[0] and "hash" not in mine[0] and mine[0]["label"] == "dashboard-tv"
+    # nothing in Redis holds the token itself
+    client = redis.Redis.from_url(app.redis.url)
+    try:
+        for key in client.scan_iter("lw:tok*"):
+            kind = client.type(key)
+            blob = repr(client.hgetall(key) if kind == b"hash" else client.dump(key))
+            assert made["token"] not in blob and made["token"][4:] not in blob
+    finally:
+        client.close()
+    # a label names the token in the audit log: two alike would be one name
+    assert app.admin.post("/api/tokens", json={"label": "dashboard-tv", "scopes": ["read"]}).status_code == 400
+    assert app.admin.delete(f"/api/tokens/{made['id']}").status_code == 200
+    assert made["id"] not in [t["id"] for t in app.admin.get("/api/tokens").json()["tokens"]]
+    assert app.admin.delete(f"/api/tokens/{made['id']}").status_code == 404
+
+
+def test_bad_token_requests_are_refused_with_a_reason(app):
+    for body in ({"label": "x", "scopes": ["write"]}, {"label": "", "scopes": ["read"]},
+                 {"label": "x", "scopes": []}, {"label": "x", "scopes": ["read"], "rooms": ["bad room!"]},
+                 {"label": "x", "scopes": ["read"], "rooms": []}):
+        resp = app.admin.post("/api/tokens", json=body)
+        assert resp.status_code == 400 and resp.json()["error"], body
+
+
+def test_only_a_signed_in_admin_manages_tokens(app):
+    made = app.make_token(["ingest", "read"])
+    for client, status in ((app.anon, 401), (app.mia, 403), (app.tom, 403), (app.bearer(made["token"]), 403)):
+        assert client.get("/api/tokens").status_code == status
+        assert client.post("/api/tokens", json={"label": f"t{next(_n)}", "scopes": ["read"]}).status_code == status
+        assert client.delete(f"/api/tokens/{made['id']}").status_code == status
+    assert made["id"] in [t["id"] for t in app.admin.get("/api/tokens").json()["tokens"]]
+    # another site's page, with the admin's cookie: refused, nothing made
+    before = len(app.admin.get("/api/tokens").json()["tokens"])
+    resp = app.admin.post("/api/tokens", json={"label": "csrf", "scopes": ["read"]},
+                          headers={"Origin": "http://evil.example"})
+    assert resp.status_code == 403
+    resp = app.admin.post("/api/tokens", content=b'{"label": "csrf2", "scopes": ["read"]}',
+                          headers={"Content-Type": "text/plain"})
+    assert resp.status_code in (400, 415)
+    assert len(app.admin.get("/api/tokens").json()["tokens"]) == before
+
+
+def test_ingest_token_stores_events_only_for_its_rooms(app):
+    made = app.make_token(["ingest"], ["tok-a", "tok-b"])
+    with app.bearer(made["token"]) as prog:
+        resp = prog.post("/api/events", json=[ev("tok-a"), ev("tok-c"), {"room": "tok-a"}, ev("tok-b")])
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["accepted"] == 2
+    assert [r["index"] for r in body["rejected"]] == [1, 2]
+    assert "tok-c" in body["rejected"][0]["error"]
+    app.metrics_when("tok-a", lambda m: m["visits"] >= 1)
+    app.metrics_when("tok-b", lambda m: m["visits"] >= 1)
+    assert app.admin.get("/api/rooms/tok-c/metrics").status_code == 404   # nothing of it was stored
+    # an ingest-only token reads nothing
+    with app.bearer(made["token"]) as prog:
+        assert prog.get("/api/rooms/tok-a/metrics").status_code == 403
+
+
+def test_read_token_reads_only_its_rooms_and_sends_nothing(app):
+    with app.bearer(app.make_token(["ingest"])["token"]) as feeder:
+        assert feeder.post("/api/events", json=[ev("tok-a"), ev("tok-d")]).json()["accepted"] == 2
+    app.metrics_when("tok-d", lambda m: m["visits"] >= 1)
+    made = app.make_token(["read"], ["tok-a"])
+    with app.bearer(made["token"]) as reader:
+        assert reader.get("/api/rooms/tok-a/metrics").status_code == 200
+        assert reader.get("/api/rooms/tok-d/metrics").status_code == 403
+        assert [x["room"] for x in reader.get("/api/rooms").json()["rooms"]] == ["tok-a"]
+        assert reader.post("/api/events", json=[ev("tok-a")]).status_code == 403
+
+
+def test_revoked_and_wrong_tokens_get_401(app):
+    made = app.make_token(["ingest", "read"], ["tok-a"])
+    with app.bearer(made["token"]) as prog:
+        assert prog.get("/api/rooms/tok-a/metrics").status_code == 200
+        app.admin.delete(f"/api/tokens/{made['id']}")
+        assert prog.get("/api/rooms/tok-a/metrics").status_code == 401
+        assert prog.post("/api/events", json=[ev("tok-a")]).status_code == 401
+    for wrong in (made["token"][:-1] + ("A" if made["token"][-1] != "A" else "B"), "lwt_nothing", "x" * 300):
+        with app.bearer(wrong) as prog:
+            assert prog.get("/api/rooms/tok-a/metrics").status_code == 401
+            assert prog.post("/api/events", json=[ev("tok-a")]).status_code == 401
+
+
+def test_a_token_cannot_do_a_persons_work(app):
+    made = app.make_token(["ingest", "read"])
+    with app.bearer(made["token"]) as prog:
+        for method, path, body in (("POST", "/api/suggestions/s-1/approve", {}),
+                                   ("POST", "/api/suggestions/s-1/reject", {}),
+                                   ("POST", "/api/alerts/a-1/ack", {}),
+                                   ("PUT", "/api/rooms/tok-a/ads/config", {"auto_apply": True}),
+                                   ("POST", "/api/links", {"label": "l", "screen": "/wall"}),
+                                   ("POST", "/api/tokens", {"label": "t", "scopes": ["read"]})):
+            resp = prog.request(method, path, json=body)
+            assert resp.status_code == 403, (path, resp.status_code, resp.text)
+        assert prog.get("/api/audit").status_code == 403
+
+
+def test_programs_take_the_token_from_a_file_or_the_environment(app, tmp_path):
+    made = app.make_token(["ingest"], ["tok-f"])
+    events = tmp_path / "events.ndjson"
+    events.write_text("\n".join(f'{{"id": "tok-file-{i}", "room": "tok-f", "ts": {time.time()}, "type": "enter", '
+                                f'"user": "f{i}"}}' for i in range(5)) + "\n")
+    secret_file = tmp_path / "token"
+    secret_file.write_text(made["token"] + "\n")
+    secret_file.chmod(0o600)
+    cmd = [sys.executable, "-m", "feeds.replay", str(events), "--url", app.url, "--speed", "max"]
+    subprocess.run(cmd + ["--token-file", str(secret_file)], cwd=ROOT, check=True, capture_output=True)
+    app.metrics_when("tok-f", lambda m: m["visits"] == 5)
+    events.write_text(events.read_text().replace("tok-file-", "tok-env-").replace('"f', '"g'))
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("LIVEWALL_")}
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env={**env, "LIVEWALL_TOKEN": made["token"]})
+    app.metrics_when("tok-f", lambda m: m["visits"] == 10)
+    # without a token the server refuses, and replay says so
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert out.returncode != 0 and "401" in out.stderr
+
+
+def test_tokens_command_line(app):
+    def cli(*args):
+        return subprocess.run([sys.executable, "app.py", "tokens", *args, "--redis-url", app.redis.url], cwd=ROOT,
+                              capture_output=True, text=True)
+    out = cli("add", "shop-feed", "--scope", "ingest", "--rooms", "tok-a,tok-b")
+    assert out.returncode == 0, out.stderr
+    token = next(line.split()[-1] for line in out.stdout.splitlines() if "lwt_" in line)
+    with app.bearer(token) as prog:
+        assert prog.post("/api/events", json=[ev("tok-a")]).json()["accepted"] == 1
+    listed = cli("list")
+    assert "shop-feed" in listed.stdout and token not in listed.stdout
+    token_id = next(t["id"] for t in app.admin.get("/api/tokens").json()["tokens"] if t["label"] == "shop-feed")
+    assert cli("remove", token_id).returncode == 0
+    with app.bearer(token) as prog:
+        assert prog.post("/api/events", json=[ev("tok-a")]).status_code == 401
+    assert cli("remove", token_id).returncode == 1
