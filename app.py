@@ -15,7 +15,7 @@ from dash import Dash
 
 import callbacks
 from feeds import ingest
-from server import alert_actions, api, guard, parts, push, share_routes, signin, suggestion_actions, users
+from server import alert_actions, api, guard, parts, push, share_routes, signin, suggestion_actions, tokens, users
 from settings import LOOPBACK_HOSTS, Settings, is_loopback
 from store import embedded
 from store.connect import async_client, sync_client
@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["users"]:
         raise SystemExit(users.cli(argv[1:]))
+    if argv[:1] == ["tokens"]:
+        raise SystemExit(tokens.cli(argv[1:]))
     settings = Settings.from_args(argv)
     refuse_open_listening(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -30,10 +30,13 @@ MAX_PENDING = 256   # unsent messages per socket beyond one frame per room (aler
 
 
 class Client:
-    __slots__ = ("ws", "rooms", "allowed", "pending", "ready", "n")
+    __slots__ = ("ws", "rooms", "allowed", "pending", "ready", "n", "name", "closing")
 
-    def __init__(self, ws: WebSocket, rooms: set[str] | None, allowed: frozenset[str] | None = None):
+    def __init__(self, ws: WebSocket, rooms: set[str] | None, allowed: frozenset[str] | None = None,
+                 name: str | None = None):
         self.ws = ws
+        self.name = name              # the identity's name: a revoked token or link closes its sockets
+        self.closing = False
         self.rooms = rooms            # what it watches; None: every room
         self.allowed = allowed        # what it may read (alerts and insights of other rooms are not sent); None: all
         self.pending: dict = {}       # room -> newest unsent frame; other messages under unique keys
@@ -90,6 +93,13 @@ class Hub:
         for c in self.clients:
             c.offer(text)
 
+    def revoked(self, name: str) -> None:
+        """A token or link was revoked: its sockets close now, not at their next ping."""
+        for c in self.clients:
+            if c.name == name:
+                c.closing = True
+                c.ready.set()
+
     def broadcast_notice(self, text: str) -> None:
         """An alert change or fresh insights: to the sockets that may read its room."""
         room = notice_room(text)
@@ -104,13 +114,15 @@ class Hub:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(keys.FRAMES_PATTERN)
-                await pubsub.subscribe(keys.NOTICE_CHANNEL)
+                await pubsub.subscribe(keys.NOTICE_CHANNEL, keys.REVOKED_CHANNEL)
                 # after a reconnect, screens may have missed frames: tell them to resync
                 self.broadcast_all('{"kind":"resync"}')
                 async for msg in pubsub.listen():
                     data = msg["data"].decode()
                     if msg["type"] == "pmessage":
                         self.broadcast_room(msg["channel"].decode()[prefix:], data)
+                    elif msg["channel"] == keys.REVOKED_CHANNEL.encode():
+                        self.revoked(data)
                     elif msg["type"] == "message":
                         self.broadcast_notice(data)
             except asyncio.CancelledError:
@@ -138,7 +150,7 @@ def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
         await websocket.accept()
         raw = websocket.query_params.get("rooms")
         asked = {x for x in raw.split(",") if x} if raw else None
-        c = Client(websocket, readable(who, asked), who.rooms)
+        c = Client(websocket, readable(who, asked), who.rooms, who.name)
         hub.add(c)
         sender = asyncio.get_running_loop().create_task(_send(c))
         try:
@@ -202,6 +214,9 @@ async def _send(c: Client) -> None:
         while True:
             await c.ready.wait()
             c.ready.clear()
+            if c.closing:
+                await c.ws.close(code=1008)   # the screen reloads and is told why (assets/livewall-socket.js)
+                return
             batch, c.pending = c.pending, {}
             for text in batch.values():
                 await c.ws.send_text(text)

@@ -1,8 +1,8 @@
 """The routes of tokens and links: `/api/tokens` (admin), `/api/links` (manager and admin) and `/s/<token>`,
 the address a share or device link is opened at.
 
-Each route checks its caller itself, whatever ran before it: a token or a link can open doors, so making one
-must never depend on a check elsewhere having run.
+The middleware (server/guard.py) has resolved the caller and refused foreign origins; each route here checks
+the role itself, and that the caller is a person: a token or a link may read, never make or revoke credentials.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from server import auth, link_page, links, tokens
+from server import auth, guard, links, tokens
 from settings import LINK_COOKIE_MAX_S
 
 
@@ -24,12 +24,9 @@ def _error(status: int, reason: str) -> Response:
     return _json({"error": reason}, status)
 
 
-async def _caller(r, request: Request, role: str) -> tuple[auth.Identity | None, Response | None]:
-    """(who, None) when the caller has `role`, else (None, the 401 or 403 to send)."""
-    try:
-        who = await auth.identify(r, request.headers, request.cookies, request.query_params)
-    except links.LinkRefused as e:
-        return None, _error(401, f"this share link is {e.reason}")
+def _caller(request: Request, role: str) -> tuple[auth.Identity | None, Response | None]:
+    """(who, None) when the caller is a person with `role`, else (None, the 401 or 403 to send)."""
+    who = guard.identity(request)
     if who is None:
         return None, _error(401, "sign in first (or send Authorization: Bearer <token>)")
     if who.kind != "user" or not auth.has_role(who, role):
@@ -53,7 +50,7 @@ async def _body(request: Request) -> dict:
 def add_routes(server: FastAPI, r) -> None:
     @server.post("/api/tokens")
     async def make_token(request: Request):
-        who, refused = await _caller(r, request, "admin")
+        who, refused = _caller(request, "admin")
         if refused:
             return refused
         try:
@@ -65,12 +62,12 @@ def add_routes(server: FastAPI, r) -> None:
 
     @server.get("/api/tokens")
     async def list_tokens(request: Request):
-        _who, refused = await _caller(r, request, "admin")
+        _who, refused = _caller(request, "admin")
         return refused or _json({"tokens": await tokens.listing(r)})
 
     @server.delete("/api/tokens/{token_id}")
     async def revoke_token(token_id: str, request: Request):
-        _who, refused = await _caller(r, request, "admin")
+        _who, refused = _caller(request, "admin")
         if refused:
             return refused
         gone = await tokens.revoke(r, token_id)
@@ -78,7 +75,7 @@ def add_routes(server: FastAPI, r) -> None:
 
     @server.post("/api/links")
     async def make_link(request: Request):
-        who, refused = await _caller(r, request, "manager")
+        who, refused = _caller(request, "manager")
         if refused:
             return refused
         try:
@@ -91,7 +88,7 @@ def add_routes(server: FastAPI, r) -> None:
 
     @server.get("/api/links")
     async def list_links(request: Request):
-        who, refused = await _caller(r, request, "manager")
+        who, refused = _caller(request, "manager")
         if refused:
             return refused
         # a manager sees the links they made; an admin looks after everyone's
@@ -99,7 +96,7 @@ def add_routes(server: FastAPI, r) -> None:
 
     @server.delete("/api/links/{link_id}")
     async def revoke_link(link_id: str, request: Request):
-        who, refused = await _caller(r, request, "manager")
+        who, refused = _caller(request, "manager")
         if refused:
             return refused
         rec = await links.find(r, link_id)
@@ -115,11 +112,11 @@ def add_routes(server: FastAPI, r) -> None:
         try:
             rec = await links.resolve(r, token)
         except links.LinkRefused as e:
-            lang = link_page.lang_of(request.query_params.get("lang"), request.headers.get("accept-language"))
-            return link_page.refused_page(e.reason, lang)
+            # the sign-in page says what happened to the link (the same page a screen gets once its link stops)
+            return RedirectResponse(f"/login?why=link-{e.reason}", status_code=303)
         resp = RedirectResponse(rec["screen"], status_code=303)
         life = LINK_COOKIE_MAX_S if rec["expires"] is None else min(rec["expires"] - time.time(), LINK_COOKIE_MAX_S)
         resp.set_cookie(links.LINK_COOKIE, token, max_age=int(life), httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https")
+                        secure=guard.request_is_https(request))
         resp.headers["Cache-Control"] = "no-store"
         return resp

@@ -7,15 +7,22 @@ usable token. A revoked token is gone from both hashes at once and its open sock
 """
 from __future__ import annotations
 
+import argparse
+import asyncio
 import hashlib
+import os
 import secrets
+import sys
 import time
+from pathlib import Path
 
 import orjson
 
 from feeds.schema import ROOM_RE
 from server import auth
+from settings import default_data_dir
 from store import keys
+from store.connect import async_client
 
 SCOPES = ("ingest", "read")
 PREFIX = "lwt_"   # makes a leaked token recognisable (secret scanners, logs)
@@ -106,3 +113,56 @@ async def lookup(r, bearer: str) -> "auth.Identity | None":
     token_id = await r.hget(keys.TOKEN_HASHES, _digest(bearer))
     blob = await r.hget(keys.TOKENS, token_id) if token_id else None
     return identity(orjson.loads(blob)) if blob else None
+
+
+def cli(argv: list[str]) -> int:
+    """`python app.py tokens add LABEL --scope ingest|read [--rooms a,b]`, `tokens list`, `tokens remove ID`:
+    on the store the app uses, as `python app.py users` (server/users.py) does."""
+    from server import users   # the command line only: finds the store a running app uses
+    p = argparse.ArgumentParser(prog="python app.py tokens", description="bearer tokens for programs")
+    sub = p.add_subparsers(dest="action", required=True)
+    add = sub.add_parser("add", help="make a token; it is printed once")
+    add.add_argument("label")
+    add.add_argument("--scope", action="append", required=True, choices=SCOPES, help="ingest or read (or both)")
+    add.add_argument("--rooms", help="comma-separated rooms (default: every room)")
+    rm = sub.add_parser("remove", help="revoke a token at once")
+    rm.add_argument("id")
+    ls = sub.add_parser("list", help="every token, without secrets")
+    for sp in (add, rm, ls):
+        sp.add_argument("--redis-url", default=None)
+        sp.add_argument("--data-dir", type=Path, default=None)
+    a = p.parse_args(argv)
+    data_dir, redis_url = a.data_dir or default_data_dir(), a.redis_url or os.environ.get("LIVEWALL_REDIS_URL")
+    client, server = users._client_for(redis_url, data_dir)
+    client.close()
+    url = redis_url or (server.url if server else f"unix://{data_dir / 'redis' / 'redis.sock'}")
+    try:
+        return asyncio.run(_cli(a, url))
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def _cli(a, url: str) -> int:
+    r = async_client(url)
+    try:
+        if a.action == "add":
+            try:
+                made = await create(r, a.label, a.scope, a.rooms, "cli")
+            except Invalid as e:
+                print(f"tokens: {e}", file=sys.stderr)
+                return 2
+            print(f"token {made['id']} ({made['label']}: {', '.join(made['scopes'])}; rooms: "
+                  f"{', '.join(made['rooms']) if made['rooms'] else 'every room'}), shown this once:\n{made['token']}")
+        elif a.action == "list":
+            for t in await listing(r):
+                print(f"{t['id']}  {t['label']}  {','.join(t['scopes'])}  "
+                      f"{','.join(t['rooms']) if t['rooms'] else '*'}  by {t['created_by']}")
+        elif await revoke(r, a.id) is None:
+            print(f"tokens: no token {a.id!r}", file=sys.stderr)
+            return 1
+        else:
+            print(f"token {a.id} revoked")
+        return 0
+    finally:
+        await r.aclose()

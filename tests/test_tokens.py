@@ -14,44 +14,33 @@ import pytest
 import redis
 
 from store import embedded
-from tests.conftest import ROOT, Part, free_port, wait_until
+from tests.conftest import ADMIN_PASSWORD, ROOT, System, free_port, sign_in, wait_until
 
-ADMIN_PASSWORD = "correct horse battery staple"
 PASSWORDS = {"admin": ADMIN_PASSWORD, "mia": "mia's long password", "ada": "ada's long password",
              "tom": "tom's long password"}
 _n = iter(range(10 ** 9))
 
 
-class App:
-    """`python app.py --feed none` with an admin password, its users, and a client per identity."""
+class App(System):
+    """The whole app (conftest's System: admin's password set, `http` signed in as admin) with two managers and
+    an assistant, a client signed in as each, and clients for a bearer token or nothing at all."""
 
-    def __init__(self, tmp):
-        self.redis = embedded.start(tmp / "redis", port=free_port())
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.part = Part(["app.py", "--feed", "none", "--port", str(self.port), "--redis-url", self.redis.url,
-                          "--insights-every", "1"], env={"LIVEWALL_ADMIN_PASSWORD": ADMIN_PASSWORD},
-                         log=tmp / "app.log").start()
-        self.anon = httpx.Client(base_url=self.url, timeout=30)
-        wait_until(lambda: self.anon.get("/healthz").status_code == 200, timeout=60, what="livewall healthy")
+    def start(self) -> "App":
+        super().start()
         self.users_cli("add", "mia", "--role", "manager", password=PASSWORDS["mia"])
         self.users_cli("add", "ada", "--role", "manager", password=PASSWORDS["ada"])
         self.users_cli("add", "tom", "--role", "assistant", "--rooms", "tok-a", password=PASSWORDS["tom"])
-        self.clients = {name: self.sign_in(name) for name in PASSWORDS}
+        self.clients = {name: sign_in(self.url, name, PASSWORDS[name]) for name in PASSWORDS}
+        self.anon = httpx.Client(base_url=self.url, timeout=30)
+        return self
 
     def users_cli(self, *args, password: str) -> None:
-        subprocess.run([sys.executable, "app.py", "users", *args, "--redis-url", self.redis.url], cwd=ROOT,
+        subprocess.run([sys.executable, "app.py", "users", *args, "--redis-url", self.redis_url], cwd=ROOT,
                        input=password + "\n", text=True, check=True, capture_output=True)
-
-    def sign_in(self, name: str) -> httpx.Client:
-        c = httpx.Client(base_url=self.url, timeout=30)
-        resp = c.post("/api/login", json={"user": name, "password": PASSWORDS[name]})
-        assert resp.status_code == 200, resp.text
-        return c
 
     def __getattr__(self, name):    # app.admin, app.mia, ...: that user's signed-in client
         if name in PASSWORDS:
-            return self.clients[name]
+            return self.__dict__["clients"][name]
         raise AttributeError(name)
 
     def bearer(self, token: str) -> httpx.Client:
@@ -63,24 +52,21 @@ class App:
         assert resp.status_code == 201, resp.text
         return resp.json()
 
-    def metrics_when(self, room: str, predicate, timeout: float = 10.0) -> dict:
-        def check():
-            resp = self.admin.get(f"/api/rooms/{room}/metrics")
-            return resp.status_code == 200 and predicate(resp.json()) and resp.json()
-        return wait_until(check, timeout=timeout, what=f"metrics of {room}")
-
     def stop(self) -> None:
         for c in [self.anon, *self.clients.values()]:
             c.close()
-        self.part.stop()
-        self.redis.stop()
+        super().stop()
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    a = App(tmp_path_factory.mktemp("tokens"))
+    d = tmp_path_factory.mktemp("app")
+    server = embedded.start(d / "redis", port=free_port())
+    # an ingest token configured, as beyond loopback: sending events then needs an ingest-scoped credential
+    a = App(server.url, free_port(), d / "app.log", token="the-configured-ingest-token").start()
     yield a
     a.stop()
+    server.stop()
 
 
 def ev(room: str, type_: str = "enter", **fields) -> dict:
@@ -96,7 +82,7 @@ def test_admin_makes_lists_and_revokes_a_token_and_the_store_keeps_no_token(app)
     mine = [t for t in listed if t["id"] == made["id"]]
     assert mine and "token" not in mine[0] and "hash" not in mine[0] and mine[0]["label"] == "dashboard-tv"
     # nothing in Redis holds the token itself
-    client = redis.Redis.from_url(app.redis.url)
+    client = redis.Redis.from_url(app.redis_url)
     try:
         for key in client.scan_iter("lw:tok*"):
             kind = client.type(key)
@@ -215,7 +201,7 @@ def test_programs_take_the_token_from_a_file_or_the_environment(app, tmp_path):
 
 def test_tokens_command_line(app):
     def cli(*args):
-        return subprocess.run([sys.executable, "app.py", "tokens", *args, "--redis-url", app.redis.url], cwd=ROOT,
+        return subprocess.run([sys.executable, "app.py", "tokens", *args, "--redis-url", app.redis_url], cwd=ROOT,
                               capture_output=True, text=True)
     out = cli("add", "shop-feed", "--scope", "ingest", "--rooms", "tok-a,tok-b")
     assert out.returncode == 0, out.stderr
