@@ -20,6 +20,7 @@ BOOT_ID = "manager-boot"
 
 add_text({
     "m_title": ("经理看板", "Manager"),
+    "m_sign_out": ("退出", "Sign out"),
     "m_rooms": ("直播间", "Rooms"),
     "m_live_rooms": ("场直播中", "live"),
     "m_total_gmv": ("总成交", "Total GMV"),
@@ -323,7 +324,7 @@ def LinksPanel() -> html.Section:
     ], className="lw-m-box lw-m-links", id="lw-m-links", hidden=True)
 
 
-def ManagerHeader() -> html.Header:
+def ManagerHeader(name: str, role: str) -> html.Header:
     def total(label, key, className=""):
         return html.Div([html.Span(T(label), className="lw-m-total-label"),
                          html.Span("—", className=f"lw-m-total-value {className}".strip(), **{"data-total": key})],
@@ -347,19 +348,23 @@ def ManagerHeader() -> html.Header:
         html.Div([html.Span(className="lw-m-conn-dot"), Field("conn", "lw-m-conn-text"), Field("clock", "lw-m-clock")],
                  className="lw-m-conn"),
         html.Button(T("m_share"), type="button", className="lw-m-share-open", hidden=True),
+        html.Div([html.Span(name, className="lw-m-user-name", title=role),
+                  html.Button(T("m_sign_out"), className="lw-m-btn lw-m-sign-out", type="button",
+                              **{"data-sign-out": ""})],
+                 className="lw-m-user"),
     ], className="lw-m-header")
 
 
 def ManagerPage(config: dict) -> html.Div:
     """`config`: room (the drilled-into room or None), session (the review shown or None), lang ("zh", "en" or
-    None for the browser's), screen (the name sent with approvals and acknowledgements)."""
+    None for the browser's), user (who has the page open: name, role, rooms; None outside a request)."""
     lang = config.get("lang") or "auto"
     suggestions, alerts = SuggestionsBox(), AlertsBox()
     suggestions.id, alerts.id = "lw-m-suggestions", "lw-m-alerts"
     return html.Div([
         dcc.Store(id=CONFIG_ID, data=config),
         html.Div(id=BOOT_ID, hidden=True),
-        ManagerHeader(),
+        ManagerHeader(*((config.get("user") or {}).get(k) or "" for k in ("name", "role"))),
         html.Main([
             html.Div([RoomsTable(), RoomDetail()], className="lw-m-primary"),
             html.Aside([suggestions, alerts], className="lw-m-aside"),

@@ -121,6 +121,17 @@ class System:
         self.http = sign_in(self.url)
         return self
 
+    def add_user(self, name: str, role: str, rooms: str | None = None, password: str = "pw-" + "x" * 12
+                 ) -> httpx.Client:
+        """Create (or update) a user in the app's store and return a client signed in as that user."""
+        from server import users
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            users.put(client, name, role, users.parse_rooms(rooms), password)
+        finally:
+            client.close()
+        return sign_in(self.url, name, password)
+
     def session(self) -> str:
         return self.http.cookies["lw_session"]
 

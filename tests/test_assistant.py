@@ -41,7 +41,7 @@ def on_stage_room(room: str, buyers: int = 3, stock: int | None = 15, name: str 
 
 
 def open_tablet(page, system, room: str, query: str = "lang=en", ready: bool = True):
-    resp = page.goto(f"{system.url}/assistant/{room}?{query}")
+    resp = system.sign_in(page).goto(f"{system.url}/assistant/{room}?{query}")
     assert resp.status == 200
     if ready:
         page.wait_for_function("r => document.querySelector(`[data-room='${r}']`)?.dataset.state === 'live'",
@@ -151,7 +151,7 @@ def test_assistant_alerts_toast_and_the_others_do_not(system, browser, page):
     assert firing(system, room, "spend_ahead")["audience"] == ["manager"]
 
     # a tablet opened now gets the recent alerts in its greeting: the assistant's only
-    open_tablet(page, system, room, "lang=en&screen=tablet-1")
+    open_tablet(page, system, room, "lang=en")
     page.wait_for_selector(toast("stock_low"), timeout=5000)
     # and live: a bounce storm
     system.post(bounce_storm(room))
@@ -196,10 +196,12 @@ def test_a_critical_alert_stays_until_acknowledged_from_anywhere(system, page):
     el = page.wait_for_selector(f'{toast("sold_out")}[data-alert-id="{sold_out["id"]}"]', timeout=5000)
     assert "围巾" in el.text_content()
     # acknowledged on another screen (the manager's): the tablet's toast settles by push
-    resp = system.http.post(f"/api/alerts/{sold_out['id']}/ack", json={"by": "manager"})
+    manager = system.add_user("boss", "manager")
+    resp = manager.post(f"/api/alerts/{sold_out['id']}/ack", json={})
+    manager.close()
     assert resp.status_code == 200
     settled = page.wait_for_selector(f'[data-alert-id="{sold_out["id"]}"][data-state="acknowledged"]', timeout=5000)
-    assert "Acknowledged by manager" in settled.text_content()
+    assert "Acknowledged by boss" in settled.text_content()
     page.wait_for_selector(f'[data-alert-id="{sold_out["id"]}"]', state="detached", timeout=5000)
 
 
@@ -321,10 +323,8 @@ def test_a_long_price_shrinks_to_fit_its_box(system, browser):
 
 def test_the_url_to_a_configuration():
     from callbacks.assistant import assistant_config
-    assert assistant_config(room="douyin-01") == {"room": "douyin-01", "lang": None, "screen": "assistant",
-                                                  "sound": False}
+    assert assistant_config(room="douyin-01") == {"room": "douyin-01", "lang": None, "sound": False}
     assert assistant_config(room="a:b.c_d-1", lang=["zh", "en"], screen="tablet 2", sound="1") == {
-        "room": "a:b.c_d-1", "lang": "en", "screen": "tablet 2", "sound": True}
-    assert assistant_config(room="r", screen="<b>", lang="fr")["screen"] == "assistant"
+        "room": "a:b.c_d-1", "lang": "en", "sound": True}, "?screen= names no one any more"
     for bad in ("", "a/b", "a b", "x" * 65, HTML, None):
         assert assistant_config(room=bad) is None
