@@ -22,6 +22,9 @@ SHARE_LINK_MAX_S = 30 * 24 * 3600
 DEVICE_LINK_MAX_S = 10 * 365 * 24 * 3600
 # Browsers keep a cookie at most 400 days: a device link without expiry sets its cookie for that long.
 LINK_COOKIE_MAX_S = 400 * 24 * 3600
+# A link's cookie outlives the link by this much, so that its screen, reloaded, says the link has expired
+# instead of showing a bare sign-in form.
+LINK_COOKIE_GRACE_S = 7 * 24 * 3600
 # Failed sign-ins allowed per user name and per client address within the window, before 429 until it ends.
 LOGIN_MAX_FAILURES_PER_USER = 5
 LOGIN_MAX_FAILURES_PER_ADDRESS = 20

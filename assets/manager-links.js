@@ -50,8 +50,9 @@
     var D = lw.dom, lang = ctx.lang, t = function (k, v) { return lw.t(lang, k, v); };
     var q = function (sel) { return section.querySelector(sel); };
     var form = q(".lw-m-link-form"), kind = q(".lw-m-link-kind"), screen = q(".lw-m-link-screen");
-    var expiry = q(".lw-m-link-expiry"), rooms = q(".lw-m-link-rooms"), label = q(".lw-m-link-label");
-    var status = D.fields(section).link_status, made = q(".lw-m-link-made"), url = q(".lw-m-link-url");
+    // dcc.Input puts its class on a wrapper: the <input> is inside
+    var expiry = q(".lw-m-link-expiry"), rooms = q(".lw-m-link-rooms input"), label = q(".lw-m-link-label input");
+    var status = D.fields(section).link_status, made = q(".lw-m-link-made"), url = q(".lw-m-link-url input");
     var list = q(".lw-m-link-list"), empty = q(".lw-m-links-empty");
 
     function options(select, items, chosen) {

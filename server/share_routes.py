@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from server import auth, guard, links, tokens
-from settings import LINK_COOKIE_MAX_S
+from settings import LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S
 
 
 def _json(obj, status: int = 200) -> Response:
@@ -115,7 +115,8 @@ def add_routes(server: FastAPI, r) -> None:
             # the sign-in page says what happened to the link (the same page a screen gets once its link stops)
             return RedirectResponse(f"/login?why=link-{e.reason}", status_code=303)
         resp = RedirectResponse(rec["screen"], status_code=303)
-        life = LINK_COOKIE_MAX_S if rec["expires"] is None else min(rec["expires"] - time.time(), LINK_COOKIE_MAX_S)
+        life = LINK_COOKIE_MAX_S if rec["expires"] is None else \
+            min(rec["expires"] - time.time() + LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S)
         resp.set_cookie(links.LINK_COOKIE, token, max_age=int(life), httponly=True, samesite="lax", path="/",
                         secure=guard.request_is_https(request))
         resp.headers["Cache-Control"] = "no-store"
