@@ -86,7 +86,7 @@
       options(expiry, EXPIRY[k].map(function (e) { return [t(e[0]), e[1]]; }), DEFAULT_EXPIRY[k]);
     }
 
-    function say(text) { D.setText(status, text); }
+    function say(text, failed) { D.setText(status, text); status.classList.toggle("is-error", !!failed); }
 
     function call(method, path, body) {
       return fetch(path, {
@@ -124,7 +124,7 @@
         call("DELETE", "/api/links/" + encodeURIComponent(link.id)).then(function () {
           say(t("l_revoked", {label: link.label}));
           load();
-        }).catch(function (e) { revoke.disabled = false; say(t("l_failed", {why: e.message})); });
+        }).catch(function (e) { revoke.disabled = false; say(t("l_failed", {why: e.message}), true); });
       });
       el.append(head, revoke, meta);
       return el;
@@ -135,7 +135,7 @@
         var links = b.links || [];
         list.replaceChildren.apply(list, links.map(row));
         empty.hidden = links.length > 0;
-      }).catch(function (e) { say(t("l_failed", {why: e.message})); });
+      }).catch(function (e) { say(t("l_failed", {why: e.message}), true); });
     }
 
     kind.addEventListener("change", fillExpiry);
@@ -153,7 +153,7 @@
         say(t("l_made", {label: link.label}));
         label.value = "";
         load();
-      }).catch(function (err) { say(t("l_failed", {why: err.message})); });
+      }).catch(function (err) { say(t("l_failed", {why: err.message}), true); });
     });
     q(".lw-m-link-copy").addEventListener("click", function () {
       url.select();

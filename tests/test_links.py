@@ -225,7 +225,8 @@ def test_the_link_manager_makes_lists_and_revokes_links(system, browser, mia, ro
         page.fill(".lw-m-link-label input", "mia's phone · room a")
         page.select_option(".lw-m-link-expiry", str(8 * HOUR))
         page.click(".lw-m-link-create")
-        page.wait_for_function("document.querySelectorAll('.lw-m-link-row').length >= 2")
+        page.wait_for_function("[...document.querySelectorAll('.lw-m-link-row-label')]"
+                               ".some(e => e.textContent.startsWith(\"mia's phone · room a\"))")
         page.screenshot(path=str(DOCS / "link-manager.png"))
         with httpx.Client(base_url=system.url) as c:
             assert c.get(url[len(system.url):]).status_code == 303
