@@ -10,8 +10,10 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import orjson
@@ -350,3 +352,83 @@ def test_listening_beyond_loopback_needs_an_ingest_token_and_an_admin_password(t
     assert out.returncode != 0
     assert "LIVEWALL_ADMIN_PASSWORD" in out.stderr and "LIVEWALL_INGEST_TOKEN" not in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, "one line saying what to set"
+
+
+EVIL_PAGE = """<!doctype html><html><body>
+<form id="f" method="POST" action="TARGET/api/alerts/ALERT/ack" enctype="text/plain" target="sink">
+  <input name='{"by": "csrf-form", "x": "' value='"}'></form>
+<iframe name="sink" id="sink"></iframe>
+<script>
+  var T = "TARGET", done = window.done = {};
+  function note(k) { return function (v) { done[k] = v && v.status !== undefined ? "status " + v.status : String(v); }; }
+  // a simple request (no preflight): it reaches the server with the manager's cookie and this page's Origin
+  fetch(T + "/api/suggestions/SUG/approve", {method: "POST", credentials: "include", mode: "no-cors",
+    headers: {"Content-Type": "text/plain"}, body: '{"by": "evil"}'}).then(note("approve"), note("approve"));
+  // JSON needs a preflight, which carries no cookie
+  fetch(T + "/api/alerts/ALERT/ack", {method: "POST", credentials: "include",
+    headers: {"Content-Type": "application/json"}, body: "{}"}).then(note("ack"), note("ack"));
+  var ws = new WebSocket(T.replace("http", "ws") + "/ws");
+  ws.onmessage = function () { done.ws_data = true; };
+  ws.onopen = function () { done.ws = "open"; };
+  ws.onclose = function () { done.ws = done.ws || "refused"; };
+  document.getElementById("sink").onload = function () { done.form = "sent"; };
+  document.getElementById("f").submit();
+</script></body></html>"""
+
+
+def test_a_page_on_another_origin_cannot_act_for_a_signed_in_manager(system, world, browser):
+    """In real Chromium: the manager is signed in; a page from another origin of the same site (so even
+    SameSite=Lax cookies go along) tries to approve, to acknowledge (fetch and a form) and to open /ws."""
+    room = "acc-end2"
+    system.post([ev(room, "session_start", platform="douyin"), ev(room, "session_end")])
+    system.metrics_when(room, lambda m: m.get("ended") is not None)
+    r = world["r"]
+    sug = {**world["sug"], "id": f"{room}~evil1", "room": room, "state": "proposed",
+           "session": system.get(f"/api/rooms/{room}/metrics")["session"]}
+    r.set(keys.suggestions(room), orjson.dumps([sug]))
+    target = alert(room)
+    Store(r).save([("fired", target)])
+    audit_before = r.xlen("lw:audit")
+
+    html = (EVIL_PAGE.replace("TARGET", system.url).replace("ALERT", target["id"]).replace("SUG", sug["id"])
+            .encode())
+
+    class Evil(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def do_POST(self):   # the form's iframe may land here on a redirect; nothing to do
+            self.do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    evil = ThreadingHTTPServer(("127.0.0.1", free_port()), Evil)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    ctx = browser.new_context()
+    try:
+        system.sign_in(ctx, world["clients"]["manager"].cookies["lw_session"])
+        page = ctx.new_page()
+        page.goto(f"http://127.0.0.1:{evil.server_port}/")
+        page.wait_for_function("() => done.approve && done.ack && done.ws && done.form", timeout=15000)
+        result = page.evaluate("done")
+        assert result["ws"] == "refused" and "ws_data" not in result, result
+        [stored] = orjson.loads(r.get(keys.suggestions(room)))
+        assert stored["state"] == "proposed", stored
+        record = orjson.loads(r.hget(keys.ALERTS_BY_ID, target["id"]))
+        assert (record["state"], record["acknowledged_by"]) == ("firing", None), record
+        assert r.xlen("lw:audit") == audit_before
+        # the same browser, on livewall's own page, may: the session was good all along
+        page.goto(f"{system.url}/manager?lang=en")
+        page.wait_for_function("document.getElementById('manager')?.dataset.conn === 'open'", timeout=15000)
+        status = page.evaluate("""(id) => fetch('/api/alerts/' + id + '/ack', {method: 'POST',
+            headers: {'Content-Type': 'application/json'}, body: '{"by": "someone"}'}).then(r => r.status)""",
+                               target["id"])
+        assert status == 200
+        assert orjson.loads(r.hget(keys.ALERTS_BY_ID, target["id"]))["acknowledged_by"] == "mgr"
+    finally:
+        ctx.close()
+        evil.shutdown()
