@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from feeds import ingest
 from feeds.publisher import Publisher, PublishError
 from feeds.simulator import simulate_session
+from server import guard
+from settings import LOOPBACK_HOSTS
 from store import keys
 from store.connect import async_client
 from tests.conftest import free_port, wait_until
@@ -26,7 +28,10 @@ START = float(int(time.time()) - 3600)
 def serving(redis_url: str, port: int, token: str | None = None, app: FastAPI | None = None):
     """An ingest server on 127.0.0.1:port, in a thread, until the block ends."""
     app = app or FastAPI()
-    ingest.add_routes(app, async_client(redis_url), token)
+    r = async_client(redis_url)
+    ingest.add_routes(app, r, token)
+    # as in the app: the middleware resolves the caller (the ingest token) before the route sees the request
+    app.add_middleware(guard.Guard, r=r, allowed_hosts=frozenset(LOOPBACK_HOSTS), ingest_token=token)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
