@@ -20,24 +20,19 @@ def _json(obj, status: int = 200) -> Response:
     return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
 
 
-def _error(status: int, reason: str) -> Response:
-    return _json({"error": reason}, status)
-
-
 def _caller(request: Request, role: str) -> tuple[auth.Identity | None, Response | None]:
     """(who, None) when the caller is a person with `role`, else (None, the 401 or 403 to send)."""
     who = guard.identity(request)
     if who is None:
-        return None, _error(401, "sign in first (or send Authorization: Bearer <token>)")
+        return None, guard.json_error(401, "sign in first (or send Authorization: Bearer <token>)")
     if who.kind != "user" or not auth.has_role(who, role):
         # tokens and links read; making or revoking credentials takes a person with the role
-        return None, _error(403, f"only a signed-in {role} may do this")
+        return None, guard.json_error(403, f"only a signed-in {role} may do this")
     return who, None
 
 
 async def _body(request: Request) -> dict:
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise tokens.Invalid("send JSON (Content-Type: application/json)")
+    """The JSON object sent (the middleware has refused any other content type)."""
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
@@ -57,7 +52,7 @@ def add_routes(server: FastAPI, r) -> None:
             body = await _body(request)
             made = await tokens.create(r, body.get("label"), body.get("scopes"), body.get("rooms"), who.name)
         except tokens.Invalid as e:
-            return _error(400, str(e))
+            return guard.json_error(400, str(e))
         return _json(made, 201)
 
     @server.get("/api/tokens")
@@ -71,7 +66,7 @@ def add_routes(server: FastAPI, r) -> None:
         if refused:
             return refused
         gone = await tokens.revoke(r, token_id)
-        return _json({"revoked": gone}) if gone else _error(404, f"no token {token_id!r}")
+        return _json({"revoked": gone}) if gone else guard.json_error(404, f"no token {token_id!r}")
 
     @server.post("/api/links")
     async def make_link(request: Request):
@@ -83,7 +78,7 @@ def add_routes(server: FastAPI, r) -> None:
             made = await links.create(r, body.get("label"), body.get("screen"), body.get("rooms"),
                                       body.get("expires_in_s"), body.get("kind", "share"), who.name)
         except tokens.Invalid as e:
-            return _error(400, str(e))
+            return guard.json_error(400, str(e))
         return _json(made, 201)
 
     @server.get("/api/links")
@@ -101,11 +96,11 @@ def add_routes(server: FastAPI, r) -> None:
             return refused
         rec = await links.find(r, link_id)
         if rec is None:
-            return _error(404, f"no live link {link_id!r}")
+            return guard.json_error(404, f"no live link {link_id!r}")
         if rec["created_by"] != who.name and not auth.has_role(who, "admin"):
-            return _error(403, "only its maker or an admin may revoke this link")
+            return guard.json_error(403, "only its maker or an admin may revoke this link")
         gone = await links.revoke(r, link_id)
-        return _json({"revoked": gone}) if gone else _error(404, f"no live link {link_id!r}")
+        return _json({"revoked": gone}) if gone else guard.json_error(404, f"no live link {link_id!r}")
 
     @server.get("/s/{token}")
     async def open_link(token: str, request: Request):
