@@ -103,7 +103,8 @@
 
     function when(ts) {
       var left = ts - Date.now() / 1000;
-      return left <= 0 ? lw.fmt.DASH : left >= 2 * 86400 ? t("l_days", {n: Math.floor(left / 86400)}) : lw.age(lang, left);
+      if (left <= 0) return lw.fmt.DASH;
+      return left >= 2 * 86400 ? t("l_days", {n: Math.floor(left / 86400)}) : lw.age(lang, left);
     }
 
     function row(link) {
@@ -159,8 +160,9 @@
       url.select();
       var done = function () { say(t("l_copied")); };
       // the clipboard API needs a secure context (https or localhost); the selected field is the fallback
-      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(url.value).then(done, function () {});
-      else if (document.execCommand("copy")) done();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(url.value).then(done, function () { /* the field stays selected */ });
+      } else if (document.execCommand("copy")) done();
     });
     q(".lw-m-links-close").addEventListener("click", function () { section.hidden = true; });
     ctx.opener.hidden = false;

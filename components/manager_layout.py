@@ -297,7 +297,8 @@ def LinksPanel() -> html.Section:
     """The link manager: make a share or device link, copy it once, see the live ones and revoke them. Hidden
     until the page knows its user may share (assets/manager-links.js fills the choices and the list)."""
     def field(label, control):
-        return html.Label([html.Span(T(label), className="lw-m-link-field-label"), control], className="lw-m-link-field")
+        return html.Label([html.Span(T(label), className="lw-m-link-field-label"), control],
+                          className="lw-m-link-field")
     form = html.Form([
         field("m_link_label", dcc.Input(type="text", maxLength=64, required=True, className="lw-m-link-label",
                                         name="label")),

@@ -75,22 +75,27 @@ def _check_expiry(kind: str, expires_in_s) -> float | None:
     return float(expires_in_s)
 
 
-async def create(r, label, screen, rooms, expires_in_s, kind, created_by: str) -> dict:
-    """Make a link; the reply's `url` (/s/<token>) is the only place the link itself appears."""
+async def create(r, label, screen, rooms, expires_in_s, kind, maker: "auth.Identity") -> dict:
+    """Make a link; the reply's `url` (/s/<token>) is the only place the link itself appears. A link gives at most
+    the rooms its maker may read."""
     if kind not in KINDS:
         raise Invalid("`kind` must be 'share' or 'device'")
     path, screen, named = check_screen(screen)
     rooms = check_rooms(rooms)
     if rooms is None and named:
         rooms = sorted(named)   # a screen of one room gives that room, and no other
+    elif rooms is None and maker.rooms is not None:
+        rooms = sorted(maker.rooms)
     elif rooms is not None and not named <= set(rooms):
         raise Invalid(f"the screen shows rooms the link does not give: {sorted(named - set(rooms))}")
+    if maker.rooms is not None and not set(rooms) <= maker.rooms:
+        raise Invalid(f"{maker.name} may not share rooms {sorted(set(rooms) - maker.rooms)}")
     if path.startswith("/assistant/") and rooms != sorted(named):
         raise Invalid("a tablet link gives its one room only")
     life = _check_expiry(kind, expires_in_s)
     now = time.time()
     rec = {"id": secrets.token_hex(6), "label": check_label(label), "kind": kind, "screen": screen, "path": path,
-           "rooms": rooms, "created": now, "expires": None if life is None else now + life, "created_by": created_by}
+           "rooms": rooms, "created": now, "expires": None if life is None else now + life, "created_by": maker.name}
     if any(x["label"] == rec["label"] for x in await listing(r)):
         # the label names the link in the audit log ("link:<label>"): two live ones alike could not be told apart
         raise Invalid(f"a live link labelled {rec['label']!r} exists; revoke it or pick another label")
@@ -114,8 +119,8 @@ async def listing(r, created_by: str | None = None) -> list[dict]:
 
 
 async def revoke(r, link_id: str) -> dict | None:
-    """Revoke a link at once: its next request gets the refusal page, its open sockets close. None when there is
-    no such live link."""
+    """Revoke a link at once: its open sockets close, and its next page load is sent to the sign-in page that says
+    the link was revoked. None when there is no such live link."""
     blob = await r.hget(keys.LINKS, link_id)
     if blob is None:
         return None

@@ -76,7 +76,7 @@ def add_routes(server: FastAPI, r) -> None:
         try:
             body = await _body(request)
             made = await links.create(r, body.get("label"), body.get("screen"), body.get("rooms"),
-                                      body.get("expires_in_s"), body.get("kind", "share"), who.name)
+                                      body.get("expires_in_s"), body.get("kind", "share"), who)
         except tokens.Invalid as e:
             return guard.json_error(400, str(e))
         return _json(made, 201)

@@ -191,6 +191,11 @@ def test_who_may_make_see_and_revoke_links(system, mia, rooms):
     assert not {"csrf", "form"} & {x["label"] for x in system.get("/api/links")["links"]}
     assert system.http.delete(f"/api/links/{device['id']}").status_code == 200   # admin
     assert ada.delete(f"/api/links/{device['id']}").status_code == 404
+    # a manager kept to some rooms shares only those
+    kim = system.add_user("kim", "manager", rooms="lnk-a")
+    assert make_link(kim, label="kim's wall", screen="/wall")["rooms"] == ["lnk-a"]
+    for body in ({"screen": "/wall?room=lnk-b"}, {"screen": "/wall", "rooms": ["lnk-a", "lnk-b"]}):
+        assert kim.post("/api/links", json={"label": "kim's other", "expires_in_s": HOUR, **body}).status_code == 400
     # requests that cannot be honoured say why
     for body in ({"label": "x", "screen": "/etc/passwd"}, {"label": "x", "screen": "https://evil.example/wall"},
                  {"label": "x", "screen": "/assistant/lnk-a", "rooms": ["lnk-a", "lnk-b"]},
