@@ -30,12 +30,12 @@ SHOTS = (  # (file, url, width, height)
 SETTLE_S = 4.0       # chart drawn, count-up finished, a few live frames applied
 
 
-def shoot(base: str, out: Path, lang: str) -> None:
+def shoot(lw: Livewall, out: Path, lang: str) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         for name, url, w, h in SHOTS:
-            page = browser.new_page(viewport={"width": w, "height": h})
-            page.goto(base + url.format(lang=lang))
+            page = lw.sign_in(browser.new_page(viewport={"width": w, "height": h}))
+            page.goto(lw.url + url.format(lang=lang))
             page.wait_for_function("""() => [...document.querySelectorAll('[data-room] [data-metric="gmv"]')]
                                         .some(e => e.textContent.startsWith('¥'))""", timeout=30000)
             page.wait_for_timeout(SETTLE_S * 1000)
@@ -57,7 +57,7 @@ def main() -> None:
         print("catching up:", feed.catch_up(), "events")
         feed.start()
         time.sleep(3)          # insight jobs have run once; frames are flowing
-        shoot(lw.url, a.out, a.lang)
+        shoot(lw, a.out, a.lang)
         feed.stop()
 
 
