@@ -1,10 +1,11 @@
 """Screenshots of the screens for docs/: a simulated session, live, in real headless Chromium.
 
-    python -m bench.screens [--out docs] [--lang zh]
+    python -m bench.screens [--out docs] [--lang zh] [--only sign-in.png,manager.png]
 
 Writes wall-1080p.png (one room, 1920x1080), wall-4k.png (the same at 3840x2160), wall-matrix.png (every
 room, 1920x1080), assistant-tablet.png and assistant-portrait.png (the assistant's tablet, 1280x800 and
-800x1280), manager.png and manager-room.png (the manager's overview and one room, 1440x900). Chinese needs a CJK font on the machine (Debian: fonts-noto-cjk).
+800x1280), manager.png and manager-room.png (the manager's overview and one room, 1440x900), sign-in.png (the
+sign-in page, 1440x900, as someone not signed in sees it). Chinese needs a CJK font on the machine (Debian: fonts-noto-cjk).
 """
 from __future__ import annotations
 
@@ -27,15 +28,26 @@ SHOTS = (  # (file, url, width, height)
     ("manager.png", "/manager?lang={lang}", 1440, 900),
     ("manager-room.png", "/manager?room=douyin-01&lang={lang}", 1440, 900),
 )
+SIGN_IN = ("sign-in.png", "/login?lang={lang}", 1440, 900)
 SETTLE_S = 4.0       # chart drawn, count-up finished, a few live frames applied
 
 
-def shoot(base: str, out: Path, lang: str) -> None:
+def shoot(lw: Livewall, out: Path, lang: str, only: set[str] | None) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        for name, url, w, h in SHOTS:
+        name, url, w, h = SIGN_IN
+        if only is None or name in only:
             page = browser.new_page(viewport={"width": w, "height": h})
-            page.goto(base + url.format(lang=lang))
+            page.goto(lw.url + url.format(lang=lang))
+            page.wait_for_selector("form button")
+            page.screenshot(path=str(out / name))
+            page.close()
+            print("wrote", out / name)
+        for name, url, w, h in SHOTS:
+            if only is not None and name not in only:
+                continue
+            page = lw.sign_in(browser.new_page(viewport={"width": w, "height": h}))
+            page.goto(lw.url + url.format(lang=lang))
             page.wait_for_function("""() => [...document.querySelectorAll('[data-room] [data-metric="gmv"]')]
                                         .some(e => e.textContent.startsWith('¥'))""", timeout=30000)
             page.wait_for_timeout(SETTLE_S * 1000)
@@ -50,6 +62,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
     ap.add_argument("--lang", default="zh", choices=["zh", "en"])
     ap.add_argument("--history-min", type=float, default=45, help="minutes of session before the shots")
+    ap.add_argument("--only", help="comma-separated file names: just these shots")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     with Livewall(insights_every=2) as lw:
@@ -57,7 +70,7 @@ def main() -> None:
         print("catching up:", feed.catch_up(), "events")
         feed.start()
         time.sleep(3)          # insight jobs have run once; frames are flowing
-        shoot(lw.url, a.out, a.lang)
+        shoot(lw, a.out, a.lang, set(a.only.split(",")) if a.only else None)
         feed.stop()
 
 

@@ -41,8 +41,11 @@ def can_read(who: Identity | None, room: str) -> bool:
 
 async def secret(r) -> bytes:
     """The signing secret, shared by every web process through Redis: made once, by whichever comes first."""
-    await r.set(keys.SECRET, _secrets.token_bytes(32), nx=True)
-    return await r.get(keys.SECRET)
+    key = await r.get(keys.SECRET)
+    if key is None:
+        await r.set(keys.SECRET, _secrets.token_bytes(32), nx=True)
+        key = await r.get(keys.SECRET)
+    return key
 
 
 def _serializer(key: bytes) -> URLSafeTimedSerializer:

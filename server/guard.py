@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import orjson
 from starlette.datastructures import Headers, QueryParams
-from starlette.requests import Request, cookie_parser
+from starlette.requests import cookie_parser
 from starlette.responses import RedirectResponse, Response
 
 from server import auth, links
@@ -146,7 +146,3 @@ class Guard:
 
 def _has_body(headers: Headers) -> bool:
     return headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
-
-
-def request_is_https(request: Request) -> bool:
-    return request.url.scheme == "https"

@@ -98,6 +98,17 @@ def sign_in(url: str, user: str = "admin", password: str = ADMIN_PASSWORD) -> ht
     return client
 
 
+def admin_client(url: str, redis_url: str) -> httpx.Client:
+    """Signed in as admin on a web process started alone (`python -m server`), whose store has no admin yet."""
+    from server import users
+    client = redis.Redis.from_url(redis_url)
+    try:
+        users.put(client, "admin", "admin", None, ADMIN_PASSWORD)
+    finally:
+        client.close()
+    return sign_in(url)
+
+
 class System:
     """livewall running for real: `python app.py --feed none` against a test redis-server, with the user admin's
     password in its environment. `http` is signed in as admin; so are browsers given to `sign_in`."""

@@ -26,11 +26,11 @@ START = float(int(time.time()) - 3600)
 
 @contextlib.contextmanager
 def serving(redis_url: str, port: int, token: str | None = None, app: FastAPI | None = None):
-    """An ingest server on 127.0.0.1:port, in a thread, until the block ends."""
+    """An ingest server on 127.0.0.1:port, in a thread, until the block ends; behind the app's checks
+    (server/guard.py), which resolve the bearer token."""
     app = app or FastAPI()
     r = async_client(redis_url)
     ingest.add_routes(app, r, token)
-    # as in the app: the middleware resolves the caller (the ingest token) before the route sees the request
     app.add_middleware(guard.Guard, r=r, allowed_hosts=frozenset(LOOPBACK_HOSTS), ingest_token=token)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
