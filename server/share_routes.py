@@ -113,6 +113,6 @@ def add_routes(server: FastAPI, r) -> None:
         life = LINK_COOKIE_MAX_S if rec["expires"] is None else \
             min(rec["expires"] - time.time() + LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S)
         resp.set_cookie(links.LINK_COOKIE, token, max_age=int(life), httponly=True, samesite="lax", path="/",
-                        secure=guard.request_is_https(request))
+                        secure=request.url.scheme == "https")
         resp.headers["Cache-Control"] = "no-store"
         return resp
