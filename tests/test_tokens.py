@@ -215,3 +215,18 @@ def test_tokens_command_line(app):
     with app.bearer(token) as prog:
         assert prog.post("/api/events", json=[ev("tok-a")]).status_code == 401
     assert cli("remove", token_id).returncode == 1
+
+
+def test_where_a_program_finds_its_token(tmp_path, monkeypatch):
+    from feeds.publisher import token_from
+    monkeypatch.delenv("LIVEWALL_TOKEN", raising=False)
+    monkeypatch.delenv("LIVEWALL_INGEST_TOKEN", raising=False)
+    assert token_from() is None
+    monkeypatch.setenv("LIVEWALL_INGEST_TOKEN", "from-ingest-env")
+    assert token_from() == "from-ingest-env"
+    monkeypatch.setenv("LIVEWALL_TOKEN", "from-env")
+    assert token_from() == "from-env"
+    f = tmp_path / "t"
+    f.write_text("from-file\n")
+    assert token_from(token_file=f) == "from-file"
+    assert token_from("given", f) == "given"
