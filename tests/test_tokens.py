@@ -5,6 +5,7 @@ programs that send events take their token from a file or the environment.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -12,6 +13,8 @@ import time
 import httpx
 import pytest
 import redis
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from store import embedded
 from tests.conftest import ADMIN_PASSWORD, ROOT, System, free_port, sign_in, wait_until
@@ -154,9 +157,17 @@ def test_read_token_reads_only_its_rooms_and_sends_nothing(app):
 
 def test_revoked_and_wrong_tokens_get_401(app):
     made = app.make_token(["ingest", "read"], ["tok-a"])
-    with app.bearer(made["token"]) as prog:
+    ws = connect(f"ws://127.0.0.1:{app.port}/ws", additional_headers={"Authorization": f"Bearer {made['token']}"},
+                 open_timeout=10)
+    with ws, app.bearer(made["token"]) as prog:
+        assert json.loads(ws.recv(timeout=10))["kind"] == "hello"
         assert prog.get("/api/rooms/tok-a/metrics").status_code == 200
         app.admin.delete(f"/api/tokens/{made['id']}")
+        # its open socket is closed at once, not at its next keepalive
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=10)
+        assert closed.value.rcvd.code == 1008
         assert prog.get("/api/rooms/tok-a/metrics").status_code == 401
         assert prog.post("/api/events", json=[ev("tok-a")]).status_code == 401
     for wrong in (made["token"][:-1] + ("A" if made["token"][-1] != "A" else "B"), "lwt_nothing", "x" * 300):
