@@ -318,6 +318,7 @@ def test_the_embedded_store_one_time_link_cli_and_modes(tmp_path):
     app.start()
     try:
         url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, timeout=60, what="the app up")
         line = wait_until(lambda: next((x for x in log.read_text().splitlines() if "/login/once/" in x), None),
                           timeout=60, what="the startup line")
         link = re.search(r"http://\S+/login/once/\S+", line).group(0)
