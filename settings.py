@@ -32,6 +32,9 @@ LOGIN_WINDOW_S = 15 * 60
 # The one-time sign-in link printed at start without an admin password: one use, within this time.
 ONCE_LINK_TTL_S = 15 * 60
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# Resolving credentials that live in Redis (a session, a token, a link) waits at most this long: while Redis is
+# away a request gets 503 at once, as ingest does, rather than hanging behind the client's retries.
+IDENTIFY_TIMEOUT_S = 1.5
 
 
 def default_data_dir() -> Path:

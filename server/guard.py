@@ -8,14 +8,17 @@ and `/ws` fails its handshake. Routes then check role and room with `need`.
 """
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 import orjson
+import redis
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import cookie_parser
 from starlette.responses import RedirectResponse, Response
 
 from server import auth, links
+from settings import IDENTIFY_TIMEOUT_S
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Open without credentials: the health check, signing in and out, a one-time or share link (checked by its
@@ -115,10 +118,16 @@ class Guard:
         cookies = cookie_parser(headers.get("cookie", ""))
         refused = None
         try:
-            who = await auth.identify(self.r, headers, cookies, QueryParams(scope.get("query_string", b"")),
-                                      self.ingest_token)
+            who = await asyncio.wait_for(auth.identify(
+                self.r, headers, cookies, QueryParams(scope.get("query_string", b"")), self.ingest_token),
+                IDENTIFY_TIMEOUT_S)
         except links.LinkRefused as e:
             who, refused = None, e.reason
+        except (redis.RedisError, OSError, asyncio.TimeoutError):
+            if not is_open(path):
+                return await self._refuse(scope, receive, send, json_error(
+                    503, "storage unavailable: cannot check credentials now", headers={"Retry-After": "1"}))
+            who = None   # the health check and the sign-in page answer for themselves
         scope.setdefault("state", {})["identity"] = who
         if who is None and not (is_open(path) or path in OWN_CHECK):
             return await self._refuse(scope, receive, send, self._unsigned(scope, path, refused))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -318,6 +319,7 @@ def test_the_embedded_store_one_time_link_cli_and_modes(tmp_path):
     app.start()
     try:
         url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, timeout=60, what="the app up")
         line = wait_until(lambda: next((x for x in log.read_text().splitlines() if "/login/once/" in x), None),
                           timeout=60, what="the startup line")
         link = re.search(r"http://\S+/login/once/\S+", line).group(0)
@@ -432,3 +434,24 @@ def test_a_page_on_another_origin_cannot_act_for_a_signed_in_manager(system, wor
     finally:
         ctx.close()
         evil.shutdown()
+
+
+def test_while_redis_is_away_credentials_get_a_quick_503(tmp_path):
+    """A session lives in Redis: with Redis stopped (SIGSTOP) a signed-in request gets 503 and Retry-After
+    within two seconds, never a 500 or a hang behind the client's retries."""
+    from store import embedded
+    server = embedded.start(tmp_path / "redis", port=free_port())
+    s = System(server.url, free_port(), tmp_path / "app.log").start()
+    try:
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        resp = s.http.get("/api/rooms")
+        took = time.monotonic() - t0
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "1" and "error" in resp.json()
+        assert took < 2.5, f"answered after {took:.2f} s"
+        os.kill(server.proc.pid, signal.SIGCONT)
+        wait_until(lambda: s.http.get("/api/rooms").status_code == 200, timeout=20, what="back by itself")
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+        s.stop()
+        server.stop()
