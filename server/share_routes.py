@@ -6,14 +6,16 @@ the role itself, and that the caller is a person: a token or a link may read, ne
 """
 from __future__ import annotations
 
+import asyncio
 import time
 
 import orjson
+import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from server import auth, guard, links, tokens
-from settings import LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S
+from settings import IDENTIFY_TIMEOUT_S, LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S
 
 
 def _json(obj, status: int = 200) -> Response:
@@ -105,10 +107,13 @@ def add_routes(server: FastAPI, r) -> None:
     @server.get("/s/{token}")
     async def open_link(token: str, request: Request):
         try:
-            rec = await links.resolve(r, token)
+            rec = await asyncio.wait_for(links.resolve(r, token), IDENTIFY_TIMEOUT_S)
         except links.LinkRefused as e:
             # the sign-in page says what happened to the link (the same page a screen gets once its link stops)
             return RedirectResponse(f"/login?why=link-{e.reason}", status_code=303)
+        except (redis.RedisError, OSError, asyncio.TimeoutError):
+            # an open path: the middleware lets it through when Redis cannot answer, so this route says so
+            return guard.json_error(503, "storage unavailable: cannot check this link now", {"Retry-After": "1"})
         resp = RedirectResponse(rec["screen"], status_code=303)
         life = LINK_COOKIE_MAX_S if rec["expires"] is None else \
             min(rec["expires"] - time.time() + LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S)

@@ -7,6 +7,8 @@ rooms, opens only its screen and changes nothing; who may make, see and revoke l
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -15,7 +17,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.conftest import wait_until
+from store import embedded
+from tests.conftest import System, free_port, wait_until
 from tests.test_manager import ev, live_room, open_manager
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -253,3 +256,26 @@ def test_the_share_button_is_only_for_managers(system, browser, rooms):
         assert page.is_hidden(".lw-m-share-open")
     finally:
         ctx.close()
+
+
+def test_a_link_opened_while_redis_is_away_gets_a_quick_503(tmp_path):
+    """/s/<token> is open (the middleware lets it through when Redis cannot answer), so the route answers 503 with
+    Retry-After within two seconds while Redis is stopped, and the link works again once it is back."""
+    server = embedded.start(tmp_path / "redis", port=free_port())
+    s = System(server.url, free_port(), tmp_path / "app.log").start()
+    try:
+        link = make_link(s.http, label="while away", screen="/wall")
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            resp = httpx.get(s.url + link["url"], timeout=30)
+            took = time.monotonic() - t0
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "1" and "error" in resp.json()
+        assert took < 2.5, f"answered after {took:.2f} s"
+        wait_until(lambda: httpx.get(s.url + link["url"], timeout=30).status_code == 303, timeout=20,
+                   what="the link to work again")
+    finally:
+        s.stop()
+        server.stop()
