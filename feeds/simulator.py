@@ -1078,8 +1078,8 @@ def main(argv: list[str] | None = None) -> None:
     if a.url:
         from store.connect import sync_client
         control = sync_client(a.redis_url) if a.redis_url else None
-        run_with(_http_sender(a.url, a.token, stop, a.token_file), a.rooms, stop, a.speed, a.seed, control_client=control,
-                 **config)
+        run_with(_http_sender(a.url, a.token, stop, a.token_file), a.rooms, stop, a.speed, a.seed,
+                 control_client=control, **config)
     else:
         run(a.redis_url, a.rooms, stop, a.speed, a.seed, **config)
 
