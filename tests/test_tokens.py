@@ -6,6 +6,7 @@ programs that send events take their token from a file or the environment.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from store import embedded
-from tests.conftest import ADMIN_PASSWORD, ROOT, System, free_port, sign_in, wait_until
+from tests.conftest import ADMIN_PASSWORD, ROOT, Part, System, free_port, sign_in, wait_until
 
 PASSWORDS = {"admin": ADMIN_PASSWORD, "mia": "mia's long password", "ada": "ada's long password",
              "tom": "tom's long password"}
@@ -191,7 +192,7 @@ def test_a_token_cannot_do_a_persons_work(app):
 
 
 def test_programs_take_the_token_from_a_file_or_the_environment(app, tmp_path):
-    made = app.make_token(["ingest"], ["tok-f"])
+    made = app.make_token(["ingest"])
     events = tmp_path / "events.ndjson"
     events.write_text("\n".join(f'{{"id": "tok-file-{i}", "room": "tok-f", "ts": {time.time()}, "type": "enter", '
                                 f'"user": "f{i}"}}' for i in range(5)) + "\n")
@@ -199,12 +200,20 @@ def test_programs_take_the_token_from_a_file_or_the_environment(app, tmp_path):
     secret_file.write_text(made["token"] + "\n")
     secret_file.chmod(0o600)
     cmd = [sys.executable, "-m", "feeds.replay", str(events), "--url", app.url, "--speed", "max"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEWALL_")}
     subprocess.run(cmd + ["--token-file", str(secret_file)], cwd=ROOT, check=True, capture_output=True)
     app.metrics_when("tok-f", lambda m: m["visits"] == 5)
     events.write_text(events.read_text().replace("tok-file-", "tok-env-").replace('"f', '"g'))
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("LIVEWALL_")}
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env={**env, "LIVEWALL_TOKEN": made["token"]})
     app.metrics_when("tok-f", lambda m: m["visits"] == 10)
+    # the simulator over HTTP, with the same file
+    sim = Part(["-m", "feeds.simulator", "--url", app.url, "--token-file", str(secret_file), "--rooms", "1",
+                "--seed", "7"], log=tmp_path / "sim.log").start()
+    try:
+        wait_until(lambda: [r for r in app.admin.get("/api/rooms").json()["rooms"] if not r["room"].startswith("tok")],
+                   timeout=30, what="the simulator's room")
+    finally:
+        sim.stop()
     # without a token the server refuses, and replay says so
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     assert out.returncode != 0 and "401" in out.stderr
