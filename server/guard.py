@@ -80,7 +80,7 @@ def is_page(path: str) -> bool:
 
 def link_may_open(who: auth.Identity, path: str) -> bool:
     """A share or device link opens only its screens (and what those screens read)."""
-    if who.screens is None or not is_page(path):
+    if who.screens is None or not is_page(path) or is_open(path):   # static files serve every screen
         return True
     return any(path == s or path.startswith(s.rstrip("/") + "/") for s in who.screens)
 
