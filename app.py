@@ -23,20 +23,24 @@ from dash import Dash
 
 import callbacks
 from feeds import ingest
-from server import alert_actions, api, parts, push, suggestion_actions
-from settings import Settings
+from server import alert_actions, api, guard, parts, push, share_routes, signin, suggestion_actions, tokens, users
+from settings import LOOPBACK_HOSTS, Settings, is_loopback
 from store import embedded
 from store.connect import async_client, sync_client
 
 
-def build(redis_url: str, ingest_token: str | None = None, parts_status: Callable[[], dict] | None = None) -> Dash:
+def build(redis_url: str, ingest_token: str | None = None,
+          allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS),
+          parts_status: Callable[[], dict] | None = None) -> Dash:
     """The web process: Dash on its FastAPI backend, with the API and the websocket on the same server."""
     app = Dash(__name__, backend="fastapi", title="livewall", use_pages=True, pages_folder="",
                suppress_callback_exceptions=True, update_title=None)
     r = async_client(redis_url)
+    signin.add_routes(app.server, r)
     ingest.add_routes(app.server, r, ingest_token)
     alert_actions.add_routes(app.server, r)
     suggestion_actions.add_routes(app.server, r)
+    share_routes.add_routes(app.server, r)
     api.add_routes(app.server, r, parts_status)
     push.add_routes(app.server, redis_url, r)
     callbacks.register(app)
@@ -51,6 +55,8 @@ def build(redis_url: str, ingest_token: str | None = None, parts_status: Callabl
         if hook.__name__.startswith("router"):
             hook()
     app._setup_server()
+    # Added last, so it is the outermost layer: no route, Dash's included, runs before its checks.
+    app.server.add_middleware(guard.Guard, r=r, allowed_hosts=allowed_hosts, ingest_token=ingest_token)
     return app
 
 
@@ -117,9 +123,51 @@ def _exit_on_sigterm(signum, _frame) -> None:
     raise SystemExit(128 + signum)
 
 
+def refuse_open_listening(settings: Settings) -> None:
+    """Beyond loopback, anyone on the network could send events or sign in as nobody knows whom."""
+    if is_loopback(settings.host) or (settings.ingest_token and settings.admin_password):
+        return
+    missing = [what for what, have in (
+        ("an ingest token (LIVEWALL_INGEST_TOKEN or --ingest-token-file F)", settings.ingest_token),
+        ("an admin password (LIVEWALL_ADMIN_PASSWORD or --admin-password-file F)", settings.admin_password))
+        if not have]
+    raise SystemExit(f"livewall: listening on {settings.host} needs {' and '.join(missing)}; "
+                     f"or listen on 127.0.0.1 only")
+
+
+def private_data_dir(path: Path) -> None:
+    """The data dir holds the append-only file (every event, every account): readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True)
+    for root, dirs, files in os.walk(path):
+        os.chmod(root, 0o700)
+        for f in files:
+            if not os.path.islink(os.path.join(root, f)):
+                os.chmod(os.path.join(root, f), 0o600)
+
+
+def set_up_admin(redis_url: str, settings: Settings) -> str:
+    """Create or update the user admin from the configured password; without one, make sure admin exists
+    and return the one-time sign-in link for the startup line."""
+    client = sync_client(redis_url)
+    try:
+        users.put(client, users.ADMIN, "admin", None, settings.admin_password)
+        if settings.admin_password:
+            return ""
+        host = settings.host if is_loopback(settings.host) else "127.0.0.1"
+        return f"  sign in: http://{host}:{settings.port}/login/once/{signin.make_once_link(client)}"
+    finally:
+        client.close()
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["users"]:
+        raise SystemExit(users.cli(argv[1:]))
+    if argv[:1] == ["tokens"]:
+        raise SystemExit(tokens.cli(argv[1:]))
     settings = Settings.from_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    refuse_open_listening(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("livewall")
     sock = listen(settings.host, settings.port)
@@ -129,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         check_redis(redis_url)
     else:
         lock_data_dir(settings.data_dir)
+        private_data_dir(settings.data_dir)
         directory = settings.data_dir / "redis"
         try:
             first = embedded.start(directory)
@@ -139,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         # the same unix socket each time: a restarted Redis (reloading its append-only file) keeps the URL
         supervisor.add("redis", lambda: embedded.start(directory).proc, first.proc)
     try:
+        sign_in = set_up_admin(redis_url, settings)
         supervisor.add("engine", lambda: parts.start("engine", "--redis-url", redis_url))
         supervisor.add("insights", lambda: parts.start("insights", "--redis-url", redis_url, "--every",
                                                        str(settings.insights_every_s)))
@@ -147,10 +197,10 @@ def main(argv: list[str] | None = None) -> None:
                                                             "--rooms", str(settings.rooms),
                                                             "--speed", str(settings.sim_speed),
                                                             "--session-minutes", str(settings.session_minutes)))
-        app = build(redis_url, settings.ingest_token, supervisor.status)
+        app = build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status)
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "
-                 "manager: /manager, API: /api/rooms)",
-                 settings.host, settings.port)
+                 "manager: /manager, API: /api/rooms)%s",
+                 settings.host, settings.port, sign_in)
         serve(app, settings.host, settings.port, sock)
     finally:
         supervisor.stop()

@@ -26,6 +26,28 @@ WEB_REDIS_CONNECT_TIMEOUT_S = 0.5
 RETRY_AFTER_S = 2
 # /healthz answers within this, Redis or not.
 HEALTH_TIMEOUT_S = 0.8
+# A user's signed session lasts this long (a shift and then some); a wall PC stays signed in by a device link.
+SESSION_MAX_AGE_S = 12 * 3600
+# Share links (server/links.py): a person's link always expires (a day unless asked otherwise, a month at most);
+# a control-room PC's device link may last until revoked, or up to ten years.
+SHARE_LINK_DEFAULT_S = 24 * 3600
+SHARE_LINK_MAX_S = 30 * 24 * 3600
+DEVICE_LINK_MAX_S = 10 * 365 * 24 * 3600
+# Browsers keep a cookie at most 400 days: a device link without expiry sets its cookie for that long.
+LINK_COOKIE_MAX_S = 400 * 24 * 3600
+# A link's cookie outlives the link by this much, so that its screen, reloaded, says the link has expired
+# instead of showing a bare sign-in form.
+LINK_COOKIE_GRACE_S = 7 * 24 * 3600
+# Failed sign-ins allowed per user name and per client address within the window, before 429 until it ends.
+LOGIN_MAX_FAILURES_PER_USER = 5
+LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+LOGIN_WINDOW_S = 15 * 60
+# The one-time sign-in link printed at start without an admin password: one use, within this time.
+ONCE_LINK_TTL_S = 15 * 60
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# Resolving credentials that live in Redis (a session, a token, a link) waits at most this long: while Redis is
+# away a request gets 503 at once, as ingest does, rather than hanging behind the client's retries.
+IDENTIFY_TIMEOUT_S = 1.5
 
 
 def default_data_dir() -> Path:
@@ -44,6 +66,8 @@ class Settings:
     insights_every_s: float = 10.0
     sim_speed: float = 1.0
     session_minutes: float = 120.0
+    allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS)
+    admin_password: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> "Settings":
@@ -55,12 +79,42 @@ class Settings:
         p.add_argument("--feed", default="sim", choices=["sim", "none"], help="'none': no simulated rooms")
         p.add_argument("--rooms", type=int, default=4, help="how many simulated rooms")
         p.add_argument("--ingest-token", default=os.environ.get("LIVEWALL_INGEST_TOKEN"))
+        p.add_argument("--ingest-token-file", type=Path, help="a file whose first line is the ingest token")
+        p.add_argument("--admin-password-file", type=Path,
+                       help="a file whose first line is the password of the user admin (else LIVEWALL_ADMIN_PASSWORD)")
+        p.add_argument("--allowed-hosts", default="",
+                       help="comma-separated host names the server answers to, besides loopback and --host")
         p.add_argument("--data-dir", type=Path, default=default_data_dir())
         p.add_argument("--insights-every", type=float, default=10.0, help="seconds between insight runs")
         p.add_argument("--sim-speed", type=float, default=1.0,
                        help="simulated rooms: event time per wall-clock second (a demo or test at 10x)")
         p.add_argument("--session-minutes", type=float, default=120.0, help="simulated rooms: a session's length")
         a = p.parse_args(argv)
-        return cls(host=a.host, port=a.port, redis_url=a.redis_url, feed=a.feed, ingest_token=a.ingest_token,
+        ingest_token = _first_line(a.ingest_token_file) if a.ingest_token_file else a.ingest_token
+        admin_password = (_first_line(a.admin_password_file) if a.admin_password_file
+                          else os.environ.get("LIVEWALL_ADMIN_PASSWORD"))
+        return cls(host=a.host, port=a.port, redis_url=a.redis_url, feed=a.feed, ingest_token=ingest_token or None,
                    data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every,
+                   allowed_hosts=allowed_hosts(a.host, a.allowed_hosts), admin_password=admin_password or None,
                    sim_speed=a.sim_speed, session_minutes=a.session_minutes)
+
+
+def _first_line(path: Path) -> str:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SystemExit(f"livewall: cannot read {path}: {e.strerror}") from None
+    return (text.splitlines() or [""])[0].strip()
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def allowed_hosts(host: str, extra: str) -> frozenset[str]:
+    """The names a request's Host may carry: loopback, the address listened on (unless a wildcard), and
+    --allowed-hosts. Anything else is refused, so that a rebound DNS name cannot reach the server."""
+    names = set(LOOPBACK_HOSTS) | {x.strip().lower() for x in extra.split(",") if x.strip()}
+    if host not in ("0.0.0.0", "::", ""):
+        names.add(host.lower())
+    return frozenset(names)

@@ -60,7 +60,7 @@
 
   // Open alerts whose toast has gone (a warning's fades after 15 s): one compact row each, with its own button.
   // Rebuilt only when the set of rows changes, so a button pressed a moment ago is not replaced under a finger.
-  function OpenList(panel, lang, alerts) {
+  function OpenList(panel, lang, user, alerts) {
     var toasts = panel.querySelector(".lw-toasts"), box = panel.querySelector(".lw-as-open-list");
     var shownKey = "";
 
@@ -76,12 +76,14 @@
       var text = D.el("div", "lw-as-open-text");
       text.appendChild(D.el("div", "lw-as-open-title", lw.pick(lang, a.title) || a.rule));
       text.appendChild(D.el("div", "lw-as-open-msg", lw.pick(lang, a.message)));
-      var button = D.el("button", "lw-as-open-ack", lw.t(lang, "ack"));
-      button.type = "button";
-      button.setAttribute("data-ack", a.id);
-      button.addEventListener("click", function () { alerts().ack(a, button); });
       el.appendChild(text);
-      el.appendChild(button);
+      if (lw.may(user, "assistant", a.room)) {
+        var button = D.el("button", "lw-as-open-ack", lw.t(lang, "ack"));
+        button.type = "button";
+        button.setAttribute("data-ack", a.id);
+        button.addEventListener("click", function () { alerts().ack(a, button); });
+        el.appendChild(button);
+      }
       return el;
     }
 
@@ -192,9 +194,9 @@
     var now = function () { return conn ? conn.now() : Date.now() / 1000; };
 
     var latest = [];   // this room's alerts for the assistant, newest first, as lw.Alerts last listed them
-    var openList = OpenList(root.querySelector(".lw-as-alerts"), lang, function () { return alerts; });
+    var openList = OpenList(root.querySelector(".lw-as-alerts"), lang, config.user, function () { return alerts; });
     var alerts = lw.Alerts(root, {
-      lang: lang, rooms: [config.room], audience: "assistant", screen: config.screen, sound: config.sound, now: now,
+      lang: lang, rooms: [config.room], audience: "assistant", user: config.user, sound: config.sound, now: now,
       onList: function (list) {
         latest = list;
         var open = list.filter(function (a) { return a.state === "firing"; });

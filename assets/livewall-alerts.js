@@ -44,7 +44,7 @@
     return two(d.getHours()) + ":" + two(d.getMinutes());
   }
 
-  // ctx: lang, rooms (null: all), audience ("wall", "assistant" or "manager"), screen (who acknowledges),
+  // ctx: lang, rooms (null: all), audience ("wall", "assistant" or "manager"), user (who has the screen open),
   //      sound (false: never beep), now(), onRoomAlerts(room, count, worst), onChange(), onList(alerts: newest first, firing first)
   lw.Alerts = function (root, ctx) {
     D = lw.dom;
@@ -69,7 +69,7 @@
     function ack(a, button) {
       button.disabled = true;
       fetch("/api/alerts/" + encodeURIComponent(a.id) + "/ack", {
-        method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({by: ctx.screen})
+        method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"
       }).then(function (r) {
         if (!r.ok) throw new Error(r.status);
       }).catch(function () {
@@ -109,11 +109,13 @@
       el.appendChild(body);
       var foot = D.el("div", "lw-toast-foot");
       if (msg) foot.appendChild(expander(el, body.querySelector(".lw-toast-msg")));
-      var button = D.el("button", "lw-toast-ack", lw.t(lang, "ack"));
-      button.type = "button";
-      button.setAttribute("data-ack", a.id);
-      button.addEventListener("click", function () { ack(a, button); });
-      foot.appendChild(button);
+      if (lw.may(ctx.user, "assistant", a.room)) {   // assistants of the room, and managers
+        var button = D.el("button", "lw-toast-ack", lw.t(lang, "ack"));
+        button.type = "button";
+        button.setAttribute("data-ack", a.id);
+        button.addEventListener("click", function () { ack(a, button); });
+        foot.appendChild(button);
+      }
       el.appendChild(foot);
       return el;
     }

@@ -45,9 +45,12 @@
         else if (msg.kind === "source") return setState(msg.ok ? "open" : "unavailable");
         opts.onMessage(msg);
       };
-      ws.onclose = function () {
+      ws.onclose = function (e) {
         clearInterval(keepalive);
         if (stopped) return;
+        // 1008: the server closed an open socket because its credentials stopped (a revoked link, a signed-out
+        // user): reloading brings the page that says so. A refused handshake closes with 1006 and is retried.
+        if (e.code === 1008) { stopped = true; location.reload(); return; }
         var ms = delay(attempt++);
         setState("reconnecting", {inMs: ms, attempt: attempt});
         retry = setTimeout(open, ms);

@@ -22,7 +22,7 @@
     return two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
   }
 
-  // ctx: lang, ack(alert, button), onCount(firing alerts of every room)
+  // ctx: lang, user (who has the page open), ack(alert, button), onCount(firing alerts of every room)
   lw.ManagerAlertList = function (box, ctx) {
     var D = lw.dom, lang = ctx.lang;
     var list = box.querySelector(".lw-m-alert-list"), empty = box.querySelector(".lw-m-alerts-empty");
@@ -77,8 +77,9 @@
       D.setText(r.msg, lw.pick(lang, a.message));
       D.setText(r.state, a.acknowledged_by ? lw.t(lang, "acknowledged_by", {by: a.acknowledged_by}) +
         (a.state === "resolved" ? " · " + lw.t(lang, "resolved") : "") : lw.t(lang, a.state));
-      if (r.button.hidden === firing) {   // shown again only for a new firing, with a fresh label
-        r.button.hidden = !firing;
+      var offered = firing && lw.may(ctx.user, "assistant", a.room);
+      if (r.button.hidden === offered) {   // shown again only for a new firing, with a fresh label
+        r.button.hidden = !offered;
         r.button.disabled = false;
         D.setText(r.button, lw.t(lang, "ack"));
       }

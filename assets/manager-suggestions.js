@@ -33,7 +33,7 @@
     return two(d.getHours()) + ":" + two(d.getMinutes());
   }
 
-  // ctx: lang, screen (who decides), onCount(open proposals of every room)
+  // ctx: lang, user (who has the page open: only a manager may decide), onCount(open proposals of every room)
   lw.ManagerSuggestions = function (box, ctx) {
     var D = lw.dom, lang = ctx.lang;
     var main = box.querySelector(".lw-m-sug-main"), holdsList = box.querySelector(".lw-m-holds-list");
@@ -103,7 +103,7 @@
       D.setText(c.proposal, proposal(s));
       D.setText(c.reason, lw.pick(lang, s.reason));
       D.setText(c.figures, figures(s));
-      c.approve.hidden = c.reject.hidden = !open;
+      c.approve.hidden = c.reject.hidden = !open || !lw.may(ctx.user, "manager", s.room);
       c.approve.disabled = c.reject.disabled = c.busy;
       D.setText(c.decided, s.state === "proposed" ? "" : lw.t(lang, "m_decided_by", {
         state: lw.t(lang, s.state), by: s.decided_by || "?", at: s.decided_at ? hhmm(s.decided_at) : "?"}));
@@ -180,7 +180,7 @@
       notes[s.id] = null;
       fill(c, s);
       fetch("/api/suggestions/" + encodeURIComponent(s.id) + "/" + verdict, {
-        method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({by: ctx.screen})
+        method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"
       }).then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (body) { return {status: r.status, body: body}; });
       }).then(function (res) {

@@ -6,6 +6,7 @@
  *   ManagerReview       that room's sessions and, on a click, a session's review
  *   ManagerSuggestions  ad-spend suggestions of every room, with Approve / Reject
  *   ManagerAlertList    every alert, whatever its audience, with Acknowledge
+ *   ManagerLinks        share links and device links (managers and admins)
  *
  * Frames are kept per room (the latest only) and applied at the next animation frame. Opening a room changes
  * the URL with pushState, so the link can be shared and the back button returns to the overview; the page is
@@ -37,10 +38,11 @@
     var totals = {};
     header.querySelectorAll("[data-total]").forEach(function (el) { totals[el.getAttribute("data-total")] = el; });
     var banner = D.fields(root.querySelector(".lw-banner")).banner;
+    lw.signOut(header.querySelector("[data-sign-out]"), lang);
 
     function now() { return conn ? conn.now() : Date.now() / 1000; }
 
-    // the page's URL for a view, keeping the other parameters (lang, screen)
+    // the page's URL for a view, keeping the other parameters (lang)
     function urlFor(room, session) {
       var q = new URLSearchParams(location.search);
       if (room) q.set("room", room); else q.delete("room");
@@ -61,18 +63,26 @@
       }
     });
     var suggestions = lw.ManagerSuggestions(root.querySelector(".lw-m-suggestions"), {
-      lang: lang, screen: config.screen,
+      lang: lang, user: config.user,
       onCount: function (n) { D.setText(totals.proposed, String(n)); root.classList.toggle("has-proposed", n > 0); }
     });
     var alertList = lw.ManagerAlertList(root.querySelector(".lw-m-alerts"), {
-      lang: lang, ack: function (a, button) { alerts.ack(a, button); },
+      lang: lang, user: config.user, ack: function (a, button) { alerts.ack(a, button); },
       onCount: function (n) { D.setText(totals.firing, String(n)); root.classList.toggle("has-firing", n > 0); }
     });
     // managers see every alert, whatever its audience: no audience filter
     var alerts = lw.Alerts(root, {
-      lang: lang, rooms: null, audience: null, screen: config.screen, sound: false, now: now,
+      lang: lang, rooms: null, audience: null, user: config.user, sound: false, now: now,
       onRoomAlerts: rooms.alerts, onList: alertList.render
     });
+
+    // the link manager, for those who may share (the server checks every request again)
+    if (lw.may(config.user, "manager")) {
+      lw.ManagerLinks(root.querySelector(".lw-m-links"), {
+        lang: lang, opener: header.querySelector(".lw-m-share-open"),
+        view: function () { return {room: view.room, session: view.session}; }
+      });
+    }
 
     // -- views: the overview, or one room opened ------------------------------------------------------
     function show(room, session) {

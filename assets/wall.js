@@ -30,7 +30,7 @@
     var conn = null;
 
     var alerts = lw.Alerts(root, {
-      lang: lang, rooms: config.rooms, screen: config.screen, audience: "wall",
+      lang: lang, rooms: config.rooms, user: config.user, audience: "wall",
       now: function () { return conn ? conn.now() : Date.now() / 1000; },
       onRoomAlerts: function (room, n, worst) { if (matrix) view.alerts(room, n, worst); },
       onChange: function () { if (!matrix && view.room()) mark(view.room()); }

@@ -8,6 +8,8 @@ embedded redis-server, and simulated rooms fed in real time.
 """
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -23,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from feeds.simulator import simulate_session  # noqa: E402
+from server import users  # noqa: E402
 from store import embedded  # noqa: E402
+from store.connect import sync_client  # noqa: E402
 
 CHUNK = 5000          # events per POST while catching up
 
@@ -34,8 +38,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def admin_client(url: str, redis_url: str, password: str | None = None) -> httpx.Client:
+    """A client signed in as admin; the user admin is set up first (with a random password, when none is
+    given) for a web process started alone, whose store has none."""
+    if password is None:
+        password = secrets.token_urlsafe(16)
+        client = sync_client(redis_url)
+        users.put(client, users.ADMIN, "admin", None, password)
+        client.close()
+    http = httpx.Client(base_url=url, timeout=60)
+    http.post("/api/login", json={"user": users.ADMIN, "password": password}).raise_for_status()
+    return http
+
+
 class Livewall:
-    """`python app.py --feed none` on its own redis-server; `pid` is the web process (uvicorn runs in it)."""
+    """`python app.py --feed none` on its own redis-server; `pid` is the web process (uvicorn runs in it).
+    `http` is signed in as admin, and so is a browser page given to `sign_in`."""
 
     def __init__(self, insights_every: float = 10.0):
         self.dir = Path(tempfile.mkdtemp(prefix="livewall-bench-"))
@@ -45,6 +63,7 @@ class Livewall:
         self.log = self.dir / "app.log"
         self.redis = None
         self.proc = None
+        self.password = secrets.token_urlsafe(16)
 
     def __enter__(self) -> "Livewall":
         self.redis = embedded.start(self.dir / "redis", port=free_port(), fsync="everysec")
@@ -52,13 +71,16 @@ class Livewall:
         self.proc = subprocess.Popen(
             [sys.executable, "app.py", "--feed", "none", "--port", str(self.port), "--redis-url", self.redis.url,
              "--insights-every", str(self.insights_every)],
-            cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+            cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+            env={**os.environ, "LIVEWALL_ADMIN_PASSWORD": self.password})
         self.pid = self.proc.pid
         self.http = httpx.Client(base_url=self.url, timeout=60)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 if self.http.get("/healthz").status_code == 200:
+                    self.http.close()
+                    self.http = admin_client(self.url, self.redis_url, self.password)
                     return self
             except httpx.HTTPError:
                 pass
@@ -66,6 +88,13 @@ class Livewall:
         tail = self.log.read_text(errors="replace")[-2000:]
         self.__exit__()
         raise RuntimeError(f"livewall did not become healthy:\n{tail}")
+
+    def sign_in(self, page):
+        """Give a Playwright page (or context) admin's session; returns it."""
+        context = getattr(page, "context", page)
+        context.add_cookies([{"name": "lw_session", "value": self.http.cookies["lw_session"], "url": self.url,
+                              "httpOnly": True, "sameSite": "Lax"}])
+        return page
 
     def post(self, events: list[dict]) -> None:
         for k in range(0, len(events), CHUNK):

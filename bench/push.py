@@ -162,7 +162,7 @@ RECEIVED = """(() => {
 
 def marker_latencies(lw: Livewall, page, query: str, selector: str, first: int) -> tuple[list, list]:
     """(POST -> DOM, frame received -> DOM) per marker, in seconds."""
-    page.goto(f"{lw.url}/wall?{query}")
+    lw.sign_in(page).goto(f"{lw.url}/wall?{query}")
     page.evaluate(OBSERVE, selector)
     page.wait_for_timeout(1500)     # first frames of every room applied, chart drawn
     total, browser = [], []
@@ -214,7 +214,7 @@ def publisher(redis_url: str, room: str, frame: bytes, stop) -> None:
 
 
 async def clients(url: str, n: int, seconds: float, hello: str | None, origin: str, deflate: bool, opened,
-                  closed) -> int:
+                  closed, cookie: str = "") -> int:
     """n websocket screens; counts what they receive during `seconds`, opened 2 s after the last connected."""
     import websockets
     gate = asyncio.Semaphore(50)         # connect 50 at a time, as screens coming up after a restart would
@@ -224,6 +224,7 @@ async def clients(url: str, n: int, seconds: float, hello: str | None, origin: s
     async def screen():
         async with gate:
             ws = await websockets.connect(url, max_size=None, origin=origin, open_timeout=60, ping_interval=None,
+                                          additional_headers={"Cookie": cookie} if cookie else None,
                                           compression="deflate" if deflate else None)
         state["connected"] += 1
         if state["connected"] == n:
@@ -251,20 +252,20 @@ async def clients(url: str, n: int, seconds: float, hello: str | None, origin: s
     return state["got"]
 
 
-def run_clients(url, n, seconds, hello, origin, deflate, opened, closed, result) -> None:
-    result.value = asyncio.run(clients(url, n, seconds, hello, origin, deflate, opened, closed))
+def run_clients(url, n, seconds, hello, origin, deflate, opened, closed, result, cookie) -> None:
+    result.value = asyncio.run(clients(url, n, seconds, hello, origin, deflate, opened, closed, cookie))
 
 
 def cpu_of(pid: int, n: int, url: str = "", hello: str | None = None, origin: str = "",
-           deflate: bool = True) -> tuple[float, float]:
+           deflate: bool = True, cookie: str = "") -> tuple[float, float]:
     """(web-process CPU in % of one core, messages per second per screen) with n screens connected."""
     proc = psutil.Process(pid)
     ctx = mp.get_context("spawn")
     opened, closed, got = ctx.Event(), ctx.Event(), ctx.Value("q", 0)
     child = None
     if n:
-        child = ctx.Process(target=run_clients, args=(url, n, CPU_WINDOW_S, hello, origin, deflate, opened, closed, got),
-                            daemon=True)
+        child = ctx.Process(target=run_clients, daemon=True,
+                            args=(url, n, CPU_WINDOW_S, hello, origin, deflate, opened, closed, got, cookie))
         child.start()
         if not opened.wait(180):
             raise RuntimeError(f"{n} screens did not connect to {url}")
@@ -367,7 +368,7 @@ def cpu_per_screen(lw: Livewall) -> dict:
     for deflate in (True, False):
         for n in SCREENS:
             out["ours", n, deflate] = cpu_of(lw.pid, n, f"ws://127.0.0.1:{lw.port}/ws?rooms={FRAME_ROOM}", None,
-                                             origin, deflate)
+                                             origin, deflate, f"lw_session={lw.http.cookies['lw_session']}")
     try:
         out["dash_idle"] = None
         for deflate in (True, False):
@@ -401,7 +402,7 @@ def heap(lw: Livewall, browser, seconds: float, rooms: int) -> dict:
         return metrics["JSHeapUsedSize"] / 2 ** 20
 
     with Load(lw, names, 2000, seconds + 40):
-        page.goto(f"{lw.url}/wall?rotate=5&lang=en")
+        lw.sign_in(page).goto(f"{lw.url}/wall?rotate=5&lang=en")
         page.wait_for_timeout(10000)        # rooms seen, chart and fonts loaded
         start = used_mb()
         t0 = time.monotonic()

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
-
-from dash import Dash, html, register_page
+from dash import Dash, get_app, html, register_page
 
 from feeds.schema import ROOM_RE  # noqa: F401 - the screens' check of a room name, with the events' own rule
-
-SCREEN_RE = re.compile(r"^[\w .:@-]{1,64}\Z")
 
 SCREENS = (  # (path, zh, en) for the home page
     ("/wall", "大屏 · 轮播全部直播间", "Wall · every room in rotation"),
@@ -34,9 +30,16 @@ def lang_of(value) -> str | None:
     return lang if lang in ("zh", "en") else None
 
 
-def screen_name(value, default: str) -> str:
-    """Who acknowledges and approves from this screen (?screen=)."""
-    return value if isinstance(value, str) and SCREEN_RE.match(value) else default
+def user() -> dict | None:
+    """Who is opening the page (the signed-in identity the middleware resolved), for the page config: the
+    screen shows the name and offers only what the role may do. None outside a request (a config in a test)."""
+    try:
+        who = getattr(get_app().backend.request_adapter().context, "identity", None)
+    except RuntimeError:
+        return None
+    if who is None:
+        return None
+    return {"name": who.name, "role": who.role, "rooms": sorted(who.rooms) if who.rooms is not None else None}
 
 
 def home() -> html.Div:

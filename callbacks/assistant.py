@@ -2,7 +2,6 @@
 
     /assistant/douyin-01            the room's tablet, in the browser's language
     ?lang=zh|en                     the language
-    ?screen=name                    who acknowledges alerts from this tablet (default "assistant")
     ?sound=1                        beep on critical alerts (off by default: the tablet stands beside the
                                     streamer's microphone, and a beep would go out on the live stream)
 
@@ -16,21 +15,17 @@ from urllib.parse import unquote
 
 from dash import ClientsideFunction, Dash, Input, Output, register_page
 
-from callbacks import ROOM_RE, lang_of, one, screen_name
+from callbacks import ROOM_RE, lang_of, one, user
 from components.assistant_layout import BOOT_ID, CONFIG_ID, AssistantPage, InvalidRoomPage
 
-DEFAULT_SCREEN = "assistant"
-
-
-def assistant_config(room=None, lang=None, screen=None, sound=None, **_other) -> dict | None:
+def assistant_config(room=None, lang=None, sound=None, **_other) -> dict | None:
     """The page's configuration, or None when `room` is not a valid room name."""
-    room, lang, screen, sound = map(one, (room, lang, screen, sound))
+    room, lang, sound = map(one, (room, lang, sound))
     if not isinstance(room, str) or not ROOM_RE.match(room):
         return None
     return {
         "room": room,
         "lang": lang_of(lang),
-        "screen": screen_name(screen, DEFAULT_SCREEN),
         "sound": sound in ("1", "true", "on", "yes"),
     }
 
@@ -44,7 +39,7 @@ def layout(room=None, **query):
     config = assistant_config(room=_room(room), **query)
     if config is None:
         return InvalidRoomPage(_room(room)[:200], lang_of(one(query.get("lang"))))
-    return AssistantPage(config)
+    return AssistantPage({**config, "user": user()})
 
 
 def title(room=None, **_other) -> str:

@@ -5,7 +5,6 @@ approve, alerts of every audience, and session reviews.
     /manager?room=x               room x opened (the browser keeps this in the URL as rooms are opened)
     /manager?room=x&session=s     ... with the review of session s
     &lang=zh|en                   else the browser's language
-    &screen=name                  who approves and acknowledges from this page (default "manager")
 
 Live figures arrive on the one websocket (assets/manager*.js); the page asks the server only when someone
 clicks: a room's session list, a review, an approval, an acknowledgement.
@@ -16,26 +15,24 @@ import re
 
 from dash import ClientsideFunction, Dash, Input, Output, register_page
 
-from callbacks import ROOM_RE, lang_of, one, screen_name
+from callbacks import ROOM_RE, lang_of, one, user
 from components.manager_layout import BOOT_ID, CONFIG_ID, ManagerPage
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_.:@~-]{1,200}\Z")
-DEFAULT_SCREEN = "manager"
 
 
-def manager_config(room=None, session=None, lang=None, screen=None, **_other) -> dict:
-    room, session, lang, screen = map(one, (room, session, lang, screen))
+def manager_config(room=None, session=None, lang=None, **_other) -> dict:
+    room, session, lang = map(one, (room, session, lang))
     room = room if room and ROOM_RE.match(room) else None
     return {
         "room": room,
         "session": session if room and session and SESSION_RE.match(session) else None,
         "lang": lang_of(lang),
-        "screen": screen_name(screen, DEFAULT_SCREEN),
     }
 
 
 def layout(**query):
-    return ManagerPage(manager_config(**query))
+    return ManagerPage({**manager_config(**query), "user": user()})
 
 
 def register(app: Dash) -> None:

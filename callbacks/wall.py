@@ -6,7 +6,6 @@
     /wall?mode=matrix             the matrix of every room
     /wall                         every room, rotating every 20 s (new rooms join the playlist as they appear)
     &lang=zh|en                   else the browser's language
-    &screen=name                  who acknowledges alerts from this screen (default "wall")
 
 Everything live happens in the browser (assets/wall*.js): one websocket, frames applied in place.
 """
@@ -14,7 +13,7 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, register_page
 
-from callbacks import ROOM_RE, lang_of, one, screen_name
+from callbacks import ROOM_RE, lang_of, one, user
 from components.wall_layout import BOOT_ID, CONFIG_ID, WallPage
 
 DEFAULT_ROTATE_S = 20.0
@@ -29,8 +28,8 @@ def _rotate_seconds(raw) -> float | None:
     return max(MIN_ROTATE_S, s) if s == s and s != float("inf") else None
 
 
-def wall_config(room=None, rooms=None, rotate=None, mode=None, lang=None, screen=None, **_other) -> dict:
-    room, rooms, rotate, mode, lang, screen = map(one, (room, rooms, rotate, mode, lang, screen))
+def wall_config(room=None, rooms=None, rotate=None, mode=None, lang=None, **_other) -> dict:
+    room, rooms, rotate, mode, lang = map(one, (room, rooms, rotate, mode, lang))
     names = [room] if room else list(dict.fromkeys((rooms or "").split(",")))
     names = [n for n in names if ROOM_RE.match(n)]
     seconds = _rotate_seconds(rotate)
@@ -47,12 +46,11 @@ def wall_config(room=None, rooms=None, rotate=None, mode=None, lang=None, screen
         "rooms": names or None,
         "rotate": seconds or DEFAULT_ROTATE_S,
         "lang": lang_of(lang),
-        "screen": screen_name(screen, "wall"),
     }
 
 
 def layout(**query):
-    return WallPage(wall_config(**query))
+    return WallPage({**wall_config(**query), "user": user()})
 
 
 def register(app: Dash) -> None:

@@ -142,7 +142,7 @@ def CommentPanel() -> html.Section:
 
 
 def AssistantPage(config: dict) -> html.Div:
-    """`config`: room, lang ("zh", "en" or None for the browser's), screen (who acknowledges), sound (bool)."""
+    """`config`: room, lang ("zh", "en" or None for the browser's), user (who has the page open), sound (bool)."""
     room = config["room"]
     stage = html.Div([
         AssistantHeader(room),

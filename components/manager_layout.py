@@ -20,6 +20,7 @@ BOOT_ID = "manager-boot"
 
 add_text({
     "m_title": ("经理看板", "Manager"),
+    "m_sign_out": ("退出", "Sign out"),
     "m_rooms": ("直播间", "Rooms"),
     "m_live_rooms": ("场直播中", "live"),
     "m_total_gmv": ("总成交", "Total GMV"),
@@ -83,6 +84,25 @@ add_text({
     "m_cost": ("成本", "Cost"),
     "m_margin": ("毛利", "Margin"),
     "m_only_room": ("只看本直播间", "This room only"),
+    # the link manager (share links and device links)
+    "m_share": ("分享链接", "Share links"),
+    "m_links_title": ("分享链接与设备链接", "Share links and device links"),
+    "m_links_hint": ("只读：打开链接的人能看指定画面和直播间，不能审批、确认或修改任何东西。",
+                     "Read-only: whoever opens a link sees its screen and rooms, and can approve, acknowledge or "
+                     "change nothing."),
+    "m_link_label": ("名称（设备或收件人）", "Label (the device or person)"),
+    "m_link_kind": ("类型", "Kind"),
+    "m_link_screen": ("画面", "Screen"),
+    "m_link_rooms": ("直播间（空 = 画面所示 / 全部）", "Rooms (empty: the screen's, or every room)"),
+    "m_link_expiry": ("有效期", "Expires"),
+    "m_link_create": ("生成链接", "Create link"),
+    "m_link_copy": ("复制", "Copy"),
+    "m_link_once": ("链接只显示这一次，请现在复制。", "The link is shown this once: copy it now."),
+    "m_live_links": ("有效的链接", "Live links"),
+    "m_no_links": ("暂无有效链接", "No live links"),
+    "m_link_by": ("创建人", "Made by"),
+    "m_link_revoke": ("撤销", "Revoke"),
+    "m_close": ("关闭", "Close"),
 })
 
 # (column key, label, [(metric, format), ...]) of a room's row; two metrics in one cell read "a / b"
@@ -273,7 +293,39 @@ def AlertsBox() -> html.Section:
                extra=html.Span(T("m_only_room"), className="lw-m-box-extra lw-m-filtered"))
 
 
-def ManagerHeader() -> html.Header:
+def LinksPanel() -> html.Section:
+    """The link manager: make a share or device link, copy it once, see the live ones and revoke them. Hidden
+    until the page knows its user may share (assets/manager-links.js fills the choices and the list)."""
+    def field(label, control):
+        return html.Label([html.Span(T(label), className="lw-m-link-field-label"), control],
+                          className="lw-m-link-field")
+    form = html.Form([
+        field("m_link_label", dcc.Input(type="text", maxLength=64, required=True, className="lw-m-link-label",
+                                        name="label")),
+        field("m_link_kind", html.Select(className="lw-m-link-kind", name="kind")),
+        field("m_link_screen", html.Select(className="lw-m-link-screen", name="screen")),
+        field("m_link_rooms", dcc.Input(type="text", className="lw-m-link-rooms", name="rooms",
+                                        placeholder="room-a,room-b")),
+        field("m_link_expiry", html.Select(className="lw-m-link-expiry", name="expiry")),
+        html.Button(T("m_link_create"), type="submit", className="lw-m-link-create"),
+    ], className="lw-m-link-form")
+    made = html.Div([
+        html.Div(T("m_link_once"), className="lw-m-link-once"),
+        html.Div([dcc.Input(type="text", readOnly=True, className="lw-m-link-url"),
+                  html.Button(T("m_link_copy"), type="button", className="lw-m-link-copy")],
+                 className="lw-m-link-url-row"),
+    ], className="lw-m-link-made", hidden=True)
+    live = html.Div([html.H3(T("m_live_links")), html.Div(className="lw-m-link-list"),
+                     html.Div(T("m_no_links"), className="lw-m-empty lw-m-links-empty")], className="lw-m-link-live")
+    return html.Section([
+        html.Div([html.H2(T("m_links_title"), className="lw-m-box-title"),
+                  html.Button(T("m_close"), type="button", className="lw-m-links-close")], className="lw-m-box-head"),
+        html.P(T("m_links_hint"), className="lw-m-links-hint"),
+        form, Field("link_status", "lw-m-link-status"), made, live,
+    ], className="lw-m-box lw-m-links", id="lw-m-links", hidden=True)
+
+
+def ManagerHeader(name: str, role: str) -> html.Header:
     def total(label, key, className=""):
         return html.Div([html.Span(T(label), className="lw-m-total-label"),
                          html.Span("—", className=f"lw-m-total-value {className}".strip(), **{"data-total": key})],
@@ -296,23 +348,29 @@ def ManagerHeader() -> html.Header:
                  className="lw-m-totals"),
         html.Div([html.Span(className="lw-m-conn-dot"), Field("conn", "lw-m-conn-text"), Field("clock", "lw-m-clock")],
                  className="lw-m-conn"),
+        html.Button(T("m_share"), type="button", className="lw-m-share-open", hidden=True),
+        html.Div([html.Span(name, className="lw-m-user-name", title=role),
+                  html.Button(T("m_sign_out"), className="lw-m-btn lw-m-sign-out", type="button",
+                              **{"data-sign-out": ""})],
+                 className="lw-m-user"),
     ], className="lw-m-header")
 
 
 def ManagerPage(config: dict) -> html.Div:
     """`config`: room (the drilled-into room or None), session (the review shown or None), lang ("zh", "en" or
-    None for the browser's), screen (the name sent with approvals and acknowledgements)."""
+    None for the browser's), user (who has the page open: name, role, rooms; None outside a request)."""
     lang = config.get("lang") or "auto"
     suggestions, alerts = SuggestionsBox(), AlertsBox()
     suggestions.id, alerts.id = "lw-m-suggestions", "lw-m-alerts"
     return html.Div([
         dcc.Store(id=CONFIG_ID, data=config),
         html.Div(id=BOOT_ID, hidden=True),
-        ManagerHeader(),
+        ManagerHeader(*((config.get("user") or {}).get(k) or "" for k in ("name", "role"))),
         html.Main([
             html.Div([RoomsTable(), RoomDetail()], className="lw-m-primary"),
             html.Aside([suggestions, alerts], className="lw-m-aside"),
         ], className="lw-m-main"),
+        LinksPanel(),
         Banner(),
         ToastArea(),
     ], id="manager", className=f"lw-manager lang-{lang}",

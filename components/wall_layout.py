@@ -52,7 +52,7 @@ def MatrixStage() -> html.Div:
 
 def WallPage(config: dict) -> html.Div:
     """`config`: mode ("room", "rotate" or "matrix"), rooms (list, or None for every room), rotate (seconds),
-    lang ("zh", "en" or None for the browser's), screen (the name sent with acknowledgements)."""
+    lang ("zh", "en" or None for the browser's), user (who has the page open)."""
     matrix = config["mode"] == "matrix"
     lang = config.get("lang") or "auto"
     return html.Div([

@@ -7,7 +7,6 @@ its event (which would lose it) or an event stored twice.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import itertools
 import logging
 import re
@@ -21,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from feeds.jsonscan import NotAnArray, array_items
 from feeds.schema import MAX_NESTING, Invalid, Malformed, judge_raw
 from server.api import unavailable
+from server.guard import identity
 from settings import MAX_BODY_BYTES, WEB_REDIS_TIMEOUT_S
 from store import keys
 
@@ -146,6 +146,19 @@ def ingest_sync(client, events: list[dict]) -> dict:
     return {"accepted": sum(flags), "duplicates": len(flags) - sum(flags), "rejected": rejected}
 
 
+def _within(rooms: frozenset[str], good: list[Judged], rejected: list[dict]) -> tuple[list[Judged], list[dict]]:
+    """A token scoped to rooms stores only their events; the others are rejected one by one, at their index."""
+    taken = {r["index"] for r in rejected}
+    indexes = [i for i in range(len(good) + len(taken)) if i not in taken]
+    kept = []
+    for i, item in zip(indexes, good):
+        if item[1] in rooms:
+            kept.append(item)
+        else:
+            rejected.append({"index": i, "error": f"this token may not send events for room {item[1]!r}"})
+    return kept, sorted(rejected, key=lambda r: r["index"])
+
+
 def _error(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=status)
 
@@ -163,15 +176,21 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
-    expected = f"Bearer {token}".encode() if token else None
+def may_ingest(who, token: str | None) -> bool:
+    """CONTRACT section 3: an ingest token, or a signed-in admin; anyone when no ingest token is configured
+    (the server then listens on loopback only). A foreign Origin was refused before (server/guard.py)."""
+    if token is None:
+        return True
+    return who is not None and ("ingest" in who.scopes or (who.kind == "user" and who.role == "admin"))
 
+
+def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
     @server.post("/api/events")
     async def post_events(request: Request):
-        if expected is not None:
-            got = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(got, expected):
-                return _error(401, "missing or wrong ingest token (Authorization: Bearer <token>)")
+        who = identity(request)
+        if not may_ingest(who, token):
+            return _error(401 if who is None else 403,
+                          "missing or wrong ingest token (Authorization: Bearer <token>)")
         try:
             body = await _read_body(request)
             # in a worker thread: judging a big body takes a while, and /healthz and the other requests
@@ -180,6 +199,8 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
                                                      "ndjson" in request.headers.get("content-type", ""))
         except BodyError as e:
             return _error(e.status, e.reason)
+        if who is not None and who.rooms is not None and "ingest" in who.scopes:
+            good, rejected = _within(who.rooms, good, rejected)
         try:
             flags = await store_async(redis_async, good) if good else []
         except (redis.RedisError, TimeoutError) as e:

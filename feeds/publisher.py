@@ -1,6 +1,6 @@
 """A client for `POST /api/events`, for programs that produce events.
 
-    with Publisher("http://127.0.0.1:8050", token="...") as pub:
+    with Publisher("http://127.0.0.1:8050") as pub:   # token from LIVEWALL_TOKEN / LIVEWALL_INGEST_TOKEN
         pub.send(event)            # buffered; sent when batch_size events wait or the oldest waited max_wait_s
         result = pub.flush()       # {"accepted": n, "duplicates": n, "rejected": [{"index", "id", "error"}]}
 
@@ -12,11 +12,18 @@ batch, which could never succeed. A batch whose body would exceed 4 MiB or 10,00
 refuses with 413, is sent in halves. Events the server
 rejects one by one are not errors: they come back in `rejected`, `index` counting every event given to this
 publisher from 0.
+
+The token comes from `token=`, else the file `token_file=`, else the environment (`LIVEWALL_TOKEN`, then
+`LIVEWALL_INGEST_TOKEN`): a token given on a command line shows in `ps` to every user of the machine, so the
+commands built on this (replay, the simulator) take `--token-file` and the environment first.
 """
 from __future__ import annotations
 
+import argparse
+import os
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import orjson
@@ -26,6 +33,26 @@ DEFAULT_URL = "http://127.0.0.1:8050"
 # server refusing a large body may close the connection before the client has finished writing it.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_EVENTS = 10_000   # events in one body (CONTRACT section 1): a server answers 413 to more
+
+
+TOKEN_ENV = ("LIVEWALL_TOKEN", "LIVEWALL_INGEST_TOKEN")
+
+
+def token_from(token: str | None = None, token_file: str | Path | None = None) -> str | None:
+    """The token to send: given, else the first line of a file, else the environment; None without one."""
+    if token:
+        return token
+    if token_file:
+        return Path(token_file).read_text().strip() or None
+    return next((os.environ[k] for k in TOKEN_ENV if os.environ.get(k)), None)
+
+
+def add_token_options(p: argparse.ArgumentParser) -> None:
+    """--token-file and --token for a command that sends events; read them back with token_from()."""
+    p.add_argument("--token-file", help="a file holding the token (default: env LIVEWALL_TOKEN or "
+                                        "LIVEWALL_INGEST_TOKEN)")
+    p.add_argument("--token", help="the token itself; it shows in `ps` to every user of this machine: prefer "
+                                   "--token-file or the environment")
 
 
 class PublishError(RuntimeError):
@@ -40,8 +67,10 @@ def _empty() -> dict:
 
 class Publisher:
     def __init__(self, url: str = DEFAULT_URL, token: str | None = None, batch_size: int = 500,
-                 max_wait_s: float = 0.2, retry_for_s: float = 60.0, timeout_s: float = 30.0):
+                 max_wait_s: float = 0.2, retry_for_s: float = 60.0, timeout_s: float = 30.0,
+                 token_file: str | Path | None = None):
         headers = {"Content-Type": "application/json"}
+        token = token_from(token, token_file)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)

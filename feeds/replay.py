@@ -1,6 +1,6 @@
 """Replaying a file of events into livewall: `python -m feeds.replay FILE [options]`, or `read_events()`.
 
-    python -m feeds.replay FILE [--url http://127.0.0.1:8050] [--token T] [--speed X]
+    python -m feeds.replay FILE [--url http://127.0.0.1:8050] [--token-file F] [--speed X]
                                 [--format auto|ndjson|csv|taobao] [--room R] [--platform P]
                                 [--shift-to-now] [--id-prefix P] [--limit N]
 
@@ -40,14 +40,13 @@ import csv
 import hashlib
 import heapq
 import itertools
-import os
 import sys
 import time
 from typing import Iterable, Iterator
 
 import orjson
 
-from feeds.publisher import DEFAULT_URL, Publisher, PublishError
+from feeds.publisher import DEFAULT_URL, Publisher, PublishError, add_token_options
 from feeds.schema import PLATFORMS
 
 NUMBER_FIELDS = frozenset(("ts", "amount", "price", "cost", "target_roi"))
@@ -243,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m feeds.replay", description="send a file of events to livewall")
     p.add_argument("file")
     p.add_argument("--url", default=DEFAULT_URL)
-    p.add_argument("--token", default=os.environ.get("LIVEWALL_INGEST_TOKEN"))
+    add_token_options(p)
     p.add_argument("--speed", default="1", help="1 = real time, 10 = ten times faster, 0 or max = no pacing")
     p.add_argument("--format", default="auto", choices=["auto", "ndjson", "csv", "taobao"])
     p.add_argument("--room", help="replace the room of every event (taobao: default taobao-replay)")
@@ -267,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     if speed:
         events = paced(events, speed)
 
-    pub = Publisher(a.url, token=a.token)
+    pub = Publisher(a.url, token=a.token, token_file=a.token_file)
     sent, failed = 0, False
     next_progress = time.monotonic() + PROGRESS_EVERY_S
     try:

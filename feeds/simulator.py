@@ -1018,9 +1018,9 @@ def _redis_sender(client, stop_event: threading.Event):
     return send
 
 
-def _http_sender(url: str, token: str | None, stop_event: threading.Event):
+def _http_sender(url: str, token: str | None, stop_event: threading.Event, token_file: str | None = None):
     from feeds.publisher import Publisher, PublishError
-    pub = Publisher(url, token=token, retry_for_s=10.0)
+    pub = Publisher(url, token=token, token_file=token_file, retry_for_s=10.0)
 
     def send(events: list[dict]) -> bool:
         pub.send_many(events)
@@ -1200,11 +1200,12 @@ def run(redis_url: str, rooms: int, stop_event: threading.Event, speed: float = 
 
 
 def main(argv: list[str] | None = None) -> None:
+    from feeds.publisher import add_token_options
     p = argparse.ArgumentParser(prog="python -m feeds.simulator", description="simulated live rooms")
     p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"),
                    help="store events in this Redis (and take ad controls from it)")
     p.add_argument("--url", help="send events to this livewall over HTTP instead, e.g. http://127.0.0.1:8050")
-    p.add_argument("--token", default=os.environ.get("LIVEWALL_INGEST_TOKEN"), help="ingest token for --url")
+    add_token_options(p)   # the ingest token for --url
     p.add_argument("--rooms", type=int, default=4)
     p.add_argument("--speed", type=float, default=1.0, help="event time per wall-clock second")
     p.add_argument("--seed", type=int)
@@ -1228,8 +1229,8 @@ def main(argv: list[str] | None = None) -> None:
             # without the store, whether a room has sessions already cannot be known: never backdate into one
             log.info("no --redis-url: rooms start now, without preroll, and cannot resume")
             config["preroll_s"] = 0.0
-        run_with(_http_sender(a.url, a.token, stop), a.rooms, stop, a.speed, a.seed, control_client=control,
-                 **config)
+        run_with(_http_sender(a.url, a.token, stop, a.token_file), a.rooms, stop, a.speed, a.seed,
+                 control_client=control, **config)
     else:
         run(a.redis_url, a.rooms, stop, a.speed, a.seed, **config)
 

@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse, Response
 
 from feeds.schema import ROOM_RE
 from insights.review import build_review
+from server import auth
+from server.guard import identity, need
 from settings import HEALTH_TIMEOUT_S, RETRY_AFTER_S
 from store import keys
 
@@ -69,8 +71,11 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
         return JSONResponse({"error": str(exc.errors()[0].get("msg", "invalid request"))}, status_code=400)
 
     @server.get("/api/rooms")
-    async def rooms():
-        names = sorted(n.decode() for n in await r.smembers(keys.ROOMS))
+    async def rooms(request: Request):
+        if denied := need(request):
+            return denied
+        who = identity(request)
+        names = sorted(n for n in (x.decode() for x in await r.smembers(keys.ROOMS)) if auth.can_read(who, n))
         blobs = await r.mget([keys.snapshot(n) for n in names]) if names else []
         out = []
         for name, blob in zip(names, blobs):
@@ -84,12 +89,16 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
         return _json({"rooms": out})
 
     @server.get("/api/rooms/{room}/metrics")
-    async def metrics(room: str):
+    async def metrics(room: str, request: Request):
+        if denied := need(request, room=room):
+            return denied
         snap = await snapshot(room)
         return _json(snap["metrics"]) if snap else unknown(room)
 
     @server.get("/api/rooms/{room}/products")
     async def products(room: str, request: Request):
+        if denied := need(request, room=room):
+            return denied
         try:
             limit = _int_param(request, "limit", 100, 0, 100000)
             offset = _int_param(request, "offset", 0, 0, 10 ** 12)
@@ -101,25 +110,33 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
         return _json({"total": len(rows), "products": rows[offset:offset + limit]})
 
     @server.get("/api/rooms/{room}/series")
-    async def series(room: str):
+    async def series(room: str, request: Request):
+        if denied := need(request, room=room):
+            return denied
         if not await known(room):
             return unknown(room)
         return _json({"series": orjson.loads(await r.get(keys.series(room)) or b"[]")})
 
     @server.get("/api/rooms/{room}/suggestions")
-    async def suggestions(room: str):
+    async def suggestions(room: str, request: Request):
+        if denied := need(request, room=room):
+            return denied
         if not await known(room):
             return unknown(room)
         return _json({"suggestions": orjson.loads(await r.get(keys.suggestions(room)) or b"[]")})
 
     @server.get("/api/rooms/{room}/recommendations")
-    async def recommendations(room: str):
+    async def recommendations(room: str, request: Request):
+        if denied := need(request, room=room):
+            return denied
         if not await known(room):
             return unknown(room)
         return _json({"recommendations": orjson.loads(await r.get(keys.recommendations(room)) or b"[]")})
 
     @server.get("/api/rooms/{room}/sessions")
-    async def sessions(room: str):
+    async def sessions(room: str, request: Request):
+        if denied := need(request, room=room):
+            return denied
         if not await known(room):
             return unknown(room)
         rows = [orjson.loads(v) for v in (await r.hgetall(keys.session_list(room))).values()]
@@ -127,11 +144,15 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
         return _json({"sessions": rows})
 
     @server.get("/api/sessions/{session}/review")
-    async def review(session: str):
+    async def review(session: str, request: Request):
+        if denied := need(request):
+            return denied
         room = await r.hget(keys.SESSIONS, session)
         if room is None:
             return _error(404, f"unknown session {session!r}")
         room = room.decode()
+        if denied := need(request, room=room):
+            return denied
         final, late = await r.mget(keys.session_final(room, session), keys.session_late(room, session))
         if final:
             data = {**orjson.loads(final), "late": orjson.loads(late) if late else None}
@@ -148,7 +169,11 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
     @server.get("/api/alerts")
     async def alerts(request: Request):
         room = request.query_params.get("room")
-        return _json({"alerts": await recent_alerts(r, room=room)})
+        if denied := need(request, room=room):
+            return denied
+        who = identity(request)
+        rows = await recent_alerts(r, room=room)
+        return _json({"alerts": [a for a in rows if auth.can_read(who, a.get("room", ""))]})
 
     @server.get("/api/deadletters")
     async def dead_letters(request: Request):
@@ -184,7 +209,9 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
                       "rooms": beat.get("rooms"), "dead_letters": int(dead or 0), **state}, 200 if ok else 503)
 
     @server.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
-    async def api_not_found(rest: str):
+    async def api_not_found(rest: str, request: Request):
+        if denied := need(request):
+            return denied
         return _error(404, f"no such endpoint: /api/{rest}")
 
 

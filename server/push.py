@@ -1,7 +1,9 @@
 """The websocket hub: one Redis pub/sub subscription per web process, every frame forwarded as the same
 pre-serialized text to each socket that watches its room.
 
-A socket is `/ws?rooms=a,b` (or no `rooms` for all). On connect it gets a hello (server time, so the browser
+A socket is `/ws?rooms=a,b` (or no `rooms` for all), narrowed to the rooms its identity may read: the
+middleware (server/guard.py) has already refused a foreign Origin and a socket without credentials, and every
+ping or resync request checks the credentials again, closing the socket once they no longer hold. On connect it gets a hello (server time, so the browser
 can tell how old data is without trusting its own clock) and the stored snapshot of each watched room, so a
 screen opened mid-session is complete at once; then live frames and alert changes. Unsent frames coalesce per
 room: a screen that cannot keep up skips intermediate frames (each frame is a complete state), never the
@@ -20,7 +22,9 @@ import orjson
 import redis
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+from server import auth, links
 from server.api import recent_alerts
+from server.guard import identity
 from settings import HEALTH_TIMEOUT_S
 from store import keys
 from store.connect import async_client
@@ -33,11 +37,15 @@ SOURCE_UP = '{"kind":"source","ok":true}'
 
 
 class Client:
-    __slots__ = ("ws", "rooms", "pending", "ready", "n")
+    __slots__ = ("ws", "rooms", "allowed", "pending", "ready", "n", "name", "closing")
 
-    def __init__(self, ws: WebSocket, rooms: set[str] | None):
+    def __init__(self, ws: WebSocket, rooms: set[str] | None, allowed: frozenset[str] | None = None,
+                 name: str | None = None):
         self.ws = ws
-        self.rooms = rooms            # None: every room
+        self.name = name              # the identity's name: a revoked token or link closes its sockets
+        self.closing = False
+        self.rooms = rooms            # what it watches; None: every room
+        self.allowed = allowed        # what it may read (alerts and insights of other rooms are not sent); None: all
         self.pending: dict = {}       # room -> newest unsent frame; other messages under unique keys
         self.ready = asyncio.Event()
         self.n = 0
@@ -115,6 +123,20 @@ class Hub:
                     self.broadcast_all('{"kind":"resync"}')
             await asyncio.sleep(SOURCE_CHECK_S)
 
+    def revoked(self, name: str) -> None:
+        """A token or link was revoked: its sockets close now, not at their next ping."""
+        for c in self.clients:
+            if c.name == name:
+                c.closing = True
+                c.ready.set()
+
+    def broadcast_notice(self, text: str) -> None:
+        """An alert change or fresh insights: to the sockets that may read its room."""
+        room = notice_room(text)
+        for c in self.clients:
+            if room is None or c.allowed is None or room in c.allowed:
+                c.offer(text)
+
     async def _listen(self) -> None:
         prefix = len(keys.FRAMES_PATTERN) - 1
         while True:
@@ -122,15 +144,17 @@ class Hub:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(keys.FRAMES_PATTERN)
-                await pubsub.subscribe(keys.NOTICE_CHANNEL)
+                await pubsub.subscribe(keys.NOTICE_CHANNEL, keys.REVOKED_CHANNEL)
                 # after a reconnect, screens may have missed frames: tell them to resync
                 self.broadcast_all('{"kind":"resync"}')
                 async for msg in pubsub.listen():
                     data = msg["data"].decode()
                     if msg["type"] == "pmessage":
                         self.broadcast_room(msg["channel"].decode()[prefix:], data)
+                    elif msg["channel"] == keys.REVOKED_CHANNEL.encode():
+                        self.revoked(data)
                     elif msg["type"] == "message":
-                        self.broadcast_all(data)
+                        self.broadcast_notice(data)
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError) as e:
@@ -149,16 +173,23 @@ def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
 
     @server.websocket("/ws")
     async def ws(websocket: WebSocket):
+        who = identity(websocket)
+        if who is None or "read" not in who.scopes:
+            await websocket.close(code=1008)   # before accepting: the handshake fails
+            return
         await websocket.accept()
         raw = websocket.query_params.get("rooms")
-        rooms = {x for x in raw.split(",") if x} if raw else None
-        c = Client(websocket, rooms)
+        asked = {x for x in raw.split(",") if x} if raw else None
+        c = Client(websocket, readable(who, asked), who.rooms, who.name)
         hub.add(c)
         sender = asyncio.get_running_loop().create_task(_send(c))
         try:
             await _greet(c, r, hub)
             while True:
                 msg = await websocket.receive_text()  # only pings and resync requests come this way
+                if not await _still(websocket, r, who):
+                    await websocket.close(code=1008)
+                    break
                 if msg == "resync":
                     await _greet(c, r, hub)
         except (WebSocketDisconnect, RuntimeError):
@@ -168,6 +199,27 @@ def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
             sender.cancel()
 
     return hub
+
+
+def readable(who: auth.Identity, asked: set[str] | None) -> set[str] | None:
+    """The rooms a socket watches: those asked for (None: all) that the identity may read."""
+    if who.rooms is None:
+        return asked
+    return set(who.rooms) if asked is None else asked & who.rooms
+
+
+def notice_room(text: str) -> str | None:
+    msg = orjson.loads(text)
+    return msg.get("room") or (msg.get("alert") or {}).get("room")
+
+
+async def _still(websocket: WebSocket, r, who: auth.Identity) -> bool:
+    """Whether the socket's credentials still give the same identity (not signed out, removed, revoked)."""
+    try:
+        now = await auth.identify(r, websocket.headers, websocket.cookies, websocket.query_params)
+    except links.LinkRefused:
+        return False
+    return now == who
 
 
 async def _greet(c: Client, r, hub: Hub) -> None:
@@ -201,6 +253,9 @@ async def _send(c: Client) -> None:
         while True:
             await c.ready.wait()
             c.ready.clear()
+            if c.closing:
+                await c.ws.close(code=1008)   # the screen reloads and is told why (assets/livewall-socket.js)
+                return
             batch, c.pending = c.pending, {}
             for text in batch.values():
                 await c.ws.send_text(text)

@@ -1,11 +1,13 @@
 """Acting on ad-spend suggestions over HTTP: approve or reject, the per-room ads config, the audit log.
 
-    POST /api/suggestions/<id>/approve   {"by": "<who>"}  -> {"suggestion": {...}}  (applied through the adapter)
-    POST /api/suggestions/<id>/reject    {"by": "<who>"}  -> {"suggestion": {...}}
-    GET  /api/rooms/<room>/ads/config                     -> {"room", "auto_apply", "max_step_pct",
-                                                              "max_spend_per_hour", "target_roi"}
-    PUT  /api/rooms/<room>/ads/config    any of those fields (and "by")  -> the config after the change
-    GET  /api/audit?room=<room>&limit=<n>                 -> {"audit": [...]}, newest first
+    POST /api/suggestions/<id>/approve   (manager)  -> {"suggestion": {...}}  (applied through the adapter)
+    POST /api/suggestions/<id>/reject    (manager)  -> {"suggestion": {...}}
+    GET  /api/rooms/<room>/ads/config    (its readers)  -> {"room", "auto_apply", "max_step_pct",
+                                                           "max_spend_per_hour", "target_roi"}
+    PUT  /api/rooms/<room>/ads/config    (admin) any of those fields  -> the config after the change
+    GET  /api/audit?room=<room>&limit=<n>  (manager)  -> {"audit": [...]}, newest first, of readable rooms
+
+Who decided or changed is the signed-in identity (CONTRACT section 3): a `by` in a body is ignored.
 
 A suggestion's id carries its room (`<room>~<hex>`), so no index is needed to find it. The room's list is
 also rewritten by the ads job every run; both writers change it inside WATCH/MULTI, so neither loses the
@@ -22,6 +24,8 @@ from fastapi.responses import Response
 
 from feeds.schema import ROOM_RE
 from insights import adapter, ads, audit
+from server import auth
+from server.guard import identity, need
 from store import keys
 
 MAX_AUDIT = 1000
@@ -48,13 +52,6 @@ async def _body(request: Request) -> dict:
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object")
     return body
-
-
-def _who(body: dict) -> str:
-    by = body.get("by")
-    if not isinstance(by, str) or not 0 < len(by.strip()) <= 128:
-        raise ValueError('"by" must name who decides (a string of 1-128 characters)')
-    return by.strip()
 
 
 class Conflict(Exception):
@@ -117,13 +114,14 @@ def add_routes(server: FastAPI, r) -> None:
     platform = adapter.SimulatedAdapter(r)
 
     async def judge(sid: str, request: Request, verdict: str):
+        if denied := need(request, "manager"):
+            return denied
         room = _room_of(sid)
         if room is None:
             return _error(404, f"unknown suggestion {sid!r}")
-        try:
-            by = _who(await _body(request))
-        except ValueError as e:
-            return _error(400, str(e))
+        if denied := need(request, "manager", room):
+            return denied
+        by = identity(request).name
         as_of = await _as_of(r, room)
         now = time.time()
 
@@ -171,21 +169,24 @@ def add_routes(server: FastAPI, r) -> None:
         return {**ads.CONFIG_DEFAULTS, **(orjson.loads(raw) if raw else {})}
 
     @server.get("/api/rooms/{room}/ads/config")
-    async def get_config(room: str):
+    async def get_config(room: str, request: Request):
+        if denied := need(request, room=room):
+            return denied
         if not await known(room):
             return _error(404, f"unknown room {room!r}")
         return _json({"room": room, **await read_config(room)})
 
     @server.put("/api/rooms/{room}/ads/config")
     async def put_config(room: str, request: Request):
+        if denied := need(request, "admin", room):
+            return denied
         if not await known(room):
             return _error(404, f"unknown room {room!r}")
         try:
-            body = await _body(request)
-            change = _validate_config(body)
-            by = _who(body) if "by" in body else "api"
+            change = _validate_config(await _body(request))
         except ValueError as e:
             return _error(400, str(e))
+        by = identity(request).name
         config = {**await read_config(room), **change}
         await r.set(ads.config_key(room), orjson.dumps(config))
         await audit.record(r, audit.entry("config", room, by, change=change, config=config))
@@ -194,7 +195,11 @@ def add_routes(server: FastAPI, r) -> None:
     @server.get("/api/audit")
     async def get_audit(request: Request):
         room = request.query_params.get("room")
+        if denied := need(request, "manager", room):
+            return denied
         raw = request.query_params.get("limit", "200")
         if not raw.isdigit() or not 0 < int(raw) <= MAX_AUDIT:
             return _error(400, f"`limit` must be an integer from 1 to {MAX_AUDIT}")
-        return _json({"audit": await audit.read(r, room, int(raw))})
+        who = identity(request)
+        rows = await audit.read(r, room, int(raw))
+        return _json({"audit": [e for e in rows if auth.can_read(who, e.get("room", ""))]})

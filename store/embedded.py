@@ -59,6 +59,13 @@ class EmbeddedRedis:
         self.proc.wait()
 
 
+def _private_child() -> None:
+    """preexec_fn of the server: its files (the append-only file holds every event and account) readable by
+    its owner only, and it stops with us."""
+    os.umask(0o077)
+    die_with_parent()
+
+
 def _stop_stale(directory: Path) -> None:
     pidfile = directory / "redis.pid"
     if not pidfile.exists():
@@ -82,7 +89,7 @@ def _stop_stale(directory: Path) -> None:
 def start(directory: Path, port: int = 0, fsync: str = "always") -> EmbeddedRedis:
     """Start redis-server with its files in `directory`; port 0 means a unix socket only."""
     directory = Path(directory).resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _stop_stale(directory)
     sock = directory / "redis.sock"
     sock.unlink(missing_ok=True)
@@ -96,7 +103,7 @@ def start(directory: Path, port: int = 0, fsync: str = "always") -> EmbeddedRedi
         "--maxclients", "10000",
     ]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=die_with_parent)
+                            preexec_fn=_private_child)
     url = f"redis://127.0.0.1:{port}/0" if port else f"unix://{sock}"
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 30

@@ -86,3 +86,31 @@ DEAD_COUNT = "lw:dead:count"       # counter of dead letters ever set aside (the
 
 def dead_letters(room: str) -> str:
     return f"lw:{{{room}}}:dead"
+
+
+# Accounts and sign-in (server/auth.py, server/users.py). No hash tags: each is read and written on its own.
+SECRET = "lw:auth:secret"          # STRING: the 32 random bytes that sign sessions (SET NX by the first process)
+
+
+def user(name: str) -> str:
+    """HASH role, rooms ("*" = every room, else comma-separated), hash (argon2), version (a random nonce that
+    every session carries: a new password or a removal changes it, which ends the sessions at once)."""
+    return f"lw:user:{name}"
+
+
+def login_failures(who: str) -> str:
+    """Counter of failed sign-ins for `who` ("u:<name>" or "a:<client address>"), expiring with the window."""
+    return f"lw:auth:fail:{who}"
+
+
+def once(token_hash: str) -> str:
+    """STRING user name: a one-time sign-in link, by the SHA-256 of its token, with a short TTL."""
+    return f"lw:auth:once:{token_hash}"
+
+# Tokens for programs and share/device links (server/tokens.py, server/links.py).
+TOKENS = "lw:tokens"               # HASH token id -> JSON {id, label, scopes, rooms, created, created_by, hash}
+TOKEN_HASHES = "lw:tokens:byhash"  # HASH SHA-256 of a token -> token id (the token itself is never stored)
+LINKS = "lw:links"                 # HASH link id -> JSON {id, label, kind, screen, rooms, expires, ...}: the live
+                                   # links; a signed link whose id is not here has been revoked
+REVOKED_CHANNEL = "lw:revoked"     # pub/sub: the identity name of a revoked token or link; web processes close
+                                   # its open sockets

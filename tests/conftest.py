@@ -87,24 +87,71 @@ class Part:
                 self.proc.wait()
 
 
-class System:
-    """livewall running for real: `python app.py --feed none` against a test redis-server."""
+ADMIN_PASSWORD = "correct horse battery staple"
 
-    def __init__(self, redis_url: str, port: int, log: Path, token: str | None = None, feed: str = "none"):
+
+def sign_in(url: str, user: str = "admin", password: str = ADMIN_PASSWORD) -> httpx.Client:
+    """An HTTP client signed in as `user` (its session cookie in the client's jar)."""
+    client = httpx.Client(base_url=url, timeout=30)
+    resp = client.post("/api/login", json={"user": user, "password": password})
+    assert resp.status_code == 200, f"sign in as {user}: {resp.status_code} {resp.text}"
+    return client
+
+
+def admin_client(url: str, redis_url: str) -> httpx.Client:
+    """Signed in as admin on a web process started alone (`python -m server`), whose store has no admin yet."""
+    from server import users
+    client = redis.Redis.from_url(redis_url)
+    try:
+        users.put(client, "admin", "admin", None, ADMIN_PASSWORD)
+    finally:
+        client.close()
+    return sign_in(url)
+
+
+class System:
+    """livewall running for real: `python app.py --feed none` against a test redis-server, with the user admin's
+    password in its environment. `http` is signed in as admin; so are browsers given to `sign_in`."""
+
+    def __init__(self, redis_url: str, port: int, log: Path, token: str | None = None, feed: str = "none",
+                 args: tuple[str, ...] = (), env: dict | None = None):
         self.redis_url = redis_url
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        args = ["app.py", "--feed", feed, "--port", str(port), "--redis-url", redis_url, "--insights-every", "1"]
-        if token:
-            args += ["--ingest-token", token]
-        self.part = Part(args, log=log)
+        argv = ["app.py", "--feed", feed, "--port", str(port), "--redis-url", redis_url, "--insights-every", "1",
+                *args]
+        self.part = Part(argv, env={"LIVEWALL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+                                    **({"LIVEWALL_INGEST_TOKEN": token} if token else {}), **(env or {})}, log=log)
         self.http = httpx.Client(base_url=self.url, timeout=30)
         self.token = token
 
     def start(self) -> "System":
         self.part.start()
         wait_until(lambda: self.http.get("/healthz").status_code == 200, timeout=60, what="livewall healthy")
+        self.http.close()
+        self.http = sign_in(self.url)
         return self
+
+    def add_user(self, name: str, role: str, rooms: str | None = None, password: str = "pw-" + "x" * 12
+                 ) -> httpx.Client:
+        """Create (or update) a user in the app's store and return a client signed in as that user."""
+        from server import users
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            users.put(client, name, role, users.parse_rooms(rooms), password)
+        finally:
+            client.close()
+        return sign_in(self.url, name, password)
+
+    def session(self) -> str:
+        return self.http.cookies["lw_session"]
+
+    def sign_in(self, target, session: str | None = None):
+        """Give a Playwright page or browser context admin's session (or `session`); returns `target`."""
+        context = getattr(target, "context", target)
+        context.add_cookies([{"name": "lw_session", "value": session or self.session(), "url": self.url,
+                              "httpOnly": True, "sameSite": "Lax"}])
+        return target
 
     def stop(self) -> None:
         self.http.close()

@@ -355,16 +355,16 @@ def test_a_suggestion_is_approved_over_http_and_reaches_the_ad_platform(system):
             "paid_bounce_2s_rate"} \
         <= set(sug["figures"])
 
-    bad = system.http.post(f"/api/suggestions/{sug['id']}/approve", json={})
-    assert bad.status_code == 400 and "error" in bad.json()
-    missing = system.http.post(f"/api/suggestions/{room}~nope/approve", json={"by": "amy"})
+    amy = system.add_user("amy", "manager")
+    missing = amy.post(f"/api/suggestions/{room}~nope/approve", json={})
     assert missing.status_code == 404 and "error" in missing.json()
 
-    resp = system.http.post(f"/api/suggestions/{sug['id']}/approve", json={"by": "amy"})
+    # who decided is who is signed in (amy), whatever the body says
+    resp = amy.post(f"/api/suggestions/{sug['id']}/approve", json={"by": "ceo"})
     assert resp.status_code == 200, resp.text
     applied = resp.json()["suggestion"]
     assert applied["state"] == "applied" and applied["decided_by"] == "amy"
-    again = system.http.post(f"/api/suggestions/{sug['id']}/reject", json={"by": "bob"})
+    again = amy.post(f"/api/suggestions/{sug['id']}/reject", json={})
     assert again.status_code == 409
 
     control = adapter.read_controls(r, room)["c1"]
@@ -382,6 +382,7 @@ def test_a_suggestion_is_approved_over_http_and_reaches_the_ad_platform(system):
     # the decision stays on the room's list for the screens, beside what the job proposes next
     got = system.get(f"/api/rooms/{room}/suggestions")["suggestions"]
     assert any(s["id"] == sug["id"] and s["state"] == "applied" for s in got)
+    amy.close()
     r.close()
 
 
@@ -402,6 +403,7 @@ def test_ads_config_round_trip_and_validation(system):
     assert system.http.get("/api/rooms/nosuchroom/ads/config").status_code == 404
     audit_kinds = [e["kind"] for e in system.get("/api/audit", params={"room": room})["audit"]]
     assert audit_kinds == ["config"]
+    assert system.get("/api/audit", params={"room": room})["audit"][0]["by"] == "admin", "who is signed in, not `by`"
     assert system.http.get("/api/audit", params={"limit": "x"}).status_code == 400
 
 

@@ -22,7 +22,9 @@ def ev(room: str, type_: str, ts: float, **fields) -> dict:
 
 
 def open_wall(page, system, room: str, screen: str):
-    page.goto(f"{system.url}/wall?room={room}&lang=en&screen={screen}")
+    """The wall of `room`, signed in as `screen`: an assistant of that room (who may acknowledge there)."""
+    system.sign_in(page, system.add_user(screen, "assistant", rooms=room).cookies["lw_session"])
+    page.goto(f"{system.url}/wall?room={room}&lang=en")
     page.wait_for_function(
         f"document.querySelector('[data-room=\"{room}\"] [data-metric=\"online\"]')?.textContent.trim() === '20'",
         timeout=15000)
@@ -69,8 +71,8 @@ def test_a_storm_of_triggers_leaves_the_screens_live_and_grouped(system, browser
     rooms = [f"flood{i}" for i in range(5)]
     now = time.time()
     system.post([ev(room, "session_start", now - 5, platform="douyin") for room in rooms])
-    manager = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    page.goto(f"{system.url}/wall?mode=matrix&lang=en&screen=wall-flood")
+    manager = system.sign_in(browser.new_context(viewport={"width": 1440, "height": 900}).new_page())
+    system.sign_in(page).goto(f"{system.url}/wall?mode=matrix&lang=en")
     manager.goto(f"{system.url}/manager?lang=en")
     for screen in (page, manager):
         screen.wait_for_selector(f'[data-room="{rooms[-1]}"] [data-metric="gmv"]', timeout=15000)

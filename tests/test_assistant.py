@@ -40,8 +40,9 @@ def on_stage_room(room: str, buyers: int = 3, stock: int | None = 15, name: str 
     return out + [ev(room, "comment", ts=t, user="u0", text="好看")]
 
 
-def open_tablet(page, system, room: str, query: str = "lang=en", ready: bool = True):
-    resp = page.goto(f"{system.url}/assistant/{room}?{query}")
+def open_tablet(page, system, room: str, query: str = "lang=en", ready: bool = True, session: str | None = None):
+    """The room's tablet, signed in as admin, or with `session` (a signed-in client's lw_session cookie)."""
+    resp = system.sign_in(page, session).goto(f"{system.url}/assistant/{room}?{query}")
     assert resp.status == 200
     if ready:
         page.wait_for_function("r => document.querySelector(`[data-room='${r}']`)?.dataset.state === 'live'",
@@ -151,7 +152,9 @@ def test_assistant_alerts_toast_and_the_others_do_not(system, browser, page):
     assert firing(system, room, "spend_ahead")["audience"] == ["manager"]
 
     # a tablet opened now gets the recent alerts in its greeting: the assistant's only
-    open_tablet(page, system, room, "lang=en&screen=tablet-1")
+    tablet = system.add_user("tablet-1", "assistant", rooms=room)   # the room's assistant, signed in
+    open_tablet(page, system, room, "lang=en", session=tablet.cookies["lw_session"])
+    tablet.close()
     page.wait_for_selector(toast("stock_low"), timeout=5000)
     # and live: a bounce storm
     system.post(bounce_storm(room))
@@ -162,7 +165,7 @@ def test_assistant_alerts_toast_and_the_others_do_not(system, browser, page):
     shows(page, '[data-field="alert_count"]', "2 open")
     assert page.locator(".lw-as-body.has-critical").count() == 1
 
-    # the tablet's button acknowledges in the tablet's name; the toast says so and goes
+    # the tablet's button acknowledges as its signed-in assistant; the toast says so and goes
     alert_id = storm.get_attribute("data-alert-id")
     button = page.locator(f'{toast("bounce_storm")} [data-ack]')
     box = button.bounding_box()
@@ -196,10 +199,12 @@ def test_a_critical_alert_stays_until_acknowledged_from_anywhere(system, page):
     el = page.wait_for_selector(f'{toast("sold_out")}[data-alert-id="{sold_out["id"]}"]', timeout=5000)
     assert "围巾" in el.text_content()
     # acknowledged on another screen (the manager's): the tablet's toast settles by push
-    resp = system.http.post(f"/api/alerts/{sold_out['id']}/ack", json={"by": "manager"})
+    manager = system.add_user("boss", "manager")
+    resp = manager.post(f"/api/alerts/{sold_out['id']}/ack", json={})
+    manager.close()
     assert resp.status_code == 200
     settled = page.wait_for_selector(f'[data-alert-id="{sold_out["id"]}"][data-state="acknowledged"]', timeout=5000)
-    assert "Acknowledged by manager" in settled.text_content()
+    assert "Acknowledged by boss" in settled.text_content()
     page.wait_for_selector(f'[data-alert-id="{sold_out["id"]}"]', state="detached", timeout=5000)
 
 
@@ -321,10 +326,8 @@ def test_a_long_price_shrinks_to_fit_its_box(system, browser):
 
 def test_the_url_to_a_configuration():
     from callbacks.assistant import assistant_config
-    assert assistant_config(room="douyin-01") == {"room": "douyin-01", "lang": None, "screen": "assistant",
-                                                  "sound": False}
+    assert assistant_config(room="douyin-01") == {"room": "douyin-01", "lang": None, "sound": False}
     assert assistant_config(room="a:b.c_d-1", lang=["zh", "en"], screen="tablet 2", sound="1") == {
-        "room": "a:b.c_d-1", "lang": "en", "screen": "tablet 2", "sound": True}
-    assert assistant_config(room="r", screen="<b>", lang="fr")["screen"] == "assistant"
+        "room": "a:b.c_d-1", "lang": "en", "sound": True}, "?screen= names no one any more"
     for bad in ("", "a/b", "a b", "x" * 65, HTML, None):
         assert assistant_config(room=bad) is None

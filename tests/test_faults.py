@@ -16,7 +16,7 @@ import redis
 
 from bench.chaos import Load, counted
 from store import embedded, keys
-from tests.conftest import Part, System, free_port, wait_until
+from tests.conftest import ADMIN_PASSWORD, Part, System, admin_client, free_port, sign_in, wait_until
 from tests.events import arrive_late, random_session
 from tests.reference import reference
 from tests.test_wall import ev, gmv, live_room, open_wall
@@ -83,6 +83,8 @@ def test_engine_killed_mid_replay_resumes_exactly(tmp_path, redis_dir):
     r = redis.Redis.from_url(server.url)
     try:
         wait_until(lambda: http.get("/healthz").status_code == 200, timeout=60, what="web and engine up")
+        http.close()
+        http = admin_client(f"http://127.0.0.1:{web_port}", server.url)
         half = len(events) // 2
         post_all(http, events[:half])
         # kill while the engine holds applied-but-unacknowledged entries: the hard case
@@ -123,15 +125,18 @@ def test_app_killed_with_sigkill_restarts_on_its_embedded_redis(tmp_path):
     events = session_events(13)[:600]
     port = free_port()
     args = ["app.py", "--feed", "none", "--port", str(port), "--data-dir", str(tmp_path / "data")]
-    app = Part(args, log=tmp_path / "app.log").start()
+    admin = {"LIVEWALL_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    app = Part(args, env=admin, log=tmp_path / "app.log").start()
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
         wait_until(lambda: http.get("/healthz").status_code == 200, timeout=60, what="app up")
+        http.close()
+        http = sign_in(f"http://127.0.0.1:{port}")   # the session outlives the restart below
         post_all(http, events)
         assert_matches_reference(http, events)
         app.kill()
         # the embedded redis-server follows its parent down (PR_SET_PDEATHSIG) and a new start is not stuck
-        app = Part(args, log=tmp_path / "app.log").start()
+        app = Part(args, env=admin, log=tmp_path / "app.log").start()
         wait_until(lambda: http.get("/healthz").status_code == 200, timeout=60, what="app up again")
         assert_matches_reference(http, events)
     finally:

@@ -76,7 +76,9 @@ def row(room: str) -> str:
     return f'.lw-m-row[data-room="{room}"]'
 
 
-def open_manager(page, system, query: str = "", viewport=LAPTOP):
+def open_manager(page, system, query: str = "", viewport=LAPTOP, session: str | None = None):
+    """/manager, signed in as admin, or with `session` (a signed-in client's lw_session cookie)."""
+    system.sign_in(page, session)
     page.set_viewport_size(viewport)
     page.goto(f"{system.url}/manager?lang=en{'&' + query if query else ''}")
     page.wait_for_function("document.getElementById('manager')?.dataset.conn === 'open'", timeout=15000)
@@ -201,7 +203,8 @@ def _proposal(system, room: str):
 def test_approving_a_suggestion_from_the_page_and_losing_a_race(system, page):
     rooms = ["mgr-ads1", "mgr-ads2"]
     _two_rooms_with_proposals(system, rooms)
-    open_manager(page, system, "screen=boss-amy")
+    amy = system.add_user("boss-amy", "manager")
+    open_manager(page, system, session=amy.cookies["lw_session"])
     cards = {}
     for room in rooms:
         wait_until(lambda room=room: _proposal(system, room), timeout=15, what=f"a proposal in {room}")
@@ -226,8 +229,9 @@ def test_approving_a_suggestion_from_the_page_and_losing_a_race(system, page):
     other = cards["mgr-ads2"]
 
     def someone_first(route):
-        system.http.post(f"/api/suggestions/{other}/reject", json={"by": "bob"})
+        bob.post(f"/api/suggestions/{other}/reject", json={})
         route.continue_()
+    bob = system.add_user("bob", "manager")
     page.route(f"**/api/suggestions/{other}/approve", someone_first)
     card2 = page.locator(f'.lw-m-sug[data-suggestion="{other}"]')
     card2.locator("[data-approve]").click()
@@ -291,7 +295,8 @@ def test_alerts_of_every_audience_show_and_acknowledging_settles_them(system, pa
     store = Store(redis.Redis.from_url(system.redis_url))
     for_wall = _alert(room, ["wall"], "critical")
     store.save([("fired", for_wall)])                 # before the page opens: it comes in the greeting
-    open_manager(page, system, "screen=boss-li")
+    li = system.add_user("boss-li", "manager")
+    open_manager(page, system, session=li.cookies["lw_session"])
     for_assistant = _alert(room, ["assistant"], "warning")
     store.save([("fired", for_assistant)])            # while it is open: it comes as a change
     for a in (for_wall, for_assistant):

@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from feeds import ingest
 from feeds.publisher import Publisher, PublishError
 from feeds.simulator import simulate_session
+from server import guard
+from settings import LOOPBACK_HOSTS
 from store import keys
 from store.connect import async_client
 from tests.conftest import free_port, wait_until
@@ -24,9 +26,12 @@ START = float(int(time.time()) - 3600)
 
 @contextlib.contextmanager
 def serving(redis_url: str, port: int, token: str | None = None, app: FastAPI | None = None):
-    """An ingest server on 127.0.0.1:port, in a thread, until the block ends."""
+    """An ingest server on 127.0.0.1:port, in a thread, until the block ends; behind the app's checks
+    (server/guard.py), which resolve the bearer token."""
     app = app or FastAPI()
-    ingest.add_routes(app, async_client(redis_url), token)
+    r = async_client(redis_url)
+    ingest.add_routes(app, r, token)
+    app.add_middleware(guard.Guard, r=r, allowed_hosts=frozenset(LOOPBACK_HOSTS), ingest_token=token)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
