@@ -18,12 +18,13 @@ from starlette.requests import cookie_parser
 from starlette.responses import RedirectResponse, Response
 
 from server import auth, links
-from settings import IDENTIFY_TIMEOUT_S
+from settings import IDENTIFY_TIMEOUT_S, RETRY_AFTER_S
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Open without credentials: the health check, signing in and out, a one-time or share link (checked by its
 # own route), and static files (the same for everyone; no data in them).
-OPEN_PATHS = frozenset({"/healthz", "/login", "/logout", "/api/login", "/api/logout", "/favicon.ico"})
+HEALTH_PATH = "/healthz"
+OPEN_PATHS = frozenset({HEALTH_PATH, "/login", "/logout", "/api/login", "/api/logout", "/favicon.ico"})
 OPEN_PREFIXES = ("/assets/", "/_dash-component-suites/", "/login/once/", "/s/")
 # Credentials are checked by the route itself: ingest takes a token, or none when none is configured.
 OWN_CHECK = frozenset({"/api/events"})
@@ -115,6 +116,9 @@ class Guard:
             if kind not in allowed and (kind or _has_body(headers)):
                 return await self._refuse(scope, receive, send, json_error(
                     415, f"send {' or '.join(allowed)} (Content-Type)"))
+        if path == HEALTH_PATH:
+            # who asks does not matter, and the answer must come within a second even while Redis stalls
+            return await self.app(scope, receive, send)
         cookies = cookie_parser(headers.get("cookie", ""))
         refused = None
         try:
@@ -126,7 +130,7 @@ class Guard:
         except (redis.RedisError, OSError, asyncio.TimeoutError):
             if not is_open(path):
                 return await self._refuse(scope, receive, send, json_error(
-                    503, "storage unavailable: cannot check credentials now", headers={"Retry-After": "1"}))
+                    503, "data store unavailable: cannot check credentials now", headers={"Retry-After": str(RETRY_AFTER_S)}))
             who = None   # the health check and the sign-in page answer for themselves
         scope.setdefault("state", {})["identity"] = who
         if who is None and not (is_open(path) or path in OWN_CHECK):

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from server import auth, guard, links, tokens
-from settings import IDENTIFY_TIMEOUT_S, LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S
+from settings import IDENTIFY_TIMEOUT_S, LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S, RETRY_AFTER_S
 
 
 def _json(obj, status: int = 200) -> Response:
@@ -113,7 +113,8 @@ def add_routes(server: FastAPI, r) -> None:
             return RedirectResponse(f"/login?why=link-{e.reason}", status_code=303)
         except (redis.RedisError, OSError, asyncio.TimeoutError):
             # an open path: the middleware lets it through when Redis cannot answer, so this route says so
-            return guard.json_error(503, "storage unavailable: cannot check this link now", {"Retry-After": "1"})
+            return guard.json_error(503, "data store unavailable: cannot check this link now",
+                                    {"Retry-After": str(RETRY_AFTER_S)})
         resp = RedirectResponse(rec["screen"], status_code=303)
         life = LINK_COOKIE_MAX_S if rec["expires"] is None else \
             min(rec["expires"] - time.time() + LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S)

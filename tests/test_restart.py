@@ -16,7 +16,7 @@ import redis
 
 from feeds import simulator
 from insights.risk import load_rules, system_conditions, RULES_FILE
-from tests.conftest import Part, System, free_port, wait_until
+from tests.conftest import ADMIN_PASSWORD, Part, System, free_port, wait_until
 
 ROOMS = ("douyin-01", "kuaishou-02")
 # 5x event time and 3-minute sessions: the first start's 10-minute preroll leaves ended sessions behind,
@@ -35,7 +35,8 @@ class SimSystem(System):
 
     def __init__(self, data_dir, port: int, log):
         super().__init__("", port, log, feed="sim")
-        self.part = Part(["app.py", "--data-dir", str(data_dir), "--port", str(port), *APP_ARGS], log=log)
+        self.part = Part(["app.py", "--data-dir", str(data_dir), "--port", str(port), *APP_ARGS],
+                         env={"LIVEWALL_ADMIN_PASSWORD": ADMIN_PASSWORD}, log=log)
 
 
 def sessions(s: System, room: str) -> dict:

@@ -12,7 +12,7 @@ import sys
 import httpx
 import pytest
 
-from tests.conftest import ROOT, Part, free_port, wait_until
+from tests.conftest import ADMIN_PASSWORD, ROOT, Part, free_port, sign_in, wait_until
 from tests.test_faults import assert_matches_reference, post_all, session_events
 
 
@@ -22,9 +22,11 @@ def app(tmp_path_factory):
     d = tmp_path_factory.mktemp("supervised")
     port = free_port()
     part = Part(["app.py", "--feed", "none", "--port", str(port), "--data-dir", str(d / "data"),
-                 "--insights-every", "1"], log=d / "app.log").start()
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    wait_until(lambda: http.get("/healthz").status_code == 200, timeout=60, what="app up")
+                 "--insights-every", "1"], env={"LIVEWALL_ADMIN_PASSWORD": ADMIN_PASSWORD},
+                log=d / "app.log").start()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as anyone:
+        wait_until(lambda: anyone.get("/healthz").status_code == 200, timeout=60, what="app up")
+    http = sign_in(f"http://127.0.0.1:{port}")
     yield part, http, d / "data"
     pids = [p["pid"] for p in parts_of(http).values()]
     http.close()

@@ -45,7 +45,7 @@ def sold_out(system, room: str) -> dict:
 
 
 def open_screen(browser, system, screen: str, room: str, width: int, height: int):
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page = system.sign_in(browser.new_context(viewport={"width": width, "height": height})).new_page()
     path = {"wall": f"/wall?room={room}&lang=en&screen=wall-t", "assistant": f"/assistant/{room}?lang=en&screen=tab-t",
             "manager": "/manager?lang=en&screen=mgr-t"}[screen]
     page.goto(system.url + path)
@@ -165,7 +165,7 @@ def test_viewer_names_and_comments_are_isolated_and_bounded_where_they_are_shown
 def test_four_long_critical_toasts_share_the_wall_and_every_button_stays_clickable(system, browser):
     rooms = [f"text-stack{i}" for i in range(4)]
     alerts = [sold_out(system, room) for room in rooms]
-    page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+    page = system.sign_in(browser.new_context(viewport={"width": 1920, "height": 1080})).new_page()
     page.goto(f"{system.url}/wall?rooms={','.join(rooms)}&lang=en&screen=wall-stack")
     for a in alerts:
         page.wait_for_selector(f'[role="alert"][data-alert-id="{a["id"]}"]', timeout=15000)
