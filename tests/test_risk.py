@@ -14,8 +14,11 @@ import pytest
 
 from engine.room import Room
 from insights.alerts import REFRESH_S, Tracker
-from insights.risk import (RULES_FILE, SYSTEM_ROOM, RiskState, RuleBook, View, bounce_storm, find_term, params,
-                           system_conditions)
+from insights.risk import RULES_FILE, RiskState, RuleBook
+from insights.rules.base import SYSTEM_ROOM, View, params
+from insights.rules.comments import find_term
+from insights.rules.live import bounce_storm
+from insights.rules.system import system_conditions
 from insights.stats import binomial_tail, poisson_binomial_tail
 
 BASE = 1_790_000_040.0
@@ -151,7 +154,7 @@ def test_quick_bounces_of_the_last_seconds_are_no_evidence_of_a_storm():
     for _ in range(120):
         live.run(1, steady)
         view = View(live.room.current.metrics(), [], BASE + live.t, None)
-        ps += [figures["p"] for _s, figures, _e in bounce_storm(live.state, view, every)]
+        ps += [figures["p"] for _s, figures, _e in bounce_storm(live.state.units["bounce_storm"], live.state, view, every)]
     assert len(ps) == 120 and min(ps) > 0.4, min(ps)
 
 
