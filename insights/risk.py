@@ -115,9 +115,8 @@ class RiskState:
     def _reset_events(self) -> None:
         """A new session: every rule's own state and every shared record start empty."""
         self.units = {rule.name: rule.state() for rule in ROOM_RULES if rule.state}
-        for name, record in RECORDS.items():
-            self.units[name] = record()
-        self.visits, self.buying, self.comments = (self.units[n] for n in RECORDS)
+        self.units.update((name, record()) for name, record in RECORDS.items())
+        self.visits, self.buying, self.comments = self.units["visits"], self.units["buying"], self.units["comments"]
 
     def observe(self, ev: dict) -> None:
         t, ts = ev.get("type"), ev.get("ts")
