@@ -41,7 +41,8 @@ from engine.room import Room
 from feeds.simulator import ANOMALY_KINDS, ORDER_DELAY_S, SimConfig, SimRoom
 from insights.alerts import Tracker
 from insights.jobs import RISK_EVERY_S
-from insights.risk import RiskState, RuleBook, params
+from insights.risk import RiskState, RuleBook
+from insights.rules.base import params
 
 BASE_TS = 1_790_000_000.0
 GRACE_S = 30.0

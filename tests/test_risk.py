@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 
 import pytest
 
 from engine.room import Room
 from insights.alerts import REFRESH_S, Tracker
-from insights.risk import (RULES_FILE, SYSTEM_ROOM, RiskState, RuleBook, View, bounce_storm, find_term, params,
-                           system_conditions)
+from insights.risk import RULES_FILE, RiskState, RuleBook, load_rules
+from insights.rules import NAMES
+from insights.rules.base import SYSTEM_ROOM, View, params
+from insights.rules.comments import find_term
+from insights.rules.live import bounce_storm
+from insights.rules.system import system_conditions
 from insights.stats import binomial_tail, poisson_binomial_tail
 
 BASE = 1_790_000_040.0
@@ -151,7 +156,7 @@ def test_quick_bounces_of_the_last_seconds_are_no_evidence_of_a_storm():
     for _ in range(120):
         live.run(1, steady)
         view = View(live.room.current.metrics(), [], BASE + live.t, None)
-        ps += [figures["p"] for _s, figures, _e in bounce_storm(live.state, view, every)]
+        ps += [figures["p"] for _s, figures, _e in bounce_storm(live.state.units["bounce_storm"], live.state, view, every)]
     assert len(ps) == 120 and min(ps) > 0.4, min(ps)
 
 
@@ -665,6 +670,14 @@ def test_per_room_values_and_disabled_rules():
     snap = {"metrics": metrics(as_of=1.0), "products": []}
     assert not [c for c in st.evaluate(snap, 1.0, config) if c.rule == "banned_words"]
 
+
+def test_every_rule_in_rules_yaml_is_registered(caplog):
+    # a rule is its code in insights/rules/ (registered in its __init__) and its block in rules.yaml: neither
+    # goes without the other, the system rules (engine_lag, dead_letter) included
+    with caplog.at_level(logging.WARNING, logger="livewall.risk"):
+        config = load_rules([RULES_FILE])
+    assert set(config["rules"]) == NAMES
+    assert not [r for r in caplog.records if "no rule named" in r.getMessage()]
 
 def test_rules_reload_when_the_file_changes(tmp_path):
     local = tmp_path / "local.yaml"
