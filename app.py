@@ -1,7 +1,7 @@
 """livewall: `python app.py` starts the whole system on one machine (CONTRACT section 4).
 
 This file only wires the parts together: the embedded Redis (when no URL is given), the engine, the insight
-jobs and the simulator as child processes under a supervisor (server/parts.py), and the web process (Dash
+jobs and the simulator as child processes under a supervisor (store/parts.py), and the web process (Dash
 pages, HTTP API, websocket) in this one. What would stop it from working (a port in use, a data dir in use,
 a Redis that cannot be reached) ends it at once with one line saying what to do.
 """
@@ -23,9 +23,9 @@ from dash import Dash
 
 import callbacks
 from feeds import ingest
-from server import alert_actions, api, guard, parts, push, share_routes, signin, suggestion_actions, tokens, users
+from server import alert_actions, api, guard, push, share_routes, signin, suggestion_actions, tokens, users
 from settings import LOOPBACK_HOSTS, Settings, is_loopback
-from store import embedded
+from store import embedded, parts
 from store.connect import async_client, sync_client
 
 

@@ -23,7 +23,7 @@ import redis
 
 from engine.room import ApplyFailed, Room, rebuild
 from feeds.schema import Invalid, admissible
-from server.parts import gc_keeper, stop_on_signals
+from store.parts import gc_keeper, stop_on_signals
 from settings import FRAME_HZ
 from store import deadletters, keys
 from store.connect import by_stream, raw_stream_reads, sync_client

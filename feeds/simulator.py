@@ -1218,7 +1218,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error("give --redis-url (or LIVEWALL_REDIS_URL) or --url")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)   # a line per request would drown the log
-    from server.parts import stop_on_signals
+    from store.parts import stop_on_signals
     stop = stop_on_signals()
     config = {"session_s": a.session_minutes * 60, "preroll_s": a.preroll_minutes * 60}
     log.info("simulating %d rooms at speed %g", a.rooms, a.speed)

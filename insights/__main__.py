@@ -4,7 +4,7 @@ import logging
 import os
 
 from insights import jobs
-from server.parts import stop_on_signals
+from store.parts import stop_on_signals
 
 p = argparse.ArgumentParser(prog="python -m insights")
 p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"))
