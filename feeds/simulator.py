@@ -140,8 +140,6 @@ FLASH_BOOST = 2.5       # views and conversion during the first minute of a flas
 PAID_EXP, PAID_ROI_RANGE, PAID_ARRIVALS = 0.7, (0.6, 1.8), (10.0, 50.0)
 REF_ROI, TARGET_EXP, QUALITY_EXP, SPEND_EXP = 2.0, 0.8, 0.6, 0.3
 
-CONTROLS_KEY = "lw:sim:controls"   # STREAM of control commands for the simulator process
-TRUTH_KEY = "lw:sim:truth"         # HASH room -> JSON truth(), refreshed by run()
 CONTROL_ACTIONS = ("set_budget", "set_roi_target", "pause", "resume")
 
 
@@ -945,12 +943,12 @@ def send_control(client, room: str, action: str, campaign: str, value: float | N
     fields = {"room": room, "action": action, "campaign": campaign}
     if value is not None:
         fields["value"] = repr(float(value))
-    client.xadd(CONTROLS_KEY, fields, maxlen=10000, approximate=True)
+    client.xadd(keys.SIM_CONTROLS, fields, maxlen=10000, approximate=True)
 
 
 def read_truth(client, room: str) -> dict | None:
     """The truth() of a room as the simulator process last published it."""
-    raw = client.hget(TRUTH_KEY, room)
+    raw = client.hget(keys.SIM_TRUTH, room)
     return None if raw is None else orjson.loads(raw)
 
 
@@ -968,8 +966,8 @@ def apply_control(fields: dict) -> bool:
 
 
 class _Link:
-    """The runner's side channel through Redis: controls in (CONTROLS_KEY, from the moment the runner
-    started, or for resumed rooms from the last command their records had seen), truth out (TRUTH_KEY)."""
+    """The runner's side channel through Redis: controls in (keys.SIM_CONTROLS, from the moment the runner
+    started, or for resumed rooms from the last command their records had seen), truth out (keys.SIM_TRUTH)."""
 
     def __init__(self, client, last=None):
         self.client = client
@@ -980,9 +978,9 @@ class _Link:
         changed = False
         try:
             if self.last is None:
-                newest = self.client.xrevrange(CONTROLS_KEY, count=1)
+                newest = self.client.xrevrange(keys.SIM_CONTROLS, count=1)
                 self.last = newest[0][0] if newest else b"0-0"
-            for _, entries in self.client.xread({CONTROLS_KEY: self.last}, count=100) or []:
+            for _, entries in self.client.xread({keys.SIM_CONTROLS: self.last}, count=100) or []:
                 for entry_id, raw in entries:
                     self.last = entry_id
                     fields = {k.decode(): v.decode() for k, v in raw.items()}
@@ -996,7 +994,7 @@ class _Link:
 
     def publish_truth(self) -> None:
         try:
-            self.client.hset(TRUTH_KEY, mapping={name: orjson.dumps(sim.truth()) for name, sim in registry.items()})
+            self.client.hset(keys.SIM_TRUTH, mapping={name: orjson.dumps(sim.truth()) for name, sim in registry.items()})
         except (redis.ConnectionError, redis.TimeoutError) as e:
             log.warning("cannot publish truth: %s", e)
 
