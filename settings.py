@@ -118,3 +118,15 @@ def allowed_hosts(host: str, extra: str) -> frozenset[str]:
     if host not in ("0.0.0.0", "::", ""):
         names.add(host.lower())
     return frozenset(names)
+
+
+def refuse_open_listening(settings: Settings) -> None:
+    """Beyond loopback, anyone on the network could send events or sign in as nobody knows whom."""
+    if is_loopback(settings.host) or (settings.ingest_token and settings.admin_password):
+        return
+    missing = [what for what, have in (
+        ("an ingest token (LIVEWALL_INGEST_TOKEN or --ingest-token-file F)", settings.ingest_token),
+        ("an admin password (LIVEWALL_ADMIN_PASSWORD or --admin-password-file F)", settings.admin_password))
+        if not have]
+    raise SystemExit(f"livewall: listening on {settings.host} needs {' and '.join(missing)}; "
+                     f"or listen on 127.0.0.1 only")
