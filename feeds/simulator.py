@@ -25,12 +25,10 @@ room's truth from there.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import heapq
 import logging
 import math
-import os
 import pickle
 import random
 import threading
@@ -44,7 +42,8 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from feeds.ingest import ingest_sync
-from settings import RESUME_EVERY_S, RESUME_MAX_GAP_S
+from settings import (REDIS_URL_ENV, RESUME_EVERY_S, RESUME_MAX_GAP_S, add_sender_token_options,
+                      parser)
 from store import keys
 
 log = logging.getLogger("livewall.simulator")
@@ -1198,12 +1197,10 @@ def run(redis_url: str, rooms: int, stop_event: threading.Event, speed: float = 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from feeds.publisher import add_token_options
-    p = argparse.ArgumentParser(prog="python -m feeds.simulator", description="simulated live rooms")
-    p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"),
-                   help="store events in this Redis (and take ad controls from it)")
+    p = parser("python -m feeds.simulator", "simulated live rooms",
+               redis_help="store events in this Redis (and take ad controls from it)")
     p.add_argument("--url", help="send events to this livewall over HTTP instead, e.g. http://127.0.0.1:8050")
-    add_token_options(p)   # the ingest token for --url
+    add_sender_token_options(p)   # the ingest token for --url
     p.add_argument("--rooms", type=int, default=4)
     p.add_argument("--speed", type=float, default=1.0, help="event time per wall-clock second")
     p.add_argument("--seed", type=int)
@@ -1213,7 +1210,7 @@ def main(argv: list[str] | None = None) -> None:
                         "staggered across rooms (a restarted room continues its session instead)")
     a = p.parse_args(argv)
     if not a.redis_url and not a.url:
-        p.error("give --redis-url (or LIVEWALL_REDIS_URL) or --url")
+        p.error(f"give --redis-url (or {REDIS_URL_ENV}) or --url")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)   # a line per request would drown the log
     from store.parts import stop_on_signals
