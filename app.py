@@ -2,7 +2,7 @@
 
 This file only wires the parts together: the embedded Redis (when no URL is given), the engine, the insight
 jobs and the simulator as child processes under a supervisor (store/parts.py), and the web process (Dash
-pages, HTTP API, websocket: server/web.py) in this one. What would stop it from working (a port in use, a
+pages, HTTP API, websocket: server/asgi.py) in this one. What would stop it from working (a port in use, a
 data dir in use, a Redis that cannot be reached) ends it at once with one line saying what to do.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import redis
 
-from server import signin, tokens, users, web
+from server import asgi, signin, tokens, users
 from settings import Settings, is_loopback, refuse_open_listening
 from store import embedded, parts
 from store.connect import sync_client
@@ -141,11 +141,11 @@ def main(argv: list[str] | None = None) -> None:
                                                             "--rooms", str(settings.rooms),
                                                             "--speed", str(settings.sim_speed),
                                                             "--session-minutes", str(settings.session_minutes)))
-        web_app = web.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status)
+        web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status)
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "
                  "manager: /manager, API: /api/rooms)%s",
                  settings.host, settings.port, sign_in)
-        web.serve(web_app, settings.host, settings.port, sock)
+        asgi.serve(web_app, settings.host, settings.port, sock)
     finally:
         supervisor.stop()
 
