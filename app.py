@@ -1,9 +1,9 @@
 """livewall: `python app.py` starts the whole system on one machine (CONTRACT section 4).
 
 This file only wires the parts together: the embedded Redis (when no URL is given), the engine, the insight
-jobs and the simulator as child processes under a supervisor (server/parts.py), and the web process (Dash
-pages, HTTP API, websocket) in this one. What would stop it from working (a port in use, a data dir in use,
-a Redis that cannot be reached) ends it at once with one line saying what to do.
+jobs and the simulator as child processes under a supervisor (store/parts.py), and the web process (Dash
+pages, HTTP API, websocket: server/asgi.py) in this one. What would stop it from working (a port in use, a
+data dir in use, a Redis that cannot be reached) ends it at once with one line saying what to do.
 """
 from __future__ import annotations
 
@@ -15,58 +15,14 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import NoReturn
 
 import redis
-import uvicorn
-from dash import Dash
 
-import callbacks
-from feeds import ingest
-from server import alert_actions, api, guard, parts, push, share_routes, signin, suggestion_actions, tokens, users
-from settings import LOOPBACK_HOSTS, Settings, is_loopback
-from store import embedded
-from store.connect import async_client, sync_client
-
-
-def build(redis_url: str, ingest_token: str | None = None,
-          allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS),
-          parts_status: Callable[[], dict] | None = None) -> Dash:
-    """The web process: Dash on its FastAPI backend, with the API and the websocket on the same server."""
-    app = Dash(__name__, backend="fastapi", title="livewall", use_pages=True, pages_folder="",
-               suppress_callback_exceptions=True, update_title=None)
-    r = async_client(redis_url)
-    signin.add_routes(app.server, r)
-    ingest.add_routes(app.server, r, ingest_token)
-    alert_actions.add_routes(app.server, r)
-    suggestion_actions.add_routes(app.server, r)
-    share_routes.add_routes(app.server, r)
-    api.add_routes(app.server, r, parts_status)
-    push.add_routes(app.server, redis_url, r)
-    callbacks.register(app)
-    # Screens get their data from the /ws hub, one socket per page. Dash's renderer would open a second one
-    # (to /_dash-ws-callback, through a SharedWorker) that nothing uses, whenever the backend can serve it.
-    app.backend.websocket_capability = False
-    # Dash 4.4 on FastAPI sets itself up (assets, scripts, callbacks) on the first request to one of its own
-    # routes, and a page path such as /wall is not one: the first screen opened after a start would come
-    # without its JavaScript. Set up now, when every screen is registered; the pages router first, since its
-    # clientside callback (the tab title) must be among the scripts the setup collects.
-    for hook in app.backend._before_request_funcs:
-        if hook.__name__.startswith("router"):
-            hook()
-    app._setup_server()
-    # Added last, so it is the outermost layer: no route, Dash's included, runs before its checks.
-    app.server.add_middleware(guard.Guard, r=r, allowed_hosts=allowed_hosts, ingest_token=ingest_token)
-    return app
-
-
-def serve(app: Dash, host: str, port: int, sock: socket.socket | None = None) -> None:
-    """Serve on host:port, or on `sock` when it was bound before (by `listen`)."""
-    # No per-message deflate: compressing each frame once per socket was ~85% of the hub's cost per screen
-    # (bench/push.py); frames are ~8 KB at 4 Hz, ~30 KB/s a screen uncompressed.
-    config = uvicorn.Config(app.server, host=host, port=port, log_level="warning", ws="websockets-sansio",
-                            ws_per_message_deflate=False)
-    uvicorn.Server(config).run(sockets=[sock] if sock else None)
+from server import asgi, signin, tokens, users
+from settings import Settings, is_loopback, refuse_open_listening
+from store import embedded, parts
+from store.connect import sync_client
 
 
 def fail(message: str) -> NoReturn:
@@ -121,18 +77,6 @@ def _exit_on_sigterm(signum, _frame) -> None:
     # and the children and the embedded Redis would all get their death signal at once, Redis going away
     # under the engine's last checkpoint and the simulator's last resume record.
     raise SystemExit(128 + signum)
-
-
-def refuse_open_listening(settings: Settings) -> None:
-    """Beyond loopback, anyone on the network could send events or sign in as nobody knows whom."""
-    if is_loopback(settings.host) or (settings.ingest_token and settings.admin_password):
-        return
-    missing = [what for what, have in (
-        ("an ingest token (LIVEWALL_INGEST_TOKEN or --ingest-token-file F)", settings.ingest_token),
-        ("an admin password (LIVEWALL_ADMIN_PASSWORD or --admin-password-file F)", settings.admin_password))
-        if not have]
-    raise SystemExit(f"livewall: listening on {settings.host} needs {' and '.join(missing)}; "
-                     f"or listen on 127.0.0.1 only")
 
 
 def private_data_dir(path: Path) -> None:
@@ -197,11 +141,11 @@ def main(argv: list[str] | None = None) -> None:
                                                             "--rooms", str(settings.rooms),
                                                             "--speed", str(settings.sim_speed),
                                                             "--session-minutes", str(settings.session_minutes)))
-        app = build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status)
+        web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status)
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "
                  "manager: /manager, API: /api/rooms)%s",
                  settings.host, settings.port, sign_in)
-        serve(app, settings.host, settings.port, sock)
+        asgi.serve(web_app, settings.host, settings.port, sock)
     finally:
         supervisor.stop()
 

@@ -1,4 +1,12 @@
-"""Runtime settings: one dataclass, filled from the command line and the environment (CONTRACT section 4)."""
+"""Runtime settings: the constants every part shares, and the command line and environment of every entry point
+(CONTRACT section 4).
+
+The options several commands take are declared here once (`parser`, `add_store_options`,
+`add_sender_token_options`); each entry point adds only its own: `python app.py` and `python -m server` take
+`Settings.from_args`, `python -m engine`, `python -m insights` and `python -m feeds.simulator` start from
+`parser`, `python app.py users|tokens` add the store options to each subcommand, `python -m feeds.replay` and
+the simulator take the sender's token options.
+"""
 from __future__ import annotations
 
 import argparse
@@ -50,8 +58,46 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 IDENTIFY_TIMEOUT_S = 1.5
 
 
+REDIS_URL_ENV = "LIVEWALL_REDIS_URL"
+# A program sending events looks for its token in these, in order (feeds/publisher.py `token_from`).
+TOKEN_ENV = ("LIVEWALL_TOKEN", "LIVEWALL_INGEST_TOKEN")
+
+
 def default_data_dir() -> Path:
     return Path(os.environ.get("LIVEWALL_DATA_DIR") or Path.home() / ".livewall")
+
+
+def add_store_options(p: argparse.ArgumentParser, data_dir: bool = True,
+                      redis_help: str = "redis://, rediss://, unix:// or redis-cluster://host:port[,host:port...] "
+                                        f"(env {REDIS_URL_ENV}; default: the data dir's embedded Redis)") -> None:
+    """--redis-url and --data-dir: which store a command works on."""
+    p.add_argument("--redis-url", default=os.environ.get(REDIS_URL_ENV), help=redis_help)
+    if data_dir:
+        p.add_argument("--data-dir", type=Path, default=default_data_dir(),
+                       help="where the embedded Redis and anything else on disk live (env LIVEWALL_DATA_DIR, "
+                            "default ~/.livewall)")
+
+
+def parser(prog: str, description: str,
+           redis_help: str = f"redis://, rediss://, unix:// or redis-cluster://... (env {REDIS_URL_ENV})"
+           ) -> argparse.ArgumentParser:
+    """The command line of a part that runs on its own (`python -m engine`, ...): --redis-url, then its own."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    add_store_options(p, data_dir=False, redis_help=redis_help)
+    return p
+
+
+def require_redis_url(p: argparse.ArgumentParser, redis_url: str | None, what: str) -> str:
+    if not redis_url:
+        p.error(f"--redis-url (or {REDIS_URL_ENV}) is required to run {what} on its own")
+    return redis_url
+
+
+def add_sender_token_options(p: argparse.ArgumentParser) -> None:
+    """--token-file and --token for a command that sends events; read them back with feeds.publisher.token_from."""
+    p.add_argument("--token-file", help=f"a file holding the token (default: env {' or '.join(TOKEN_ENV)})")
+    p.add_argument("--token", help="the token itself; it shows in `ps` to every user of this machine: prefer "
+                                   "--token-file or the environment")
 
 
 @dataclass
@@ -72,10 +118,9 @@ class Settings:
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> "Settings":
         p = argparse.ArgumentParser(prog="python app.py", description="livewall: the live-commerce control room")
+        add_store_options(p)
         p.add_argument("--port", type=int, default=DEFAULT_PORT)
         p.add_argument("--host", default=DEFAULT_HOST)
-        p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"),
-                       help="redis://, rediss://, unix:// (default: start an embedded redis-server)")
         p.add_argument("--feed", default="sim", choices=["sim", "none"], help="'none': no simulated rooms")
         p.add_argument("--rooms", type=int, default=4, help="how many simulated rooms")
         p.add_argument("--ingest-token", default=os.environ.get("LIVEWALL_INGEST_TOKEN"))
@@ -84,7 +129,6 @@ class Settings:
                        help="a file whose first line is the password of the user admin (else LIVEWALL_ADMIN_PASSWORD)")
         p.add_argument("--allowed-hosts", default="",
                        help="comma-separated host names the server answers to, besides loopback and --host")
-        p.add_argument("--data-dir", type=Path, default=default_data_dir())
         p.add_argument("--insights-every", type=float, default=10.0, help="seconds between insight runs")
         p.add_argument("--sim-speed", type=float, default=1.0,
                        help="simulated rooms: event time per wall-clock second (a demo or test at 10x)")
@@ -118,3 +162,15 @@ def allowed_hosts(host: str, extra: str) -> frozenset[str]:
     if host not in ("0.0.0.0", "::", ""):
         names.add(host.lower())
     return frozenset(names)
+
+
+def refuse_open_listening(settings: Settings) -> None:
+    """Beyond loopback, anyone on the network could send events or sign in as nobody knows whom."""
+    if is_loopback(settings.host) or (settings.ingest_token and settings.admin_password):
+        return
+    missing = [what for what, have in (
+        ("an ingest token (LIVEWALL_INGEST_TOKEN or --ingest-token-file F)", settings.ingest_token),
+        ("an admin password (LIVEWALL_ADMIN_PASSWORD or --admin-password-file F)", settings.admin_password))
+        if not have]
+    raise SystemExit(f"livewall: listening on {settings.host} needs {' and '.join(missing)}; "
+                     f"or listen on 127.0.0.1 only")

@@ -23,10 +23,10 @@ import redis
 
 from engine.room import ApplyFailed, Room, rebuild
 from feeds.schema import Invalid, admissible
-from server.parts import gc_keeper, stop_on_signals
-from settings import FRAME_HZ
+from settings import FRAME_HZ, parser, require_redis_url
 from store import deadletters, keys
 from store.connect import by_stream, raw_stream_reads, sync_client
+from store.parts import gc_keeper, stop_on_signals
 
 log = logging.getLogger("livewall.engine")
 
@@ -399,12 +399,7 @@ def run(redis_url: str, stop: threading.Event | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-    import os
-    p = argparse.ArgumentParser(prog="python -m engine", description="livewall metrics engine")
-    p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"), required=False)
-    a = p.parse_args(argv)
-    if not a.redis_url:
-        p.error("--redis-url (or LIVEWALL_REDIS_URL) is required when the engine runs on its own")
+    p = parser("python -m engine", "livewall metrics engine")
+    redis_url = require_redis_url(p, p.parse_args(argv).redis_url, "the engine")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    run(a.redis_url, stop_on_signals())
+    run(redis_url, stop_on_signals())

@@ -19,7 +19,6 @@ commands built on this (replay, the simulator) take `--token-file` and the envir
 """
 from __future__ import annotations
 
-import argparse
 import os
 import threading
 import time
@@ -28,14 +27,13 @@ from pathlib import Path
 import httpx
 import orjson
 
+from settings import TOKEN_ENV
+
 DEFAULT_URL = "http://127.0.0.1:8050"
 # Every server takes bodies of 4 MiB (CONTRACT section 3); larger batches are split before sending, because a
 # server refusing a large body may close the connection before the client has finished writing it.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_EVENTS = 10_000   # events in one body (CONTRACT section 1): a server answers 413 to more
-
-
-TOKEN_ENV = ("LIVEWALL_TOKEN", "LIVEWALL_INGEST_TOKEN")
 
 
 def token_from(token: str | None = None, token_file: str | Path | None = None) -> str | None:
@@ -45,14 +43,6 @@ def token_from(token: str | None = None, token_file: str | Path | None = None) -
     if token_file:
         return Path(token_file).read_text().strip() or None
     return next((os.environ[k] for k in TOKEN_ENV if os.environ.get(k)), None)
-
-
-def add_token_options(p: argparse.ArgumentParser) -> None:
-    """--token-file and --token for a command that sends events; read them back with token_from()."""
-    p.add_argument("--token-file", help="a file holding the token (default: env LIVEWALL_TOKEN or "
-                                        "LIVEWALL_INGEST_TOKEN)")
-    p.add_argument("--token", help="the token itself; it shows in `ps` to every user of this machine: prefer "
-                                   "--token-file or the environment")
 
 
 class PublishError(RuntimeError):

@@ -46,8 +46,9 @@ from typing import Iterable, Iterator
 
 import orjson
 
-from feeds.publisher import DEFAULT_URL, Publisher, PublishError, add_token_options
+from feeds.publisher import DEFAULT_URL, Publisher, PublishError
 from feeds.schema import PLATFORMS
+from settings import add_sender_token_options
 
 NUMBER_FIELDS = frozenset(("ts", "amount", "price", "cost", "target_roi"))
 INT_FIELDS = frozenset(("qty", "stock", "count", "impressions", "clicks"))
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m feeds.replay", description="send a file of events to livewall")
     p.add_argument("file")
     p.add_argument("--url", default=DEFAULT_URL)
-    add_token_options(p)
+    add_sender_token_options(p)
     p.add_argument("--speed", default="1", help="1 = real time, 10 = ten times faster, 0 or max = no pacing")
     p.add_argument("--format", default="auto", choices=["auto", "ndjson", "csv", "taobao"])
     p.add_argument("--room", help="replace the room of every event (taobao: default taobao-replay)")

@@ -25,12 +25,10 @@ room's truth from there.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import heapq
 import logging
 import math
-import os
 import pickle
 import random
 import threading
@@ -44,7 +42,8 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from feeds.ingest import ingest_sync
-from settings import RESUME_EVERY_S, RESUME_MAX_GAP_S
+from settings import (REDIS_URL_ENV, RESUME_EVERY_S, RESUME_MAX_GAP_S, add_sender_token_options,
+                      parser)
 from store import keys
 
 log = logging.getLogger("livewall.simulator")
@@ -140,8 +139,6 @@ FLASH_BOOST = 2.5       # views and conversion during the first minute of a flas
 PAID_EXP, PAID_ROI_RANGE, PAID_ARRIVALS = 0.7, (0.6, 1.8), (10.0, 50.0)
 REF_ROI, TARGET_EXP, QUALITY_EXP, SPEND_EXP = 2.0, 0.8, 0.6, 0.3
 
-CONTROLS_KEY = "lw:sim:controls"   # STREAM of control commands for the simulator process
-TRUTH_KEY = "lw:sim:truth"         # HASH room -> JSON truth(), refreshed by run()
 CONTROL_ACTIONS = ("set_budget", "set_roi_target", "pause", "resume")
 
 
@@ -945,12 +942,12 @@ def send_control(client, room: str, action: str, campaign: str, value: float | N
     fields = {"room": room, "action": action, "campaign": campaign}
     if value is not None:
         fields["value"] = repr(float(value))
-    client.xadd(CONTROLS_KEY, fields, maxlen=10000, approximate=True)
+    client.xadd(keys.SIM_CONTROLS, fields, maxlen=10000, approximate=True)
 
 
 def read_truth(client, room: str) -> dict | None:
     """The truth() of a room as the simulator process last published it."""
-    raw = client.hget(TRUTH_KEY, room)
+    raw = client.hget(keys.SIM_TRUTH, room)
     return None if raw is None else orjson.loads(raw)
 
 
@@ -968,8 +965,8 @@ def apply_control(fields: dict) -> bool:
 
 
 class _Link:
-    """The runner's side channel through Redis: controls in (CONTROLS_KEY, from the moment the runner
-    started, or for resumed rooms from the last command their records had seen), truth out (TRUTH_KEY)."""
+    """The runner's side channel through Redis: controls in (keys.SIM_CONTROLS, from the moment the runner
+    started, or for resumed rooms from the last command their records had seen), truth out (keys.SIM_TRUTH)."""
 
     def __init__(self, client, last=None):
         self.client = client
@@ -980,9 +977,9 @@ class _Link:
         changed = False
         try:
             if self.last is None:
-                newest = self.client.xrevrange(CONTROLS_KEY, count=1)
+                newest = self.client.xrevrange(keys.SIM_CONTROLS, count=1)
                 self.last = newest[0][0] if newest else b"0-0"
-            for _, entries in self.client.xread({CONTROLS_KEY: self.last}, count=100) or []:
+            for _, entries in self.client.xread({keys.SIM_CONTROLS: self.last}, count=100) or []:
                 for entry_id, raw in entries:
                     self.last = entry_id
                     fields = {k.decode(): v.decode() for k, v in raw.items()}
@@ -996,7 +993,7 @@ class _Link:
 
     def publish_truth(self) -> None:
         try:
-            self.client.hset(TRUTH_KEY, mapping={name: orjson.dumps(sim.truth()) for name, sim in registry.items()})
+            self.client.hset(keys.SIM_TRUTH, mapping={name: orjson.dumps(sim.truth()) for name, sim in registry.items()})
         except (redis.ConnectionError, redis.TimeoutError) as e:
             log.warning("cannot publish truth: %s", e)
 
@@ -1200,12 +1197,10 @@ def run(redis_url: str, rooms: int, stop_event: threading.Event, speed: float = 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from feeds.publisher import add_token_options
-    p = argparse.ArgumentParser(prog="python -m feeds.simulator", description="simulated live rooms")
-    p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"),
-                   help="store events in this Redis (and take ad controls from it)")
+    p = parser("python -m feeds.simulator", "simulated live rooms",
+               redis_help="store events in this Redis (and take ad controls from it)")
     p.add_argument("--url", help="send events to this livewall over HTTP instead, e.g. http://127.0.0.1:8050")
-    add_token_options(p)   # the ingest token for --url
+    add_sender_token_options(p)   # the ingest token for --url
     p.add_argument("--rooms", type=int, default=4)
     p.add_argument("--speed", type=float, default=1.0, help="event time per wall-clock second")
     p.add_argument("--seed", type=int)
@@ -1215,10 +1210,10 @@ def main(argv: list[str] | None = None) -> None:
                         "staggered across rooms (a restarted room continues its session instead)")
     a = p.parse_args(argv)
     if not a.redis_url and not a.url:
-        p.error("give --redis-url (or LIVEWALL_REDIS_URL) or --url")
+        p.error(f"give --redis-url (or {REDIS_URL_ENV}) or --url")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)   # a line per request would drown the log
-    from server.parts import stop_on_signals
+    from store.parts import stop_on_signals
     stop = stop_on_signals()
     config = {"session_s": a.session_minutes * 60, "preroll_s": a.preroll_minutes * 60}
     log.info("simulating %d rooms at speed %g", a.rooms, a.speed)

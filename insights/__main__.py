@@ -1,21 +1,18 @@
 """The insight jobs on their own: `python -m insights --redis-url URL [--every SECONDS]`."""
-import argparse
 import logging
-import os
 
 from insights import jobs
-from server.parts import stop_on_signals
+from settings import parser, require_redis_url
+from store.parts import stop_on_signals
 
-p = argparse.ArgumentParser(prog="python -m insights")
-p.add_argument("--redis-url", default=os.environ.get("LIVEWALL_REDIS_URL"))
+p = parser("python -m insights", "livewall insight jobs: ad-spend suggestions, re-run recommendations, risk rules")
 p.add_argument("--every", type=float, default=10.0, help="seconds between ad-spend and re-run runs")
 a = p.parse_args()
-if not a.redis_url:
-    p.error("--redis-url (or LIVEWALL_REDIS_URL) is required")
+redis_url = require_redis_url(p, a.redis_url, "the insight jobs")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per run would drown the log
 stop = stop_on_signals()
-sched = jobs.build(a.redis_url, a.every)
+sched = jobs.build(redis_url, a.every)
 sched.start()
 stop.wait()
 sched.shutdown(wait=True)

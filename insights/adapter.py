@@ -3,7 +3,7 @@
 A real adapter (巨量千川, 磁力金牛, ...) would call the platform's API. The simulated one writes the desired
 settings into a Redis hash that the simulator, running in another process, reads and applies:
 
-    key   control_key(room) = "lw:{<room>}:ad:control"   (HASH; the room's hash tag keeps it in the room's slot)
+    key   keys.ad_control(room) = "lw:{<room>}:ad:control"   (HASH; the room's hash tag keeps it in its slot)
     field campaign id
     value JSON {"budget_per_hour": yuan per hour or null (null: the platform's own budget),
                 "roi_target": the campaign's ROI target (bid) or null,
@@ -16,7 +16,7 @@ settings into a Redis hash that the simulator, running in another process, reads
 
 A reader applies a campaign's entry when its `version` is above the last one it applied (see
 `read_controls`). Every call merges into the entry in one Lua script, so two writers never lose a field.
-The same change also goes to the simulator's own command stream (feeds.simulator.CONTROLS_KEY), which its
+The same change also goes to the simulator's own command stream (keys.SIM_CONTROLS), which its
 run loop already follows, so the loop is closed today; the hash is the record and what the ads job reads.
 
 The methods return what a pipeline of the given client returns: [new entry JSON, stream id] from a blocking
@@ -30,16 +30,12 @@ from typing import Protocol
 
 import orjson
 
-from feeds import simulator
-
-
-def control_key(room: str) -> str:
-    return f"lw:{{{room}}}:ad:control"
+from store import keys
 
 
 def read_controls(r, room: str) -> dict[str, dict]:
     """Campaign -> desired settings, from a blocking client (the simulator's run loop)."""
-    return {k.decode(): orjson.loads(v) for k, v in r.hgetall(control_key(room)).items()}
+    return {k.decode(): orjson.loads(v) for k, v in r.hgetall(keys.ad_control(room)).items()}
 
 
 class AdPlatform(Protocol):
@@ -86,12 +82,12 @@ class SimulatedAdapter:
         change.update(changed_at=time.time(), changed_as_of=as_of, by=by, suggestion=suggestion, action=action)
         pipe = self.r.pipeline(transaction=False)
         # cjson turns JSON null into a sentinel that re-encodes as null, so null fields stay null
-        pipe.eval(_MERGE, 1, control_key(room), campaign, orjson.dumps(change))
+        pipe.eval(_MERGE, 1, keys.ad_control(room), campaign, orjson.dumps(change))
         # the simulator process already follows its own command stream: tell it there too
         fields = {"room": room, "action": command[0], "campaign": campaign}
         if command[1] is not None:
             fields["value"] = repr(float(command[1]))
-        pipe.xadd(simulator.CONTROLS_KEY, fields, maxlen=10000, approximate=True)
+        pipe.xadd(keys.SIM_CONTROLS, fields, maxlen=10000, approximate=True)
         return pipe.execute()
 
 

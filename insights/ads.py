@@ -102,14 +102,6 @@ HIST = ("t", "spend", "gmv", "pays", "visits", "decided", "bounced", "room_gmv",
 UP, DOWN = ("raise_budget", "lower_roi_target"), ("lower_budget", "raise_roi_target", "pause")
 
 
-def state_key(room: str) -> str:
-    return f"lw:{{{room}}}:ads:state"
-
-
-def config_key(room: str) -> str:
-    return f"lw:{{{room}}}:ads:config"
-
-
 # -- the pure part ------------------------------------------------------------------------------------
 
 def figures_of(metrics: dict, campaign: str, control: dict | None, config: dict) -> dict:
@@ -632,7 +624,7 @@ def _why_rejected(s: dict) -> dict:
 # -- the Redis adapter --------------------------------------------------------------------------------
 
 def load_config(r, room: str) -> dict:
-    raw = r.get(config_key(room))
+    raw = r.get(keys.ads_config(room))
     return {**CONFIG_DEFAULTS, **(orjson.loads(raw) if raw else {})}
 
 
@@ -650,7 +642,7 @@ def run_room(r, room: str) -> None:
     config = load_config(r, room)
     params = params_of(config)
     controls = adapter.read_controls(r, room)
-    raw_state = r.get(state_key(room))
+    raw_state = r.get(keys.ads_state(room))
     state = orjson.loads(raw_state) if raw_state else {}
     if state.get("session") != m["session"]:
         state = {"session": m["session"], "campaigns": {}}
@@ -678,7 +670,7 @@ def run_room(r, room: str) -> None:
                             to_apply.append(s)
                 pipe.multi()
                 pipe.set(skey, orjson.dumps(new))
-                pipe.set(state_key(room), orjson.dumps(state))
+                pipe.set(keys.ads_state(room), orjson.dumps(state))
                 pipe.execute()
                 break
             except redis.WatchError:

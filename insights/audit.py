@@ -1,7 +1,7 @@
 """The audit log of ad-spend changes: every proposal, decision, applied change and config edit, with who,
 when and the figures at that moment.
 
-One Redis stream, `lw:audit`, field `a` = the entry as JSON:
+One Redis stream, `keys.AUDIT`, field `a` = the entry as JSON:
     {"ts": wall-clock epoch seconds, "kind": proposed|superseded|approved|rejected|applied|failed|config,
      "room", "by", "suggestion" (id or null), "campaign", "action", "figures", ... kind-specific fields}
 
@@ -13,7 +13,8 @@ import time
 
 import orjson
 
-AUDIT = "lw:audit"
+from store import keys
+
 MAXLEN = 200_000   # months of decisions for a few dozen rooms; trimmed approximately, so cheaply
 
 
@@ -28,7 +29,7 @@ def entry(kind: str, room: str, by: str, suggestion: dict | None = None, **extra
 
 
 def record(r, e: dict):
-    return r.xadd(AUDIT, {"a": orjson.dumps(e)}, maxlen=MAXLEN, approximate=True)
+    return r.xadd(keys.AUDIT, {"a": orjson.dumps(e)}, maxlen=MAXLEN, approximate=True)
 
 
 async def read(r, room: str | None, limit: int, scan_max: int = 20_000) -> list[dict]:
@@ -38,7 +39,7 @@ async def read(r, room: str | None, limit: int, scan_max: int = 20_000) -> list[
     last = "+"
     scanned = 0
     while len(out) < limit and scanned < scan_max:
-        chunk = await r.xrevrange(AUDIT, max=last, count=1000)
+        chunk = await r.xrevrange(keys.AUDIT, max=last, count=1000)
         if not chunk:
             break
         for sid, fields in chunk:

@@ -7,7 +7,7 @@ import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from insights import ads, rerun, risk
-from server.parts import gc_keeper
+from store.parts import gc_keeper
 from store import deadletters, keys
 from store.connect import sync_client
 

@@ -194,17 +194,13 @@ def _why(f: dict) -> dict:
 
 # -- the Redis adapter --------------------------------------------------------------------------------
 
-def tally_key(room: str) -> str:
-    return f"lw:{{{room}}}:rerun:tally"
-
-
 def run_room(r, room: str) -> None:
     snap = r.get(keys.snapshot(room))
     if not snap:
         return
     m = orjson.loads(snap)["metrics"]
     rows = orjson.loads(r.get(keys.products(room)) or b"[]")
-    raw = r.get(tally_key(room))
+    raw = r.get(keys.rerun_tally(room))
     t = orjson.loads(raw) if raw else new_tally()
     tally(_new_events(r, room), rows, t)
     if t["started"] is None:
@@ -213,7 +209,7 @@ def run_room(r, room: str) -> None:
     blob = orjson.dumps(shortlist)
     old = r.get(keys.recommendations(room))
     pipe = r.pipeline(transaction=False)
-    pipe.set(tally_key(room), orjson.dumps(t))
+    pipe.set(keys.rerun_tally(room), orjson.dumps(t))
     pipe.set(keys.recommendations(room), blob)
     pipe.execute()
     if _order(old) != _order(blob):

@@ -1,9 +1,9 @@
 """The web process on its own (for scale-out): `python -m server --redis-url URL [--port N]`."""
-from app import build, refuse_open_listening, serve
-from settings import Settings
+from server import asgi
+from settings import Settings, refuse_open_listening
 
 settings = Settings.from_args()
 refuse_open_listening(settings)
 if not settings.redis_url:
     raise SystemExit("--redis-url (or LIVEWALL_REDIS_URL) is required when the web process runs on its own")
-serve(build(settings.redis_url, settings.ingest_token, settings.allowed_hosts), settings.host, settings.port)
+asgi.serve(asgi.build(settings.redis_url, settings.ingest_token, settings.allowed_hosts), settings.host, settings.port)

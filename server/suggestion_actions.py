@@ -165,7 +165,7 @@ def add_routes(server: FastAPI, r) -> None:
         return bool(ROOM_RE.match(room)) and bool(await r.exists(keys.snapshot(room)))
 
     async def read_config(room: str) -> dict:
-        raw = await r.get(ads.config_key(room))
+        raw = await r.get(keys.ads_config(room))
         return {**ads.CONFIG_DEFAULTS, **(orjson.loads(raw) if raw else {})}
 
     @server.get("/api/rooms/{room}/ads/config")
@@ -188,7 +188,7 @@ def add_routes(server: FastAPI, r) -> None:
             return _error(400, str(e))
         by = identity(request).name
         config = {**await read_config(room), **change}
-        await r.set(ads.config_key(room), orjson.dumps(config))
+        await r.set(keys.ads_config(room), orjson.dumps(config))
         await audit.record(r, audit.entry("config", room, by, change=change, config=config))
         return _json({"room": room, **config})
 

@@ -10,17 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import os
 import secrets
 import sys
 import time
-from pathlib import Path
 
 import orjson
 
 from feeds.schema import ROOM_RE
 from server import auth
-from settings import default_data_dir
+from settings import add_store_options
 from store import keys
 from store.connect import async_client
 
@@ -129,10 +127,9 @@ def cli(argv: list[str]) -> int:
     rm.add_argument("id")
     ls = sub.add_parser("list", help="every token, without secrets")
     for sp in (add, rm, ls):
-        sp.add_argument("--redis-url", default=None)
-        sp.add_argument("--data-dir", type=Path, default=None)
+        add_store_options(sp)
     a = p.parse_args(argv)
-    data_dir, redis_url = a.data_dir or default_data_dir(), a.redis_url or os.environ.get("LIVEWALL_REDIS_URL")
+    data_dir, redis_url = a.data_dir, a.redis_url
     client, server = users._client_for(redis_url, data_dir)
     client.close()
     url = redis_url or (server.url if server else f"unix://{data_dir / 'redis' / 'redis.sock'}")

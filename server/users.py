@@ -7,7 +7,6 @@ sessions end at once, in every web process.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import secrets
 import sys
@@ -19,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from feeds.schema import ROOM_RE
 from server.auth import ROLES
-from settings import default_data_dir
+from settings import add_store_options
 from store import embedded, keys
 from store.connect import sync_client
 
@@ -113,10 +112,8 @@ def cli(argv: list[str]) -> int:
     rm = sub.add_parser("remove", help="remove a user; their sessions end at once")
     rm.add_argument("name")
     for sp in (add, rm):
-        sp.add_argument("--redis-url", default=None)
-        sp.add_argument("--data-dir", type=Path, default=None)
+        add_store_options(sp)
     a = p.parse_args(argv)
-    redis_url = a.redis_url or os.environ.get("LIVEWALL_REDIS_URL")
     try:
         check_name(a.name)
         rooms = parse_rooms(a.rooms) if a.action == "add" else None
@@ -124,7 +121,7 @@ def cli(argv: list[str]) -> int:
     except ValueError as e:
         print(f"users: {e}", file=sys.stderr)
         return 2
-    client, server = _client_for(redis_url, a.data_dir or default_data_dir())
+    client, server = _client_for(a.redis_url, a.data_dir)
     try:
         if a.action == "add":
             put(client, a.name, a.role, rooms, password)

@@ -7,7 +7,6 @@ stale pid file or socket from an earlier crash is cleaned up before starting.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+
+from store import parts
 
 
 def server_binary() -> str:
@@ -34,11 +35,6 @@ def server_binary() -> str:
     return found
 
 
-def die_with_parent() -> None:
-    """preexec_fn for children that must not outlive us, even when we are SIGKILLed."""
-    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @dataclass
 class EmbeddedRedis:
     proc: subprocess.Popen
@@ -46,13 +42,7 @@ class EmbeddedRedis:
     directory: Path
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # redis saves the AOF tail and exits
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        parts.stop([self.proc], timeout)   # on SIGTERM redis saves the AOF tail and exits
 
     def kill(self) -> None:
         self.proc.kill()
@@ -63,7 +53,7 @@ def _private_child() -> None:
     """preexec_fn of the server: its files (the append-only file holds every event and account) readable by
     its owner only, and it stops with us."""
     os.umask(0o077)
-    die_with_parent()
+    parts.die_with_parent()
 
 
 def _stop_stale(directory: Path) -> None:

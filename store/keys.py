@@ -13,6 +13,8 @@ FRAMES_PATTERN = "lw:frames:*"    # pub/sub: one channel per room, payload = fra
 ALERTS = "lw:alerts"              # STREAM: every alert change, in order (history)
 NOTICE_CHANNEL = "lw:notices"     # pub/sub: alert changes and fresh insights, for every screen
 SIM_CLOCK = "lw:sim:clock"        # JSON: the simulator's event time and control position at its last save
+SIM_CONTROLS = "lw:sim:controls"  # STREAM of control commands for the simulator process (feeds/simulator.py)
+SIM_TRUTH = "lw:sim:truth"        # HASH room -> JSON truth(), refreshed by the simulator's run loop
 
 
 def events(room: str) -> str:
@@ -76,6 +78,29 @@ def suggestions(room: str) -> str:
 
 def recommendations(room: str) -> str:
     return f"lw:{{{room}}}:recommendations"
+
+
+def ads_state(room: str) -> str:
+    """JSON: the ads job's own per-room history and timers (insights/ads.py)."""
+    return f"lw:{{{room}}}:ads:state"
+
+
+def ads_config(room: str) -> str:
+    """JSON: a room's ad-spend settings as a manager edited them (auto apply, largest step...)."""
+    return f"lw:{{{room}}}:ads:config"
+
+
+def ad_control(room: str) -> str:
+    """HASH campaign -> the desired settings an adapter wrote (insights/adapter.py describes the value)."""
+    return f"lw:{{{room}}}:ad:control"
+
+
+def rerun_tally(room: str) -> str:
+    """JSON: the re-run job's running tally of the room's products (insights/rerun.py)."""
+    return f"lw:{{{room}}}:rerun:tally"
+
+
+AUDIT = "lw:audit"                 # STREAM: every ad-spend proposal, decision and change (insights/audit.py)
 
 
 # Dead letters (store/deadletters.py): events and job runs set aside because handling them raised.

@@ -341,7 +341,7 @@ def test_a_suggestion_is_approved_over_http_and_reaches_the_ad_platform(system):
         system.metrics_when(room, lambda m, end=end: m["as_of"] >= end - 10)
 
         def sampled(end=end):
-            st = r.get(ads.state_key(room))
+            st = r.get(keys.ads_state(room))
             return st and orjson.loads(st)["campaigns"]["c1"]["hist"][-1][0] >= end - 10
         wait_until(sampled, timeout=15, what="the ads job to sample the chunk")
 
@@ -431,7 +431,7 @@ def test_run_writes_proposals_and_auto_applies_within_limits(redis_url):
     r = redis.Redis.from_url(redis_url)
     room = "snaproom"
     r.sadd(keys.ROOMS, room)
-    r.set(ads.config_key(room), orjson.dumps({"auto_apply": True, "max_step_pct": 20}))
+    r.set(keys.ads_config(room), orjson.dumps({"auto_apply": True, "max_step_pct": 20}))
     for i in range(1, 90):
         t = T0 + 10 * i
         spend, gmv = 5.0 * i, 40.0 * i
@@ -450,6 +450,6 @@ def test_run_writes_proposals_and_auto_applies_within_limits(redis_url):
     listed = orjson.loads(r.get(keys.suggestions(room)))
     applied = next(s for s in listed if s["state"] == "applied")
     assert applied["step_pct"] <= 20 and control["budget_per_hour"] == applied["new_budget"]
-    kinds = [orjson.loads(f[b"a"])["kind"] for _id, f in r.xrange(audit.AUDIT)]
+    kinds = [orjson.loads(f[b"a"])["kind"] for _id, f in r.xrange(keys.AUDIT)]
     assert kinds == ["proposed", "applied"]
     r.close()

@@ -12,8 +12,8 @@ import uuid
 import orjson
 import redis
 
-from insights import ads
 from insights.alerts import Store
+from store import keys
 from tests.conftest import wait_until
 from tests.events import BASE_TS, Builder
 from tests.test_ads import paid_minutes
@@ -189,7 +189,7 @@ def _two_rooms_with_proposals(system, rooms: list[str]) -> None:
             system.metrics_when(room, lambda m, end=end: m["as_of"] >= end - 10)
 
             def sampled(room=room, end=end):
-                st = r.get(ads.state_key(room))
+                st = r.get(keys.ads_state(room))
                 return st and orjson.loads(st)["campaigns"]["c1"]["hist"][-1][0] >= end - 10
             wait_until(sampled, timeout=15, what=f"the ads job to sample {room}")
     r.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from server.parts import gc_keeper
+from store.parts import gc_keeper
 
 
 class Node:

@@ -100,7 +100,7 @@ def test_unreadable_entries_never_stop_the_engine(system):
 
 
 def test_a_room_whose_job_run_fails_is_set_aside_and_the_other_rooms_go_on(system):
-    from insights.ads import state_key
+    from store.keys import ads_state
     r = redis.Redis.from_url(system.redis_url)
     for room in ("a-broken", "b-fine"):   # the broken room comes first in every run
         assert system.post([
@@ -109,7 +109,7 @@ def test_a_room_whose_job_run_fails_is_set_aside_and_the_other_rooms_go_on(syste
             {"id": f"{room}-spend", "room": room, "ts": NOW + 2, "type": "ad_spend", "campaign": "c1", "amount": 50},
         ])["accepted"] == 3
     system.metrics_when("a-broken", lambda m: m["ad_spend"] == 50)
-    r.set(state_key("a-broken"), b"{corrupt")   # the ads job's own state of that room, now unreadable
+    r.set(ads_state("a-broken"), b"{corrupt")   # the ads job's own state of that room, now unreadable
     got = wait_until(lambda: dead_letters(system, room="a-broken")["dead_letters"], timeout=15,
                      what="the failed run set aside")
     assert got[0]["source"] == "ads" and got[0]["stream_id"] is None and got[0]["error"]

@@ -1,12 +1,15 @@
-"""Starting, supervising and stopping the other parts (embedded Redis, engine, insight jobs, simulator) as
-child processes.
+"""Child processes and signals: starting, supervising and stopping the parts (embedded Redis, engine, insight
+jobs, simulator), and what a long-running part needs to stop cleanly and keep its pauses short.
 
+It lives at the bottom of the import graph (beside the Redis plumbing every part shares) so that every layer
+may use it: the engine, the insight jobs and the simulator for their own loops, app.py for its children.
 Each part is also a module that runs on its own (`python -m engine`, ...), which is how to scale out.
 Children get PR_SET_PDEATHSIG: if the app is killed, even with SIGKILL, they are told to stop too. Under
 `python app.py` a Supervisor starts again any part that exits, after a backoff, and tells /healthz.
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import signal
@@ -16,7 +19,10 @@ import threading
 import time
 from typing import Callable
 
-from store.embedded import die_with_parent
+
+def die_with_parent() -> None:
+    """preexec_fn for children that must not outlive us, even when we are SIGKILLed."""
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def start(module: str, *args: str) -> subprocess.Popen:
