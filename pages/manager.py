@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 
-from dash import ClientsideFunction, Dash, Input, Output, register_page
+from dash import register_page
 
-from callbacks import ROOM_RE, lang_of, one, user
-from components.manager_layout import BOOT_ID, CONFIG_ID, ManagerPage
+from pages import ROOM_RE, lang_of, one, user
+from components.manager_layout import ManagerPage
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_.:@~-]{1,200}\Z")
 
@@ -35,7 +35,5 @@ def layout(**query):
     return ManagerPage({**manager_config(**query), "user": user()})
 
 
-def register(app: Dash) -> None:
+def register() -> None:
     register_page("manager", path="/manager", title="livewall · manager", layout=layout)
-    app.clientside_callback(ClientsideFunction("livewall", "startManager"), Output(BOOT_ID, "children"),
-                            Input(CONFIG_ID, "data"))

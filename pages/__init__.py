@@ -1,0 +1,55 @@
+"""The screens' pages: one module per screen in this package, each with its path, its URL parameters read
+into the page config, and its layout; `register()` registers them all with Dash's page router. What runs in
+the browser is wired in callbacks/ (the clientside starts and the scripts, in order).
+
+Modules are found, not listed, so a new screen is one new file here (and its line in callbacks/).
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dash import get_app, html, register_page
+
+from feeds.schema import ROOM_RE  # noqa: F401 - the screens' check of a room name, with the events' own rule
+
+SCREENS = (  # (path, zh, en) for the home page
+    ("/wall", "大屏 · 轮播全部直播间", "Wall · every room in rotation"),
+    ("/wall?mode=matrix", "大屏 · 矩阵", "Wall · matrix of rooms"),
+    ("/assistant/douyin-01", "助播平板 · 一个直播间（换成你的直播间名）", "Assistant's tablet · one room (use your room's name)"),
+    ("/manager", "经理看板 · 全部直播间、审批、复盘", "Manager · every room, approvals, reviews"),
+    ("/api/rooms", "接口 · 全部直播间", "API · every room"),
+)
+
+
+def one(value):
+    """A query parameter given twice arrives as a list; the last one wins, as in most web servers."""
+    return value[-1] if isinstance(value, list) else value
+
+
+def lang_of(value) -> str | None:
+    """`zh` or `en` from ?lang=, else None: the browser's language decides."""
+    lang = (value or "").lower()[:2] if isinstance(value, str) else ""
+    return lang if lang in ("zh", "en") else None
+
+
+def user() -> dict | None:
+    """Who is opening the page (the signed-in identity the middleware resolved), for the page config: the
+    screen shows the name and offers only what the role may do. None outside a request (a config in a test)."""
+    try:
+        who = getattr(get_app().backend.request_adapter().context, "identity", None)
+    except RuntimeError:
+        return None
+    if who is None:
+        return None
+    return {"name": who.name, "role": who.role, "rooms": sorted(who.rooms) if who.rooms is not None else None}
+
+
+def home() -> html.Div:
+    links = [html.Li([html.A(path, href=path), html.Span(f" {zh} / {en}")]) for path, zh, en in SCREENS]
+    return html.Div([html.H1("livewall"), html.Ul(links)], className="lw-home")
+
+
+def register() -> None:
+    register_page("home", path="/", title="livewall", layout=home)
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}").register()
