@@ -7,12 +7,13 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var D = null;
+  var lw = window.livewall;
+  var D = lw.dom;
   var LOW_STOCK = 20;        // the same line as the stock_low rule (insights/rules.yaml)
   var STALE_S = 10;          // no frame for this long: say how old the data is instead of "live"
   var COMMENTS_SHOWN = 8;
-  var PHRASES = {as_open: ["{n} 条待处理", "{n} open"]};
+
+  lw.addPhrases({as_open: ["{n} 条待处理", "{n} open"]});
 
   function liveProduct(fr) {
     var ps = fr.products || [];
@@ -178,8 +179,6 @@
   }
 
   function start(config, root) {
-    D = lw.dom;
-    lw.addPhrases(PHRASES);   // here, not at load: this file loads before livewall-i18n.js
     var lang = lw.resolveLang(config.lang);
     root.classList.remove("lang-auto", "lang-zh", "lang-en");
     root.classList.add("lang-" + lang);

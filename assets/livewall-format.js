@@ -2,7 +2,7 @@
  * "—" for a rate whose denominator is zero (null in the frame). One function per `data-fmt` kind. */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var DASH = "\u2014";
   var cache = {};
 

@@ -2,7 +2,7 @@
  * (components/i18n.py). `lang` is ?lang= when given, else the browser's first language. */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall = {};   // the first script (callbacks.SCRIPTS): every other one extends it
 
   var PHRASES = {
     live: ["实时", "Live"],

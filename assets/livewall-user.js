@@ -4,7 +4,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var RANK = {viewer: 0, assistant: 1, manager: 2, admin: 3};
 
   // whether `user` has at least `role`, and may act on `room` (when given)

@@ -5,7 +5,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var MAX_ROWS = 50;
 
   lw.addPhrases({

@@ -5,7 +5,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var STALE_S = 10, LOW_STOCK = 20;
 
   // the API's order: GMV, then clickers, descending, then sku

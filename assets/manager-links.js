@@ -8,7 +8,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
 
   lw.addPhrases({
     l_kind_share: ["分享链接（给人，会过期）", "Share link (for a person; expires)"],

@@ -6,7 +6,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
 
   lw.addPhrases({
     m_running: ["直播中", "running"],

@@ -4,7 +4,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var STALE_S = 10;   // no frame for this long: say how old the room's data is instead of "live"
 
   function ended(m) { return m.ended !== null && m.ended !== undefined; }

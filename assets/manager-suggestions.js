@@ -10,7 +10,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var MAX_DECIDED = 20, SETTLE_MS = 6000;
 
   lw.addPhrases({

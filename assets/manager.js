@@ -14,7 +14,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var ROOM_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
   lw.addPhrases({

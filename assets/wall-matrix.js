@@ -6,8 +6,8 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var D = null;
+  var lw = window.livewall;
+  var D = lw.dom;
   var STALE_S = 10, TILE_ASPECT = 1.45;
   var SVG = "http://www.w3.org/2000/svg";
 
@@ -23,7 +23,6 @@
   }
 
   lw.WallMatrix = function (root, ctx) {
-    D = lw.dom;
     var lang = ctx.lang;
     var template = root.querySelector("[data-template]");
     var grid = root.querySelector(".lw-grid");

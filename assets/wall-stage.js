@@ -5,8 +5,8 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var D = null;
+  var lw = window.livewall;
+  var D = lw.dom;
   var LOW_STOCK = 20;          // at or below this many units a product's stock is flagged
   var STALE_S = 10;            // no frame for this long: say how old the data is instead of "live"
   var COUNT_UP_MS = 400;       // the hero GMV glides to each new value over about one frame interval
@@ -51,7 +51,6 @@
   }
 
   lw.WallStage = function (root, ctx) {
-    D = lw.dom;
     var lang = ctx.lang;
     var inProductRow = function (el) { return !!el.closest("[data-sku]") || el.classList.contains("lw-hero-value"); };
     var metrics = D.bind(root, inProductRow);

@@ -8,7 +8,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var MAX_MARKERS = 40;
 
   function start(config, root) {
