@@ -19,7 +19,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SCRIPTS = (
     # shared by every screen
     "livewall-i18n.js", "livewall-format.js", "livewall-dom.js", "livewall-user.js", "livewall-socket.js",
-    "livewall-bars.js", "livewall-alerts.js",
+    "livewall-bars.js", "livewall-alerts.js", "livewall-screen.js",
     # /wall
     "wall-trend.js", "wall-stage.js", "wall-matrix.js", "wall.js",
     # /assistant/<room>
