@@ -10,8 +10,6 @@
   "use strict";
   var lw = window.livewall;
   var D = lw.dom;
-  var LOW_STOCK = 20;        // the same line as the stock_low rule (insights/rules.yaml)
-  var STALE_S = 10;          // no frame for this long: say how old the data is instead of "live"
   var COMMENTS_SHOWN = 8;
 
   lw.addPhrases({as_open: ["{n} 条待处理", "{n} open"]});
@@ -26,7 +24,7 @@
     if (stock === null || stock === undefined) return "unknown";
     if (stock < 0) return "over";
     if (stock === 0) return "out";
-    return stock <= LOW_STOCK ? "low" : "ok";
+    return stock <= lw.constants.low_stock ? "low" : "ok";
   }
 
   // The price as the streamer says it: ¥199 or ¥1,147.90; the shared money format rounds large amounts.
@@ -131,7 +129,7 @@
       if (!live) return null;
       var ended = frame.metrics.ended !== null && frame.metrics.ended !== undefined;
       // between frames the product stays on stage: count on locally, but never far past the data
-      return live.stage_seconds + (ended ? 0 : Math.min(Math.max(0, now - frame.updated), STALE_S));
+      return live.stage_seconds + (ended ? 0 : Math.min(Math.max(0, now - frame.updated), lw.constants.stale_s));
     }
 
     return {
@@ -169,9 +167,9 @@
         if (!frame) { D.setText(f.fresh, lw.t(lang, "waiting")); return null; }
         var m = frame.metrics, age = Math.max(0, now - frame.updated);
         var ended = m.ended !== null && m.ended !== undefined;
-        D.setText(f.elapsed, lw.fmt.clock(ended ? m.ended - m.started : m.as_of - m.started + Math.min(age, STALE_S)));
+        D.setText(f.elapsed, lw.fmt.clock(ended ? m.ended - m.started : m.as_of - m.started + Math.min(age, lw.constants.stale_s)));
         D.setText(stageTime, lw.fmt("dur", lang, stageSeconds(now)));
-        var stale = !ended && age > STALE_S;
+        var stale = !ended && age > lw.constants.stale_s;
         body.classList.toggle("is-stale", stale);
         D.setText(f.fresh, ended ? lw.t(lang, "ended") : stale ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : lw.t(lang, "live"));
         return stale ? age : null;

@@ -12,7 +12,8 @@
  * once a second (and on every change of the socket's state): the screen's tick moves its clocks and returns the
  * stale-data text, and the banner shows the socket's state (connecting, reconnecting, source unavailable) or
  * else that text. `s` also gives config, root, lang, now() (on the server's clock), t(key, vars), staleText(age)
- * and refresh() (tick now).
+ * and refresh() (tick now). Before init, lw.constants is the page config's `constants` (pages.constants():
+ * stale_s, low_stock, roles, room_re), the values every script shares with Python.
  */
 (function () {
   "use strict";
@@ -35,6 +36,7 @@
   }
 
   function start(spec, config, root) {
+    lw.constants = config.constants;
     var lang = lw.resolveLang(config.lang);
     root.classList.remove("lang-auto", "lang-zh", "lang-en");
     root.classList.add("lang-" + lang);

@@ -15,14 +15,13 @@
 (function () {
   "use strict";
   var lw = window.livewall;
-  var ROOM_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
   lw.addPhrases({
     m_connected: ["已连接", "Connected"],
     m_stale_all: ["全部直播间数据延迟 {age}", "Every room's data is {age} old"]
   });
 
-  function valid(room) { return room && ROOM_RE.test(room) ? room : null; }
+  function valid(room) { return room && new RegExp(lw.constants.room_re).test(room) ? room : null; }
 
   lw.screen({start: "startManager", id: "manager", ready: ".lw-m-main", page: "lw-manager-page", init: function (s) {
     var config = s.config, root = s.root, lang = s.lang, D = lw.dom;

@@ -8,7 +8,7 @@
   "use strict";
   var lw = window.livewall;
   var D = lw.dom;
-  var STALE_S = 10, TILE_ASPECT = 1.45;
+  var TILE_ASPECT = 1.45;
   var SVG = "http://www.w3.org/2000/svg";
 
   function sparkPath(series, w, h) {
@@ -102,7 +102,7 @@
         tiles.forEach(function (t) {
           if (!t.frame) return;
           var m = t.frame.metrics, age = Math.max(0, now - t.frame.updated);
-          var ended = m.ended !== null && m.ended !== undefined, stale = !ended && age > STALE_S;
+          var ended = m.ended !== null && m.ended !== undefined, stale = !ended && age > lw.constants.stale_s;
           t.el.classList.toggle("is-stale", stale);
           D.setText(t.f.fresh, ended ? lw.t(lang, "ended") : stale ? lw.t(lang, "stale_short", {age: lw.age(lang, age)}) :
             lw.t(lang, "live"));

@@ -10,7 +10,12 @@ import importlib
 import pkgutil
 from dash import get_app, html, register_page
 
-from feeds.schema import ROOM_RE  # noqa: F401 - the screens' check of a room name, with the events' own rule
+from feeds.schema import ROOM_PATTERN, ROOM_RE  # noqa: F401 - the screens' check of a room name, the events' rule
+from insights.risk import RuleBook, params
+from server.auth import ROLES
+from settings import SCREEN_STALE_S
+
+RULES = RuleBook()   # rules.yaml (and LIVEWALL_RULES laid over it), read again when it changes
 
 SCREENS = (  # (path, zh, en) for the home page
     ("/wall", "大屏 · 轮播全部直播间", "Wall · every room in rotation"),
@@ -42,6 +47,22 @@ def user() -> dict | None:
     if who is None:
         return None
     return {"name": who.name, "role": who.role, "rooms": sorted(who.rooms) if who.rooms is not None else None}
+
+
+def constants() -> dict:
+    """What the browser must agree on with Python, from its one source here, for every screen's page config:
+    the JavaScript holds no copy."""
+    return {
+        "stale_s": SCREEN_STALE_S,
+        "low_stock": params(RULES.current(), "", "stock_low")["max_stock"],   # the stock_low rule's line
+        "roles": list(ROLES),                                                 # lowest first
+        "room_re": ROOM_PATTERN.removesuffix(r"\Z") + "$",                  # JavaScript's $ is Python's \Z
+    }
+
+
+def page_config(config: dict) -> dict:
+    """A screen's configuration from its URL, with who opens it and the constants: the page config."""
+    return {**config, "user": user(), "constants": constants()}
 
 
 def home() -> html.Div:

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from dash import register_page
 
-from pages import ROOM_RE, lang_of, one, user
+from pages import ROOM_RE, lang_of, one, page_config
 from components.assistant_layout import AssistantPage, InvalidRoomPage
 
 def assistant_config(room=None, lang=None, sound=None, **_other) -> dict | None:
@@ -39,7 +39,7 @@ def layout(room=None, **query):
     config = assistant_config(room=_room(room), **query)
     if config is None:
         return InvalidRoomPage(_room(room)[:200], lang_of(one(query.get("lang"))))
-    return AssistantPage({**config, "user": user()})
+    return AssistantPage(page_config(config))
 
 
 def title(room=None, **_other) -> str:

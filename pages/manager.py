@@ -15,7 +15,7 @@ import re
 
 from dash import register_page
 
-from pages import ROOM_RE, lang_of, one, user
+from pages import ROOM_RE, lang_of, one, page_config
 from components.manager_layout import ManagerPage
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_.:@~-]{1,200}\Z")
@@ -32,7 +32,7 @@ def manager_config(room=None, session=None, lang=None, **_other) -> dict:
 
 
 def layout(**query):
-    return ManagerPage({**manager_config(**query), "user": user()})
+    return ManagerPage(page_config(manager_config(**query)))
 
 
 def register() -> None:

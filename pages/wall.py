@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dash import register_page
 
-from pages import ROOM_RE, lang_of, one, user
+from pages import ROOM_RE, lang_of, one, page_config
 from components.wall_layout import WallPage
 
 DEFAULT_ROTATE_S = 20.0
@@ -50,7 +50,7 @@ def wall_config(room=None, rooms=None, rotate=None, mode=None, lang=None, **_oth
 
 
 def layout(**query):
-    return WallPage({**wall_config(**query), "user": user()})
+    return WallPage(page_config(wall_config(**query)))
 
 
 def register() -> None:
