@@ -12,8 +12,6 @@
   var D = lw.dom;
   var COMMENTS_SHOWN = 8;
 
-  lw.addPhrases({as_open: ["{n} 条待处理", "{n} open"]});
-
   function liveProduct(fr) {
     var ps = fr.products || [];
     for (var i = 0; i < ps.length; i++) if (ps[i].on_stage) return ps[i];

@@ -16,11 +16,6 @@
   "use strict";
   var lw = window.livewall;
 
-  lw.addPhrases({
-    m_connected: ["已连接", "Connected"],
-    m_stale_all: ["全部直播间数据延迟 {age}", "Every room's data is {age} old"]
-  });
-
   function valid(room) { return room && new RegExp(lw.constants.room_re).test(room) ? room : null; }
 
   lw.screen({start: "startManager", id: "manager", ready: ".lw-m-main", page: "lw-manager-page", init: function (s) {

@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 from dash import get_app, html, register_page
 
+from components.i18n import TEXT
 from feeds.schema import ROOM_PATTERN, ROOM_RE  # noqa: F401 - the screens' check of a room name, the events' rule
 from insights.risk import RuleBook, params
 from server.auth import ROLES
@@ -17,12 +18,12 @@ from settings import SCREEN_STALE_S
 
 RULES = RuleBook()   # rules.yaml (and LIVEWALL_RULES laid over it), read again when it changes
 
-SCREENS = (  # (path, zh, en) for the home page
-    ("/wall", "大屏 · 轮播全部直播间", "Wall · every room in rotation"),
-    ("/wall?mode=matrix", "大屏 · 矩阵", "Wall · matrix of rooms"),
-    ("/assistant/douyin-01", "助播平板 · 一个直播间（换成你的直播间名）", "Assistant's tablet · one room (use your room's name)"),
-    ("/manager", "经理看板 · 全部直播间、审批、复盘", "Manager · every room, approvals, reviews"),
-    ("/api/rooms", "接口 · 全部直播间", "API · every room"),
+SCREENS = (  # (path, its label in components/i18n.py) for the home page
+    ("/wall", "home_wall"),
+    ("/wall?mode=matrix", "home_matrix"),
+    ("/assistant/douyin-01", "home_assistant"),
+    ("/manager", "home_manager"),
+    ("/api/rooms", "home_api"),
 )
 
 
@@ -66,7 +67,7 @@ def page_config(config: dict) -> dict:
 
 
 def home() -> html.Div:
-    links = [html.Li([html.A(path, href=path), html.Span(f" {zh} / {en}")]) for path, zh, en in SCREENS]
+    links = [html.Li([html.A(path, href=path), html.Span(" {} / {}".format(*TEXT[key]))]) for path, key in SCREENS]
     return html.Div([html.H1("livewall"), html.Ul(links)], className="lw-home")
 
 
