@@ -56,6 +56,8 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Resolving credentials that live in Redis (a session, a token, a link) waits at most this long: while Redis is
 # away a request gets 503 at once, as ingest does, rather than hanging behind the client's retries.
 IDENTIFY_TIMEOUT_S = 1.5
+# A screen that has had no frame of a running session for this long says how old its data is instead of "live".
+SCREEN_STALE_S = 10
 
 
 REDIS_URL_ENV = "LIVEWALL_REDIS_URL"

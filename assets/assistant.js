@@ -1,18 +1,16 @@
-/* /assistant/<room> in the browser: the streamer assistant's tablet for one room.
+/* /assistant/<room> in the browser, in the screens' shell (livewall-screen.js): the streamer assistant's tablet
+ * for one room.
  *
  * One websocket for the one room; each frame is kept (the latest only) and drawn at the next animation frame,
  * so a burst costs one DOM pass. Re-run picks come with `insight` messages, alerts through lw.Alerts (only
- * those whose audience names the assistant). A one-second local tick moves the clock, the time on stage and
+ * those whose audience names the assistant). The shell's one-second tick moves the clock, the time on stage and
  * the data age; nothing here polls the server. Data text (product names, comments) is set as text only.
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var D = null;
-  var LOW_STOCK = 20;        // the same line as the stock_low rule (insights/rules.yaml)
-  var STALE_S = 10;          // no frame for this long: say how old the data is instead of "live"
+  var lw = window.livewall;
+  var D = lw.dom;
   var COMMENTS_SHOWN = 8;
-  var PHRASES = {as_open: ["{n} 条待处理", "{n} open"]};
 
   function liveProduct(fr) {
     var ps = fr.products || [];
@@ -24,7 +22,7 @@
     if (stock === null || stock === undefined) return "unknown";
     if (stock < 0) return "over";
     if (stock === 0) return "out";
-    return stock <= LOW_STOCK ? "low" : "ok";
+    return stock <= lw.constants.low_stock ? "low" : "ok";
   }
 
   // The price as the streamer says it: ¥199 or ¥1,147.90; the shared money format rounds large amounts.
@@ -129,7 +127,7 @@
       if (!live) return null;
       var ended = frame.metrics.ended !== null && frame.metrics.ended !== undefined;
       // between frames the product stays on stage: count on locally, but never far past the data
-      return live.stage_seconds + (ended ? 0 : Math.min(Math.max(0, now - frame.updated), STALE_S));
+      return live.stage_seconds + (ended ? 0 : Math.min(Math.max(0, now - frame.updated), lw.constants.stale_s));
     }
 
     return {
@@ -167,9 +165,9 @@
         if (!frame) { D.setText(f.fresh, lw.t(lang, "waiting")); return null; }
         var m = frame.metrics, age = Math.max(0, now - frame.updated);
         var ended = m.ended !== null && m.ended !== undefined;
-        D.setText(f.elapsed, lw.fmt.clock(ended ? m.ended - m.started : m.as_of - m.started + Math.min(age, STALE_S)));
+        D.setText(f.elapsed, lw.fmt.clock(ended ? m.ended - m.started : m.as_of - m.started + Math.min(age, lw.constants.stale_s)));
         D.setText(stageTime, lw.fmt("dur", lang, stageSeconds(now)));
-        var stale = !ended && age > STALE_S;
+        var stale = !ended && age > lw.constants.stale_s;
         body.classList.toggle("is-stale", stale);
         D.setText(f.fresh, ended ? lw.t(lang, "ended") : stale ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : lw.t(lang, "live"));
         return stale ? age : null;
@@ -177,26 +175,18 @@
     };
   }
 
-  function start(config, root) {
-    D = lw.dom;
-    lw.addPhrases(PHRASES);   // here, not at load: this file loads before livewall-i18n.js
-    var lang = lw.resolveLang(config.lang);
-    root.classList.remove("lang-auto", "lang-zh", "lang-en");
-    root.classList.add("lang-" + lang);
-    document.documentElement.classList.add("lw-assistant-page");
-    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-
+  lw.screen({start: "startAssistant", id: "assistant", ready: ".lw-as-body", page: "lw-assistant-page",
+              init: function (s) {
+    var config = s.config, root = s.root, lang = s.lang;
     var body = root.querySelector(".lw-as-body");
     var screen = Screen(body, lang);
-    var banner = D.fields(root.querySelector(".lw-banner")).banner;
     var clock = D.fields(body).clock;
-    var conn = null, frame = null, scheduled = false;
-    var now = function () { return conn ? conn.now() : Date.now() / 1000; };
+    var frame = null;
 
     var latest = [];   // this room's alerts for the assistant, newest first, as lw.Alerts last listed them
     var openList = OpenList(root.querySelector(".lw-as-alerts"), lang, config.user, function () { return alerts; });
     var alerts = lw.Alerts(root, {
-      lang: lang, rooms: [config.room], audience: "assistant", user: config.user, sound: config.sound, now: now,
+      lang: lang, rooms: [config.room], audience: "assistant", user: config.user, sound: config.sound, now: s.now,
       onList: function (list) {
         latest = list;
         var open = list.filter(function (a) { return a.state === "firing"; });
@@ -205,50 +195,24 @@
       }
     });
 
-    function flush() {
-      scheduled = false;
-      screen.render(frame, now());
-    }
+    var draw = s.batch(function () { screen.render(frame, s.now()); });
+    s.on("frame", function (msg) {
+      if (msg.room !== config.room) return;
+      frame = msg;
+      draw(msg.room);
+    });
+    s.on("insight", function (msg) { if (msg.room === config.room) screen.insight(msg); });
+    s.on("alerts", function (msg) { alerts.greeting(msg.alerts); });
+    s.on("alert", function (msg) { alerts.change(msg.alert); });
 
-    function onMessage(msg) {
-      switch (msg.kind) {
-        case "frame":
-          if (msg.room !== config.room) return;
-          frame = msg;
-          if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
-          break;
-        case "insight": if (msg.room === config.room) screen.insight(msg); break;
-        case "alerts": alerts.greeting(msg.alerts); break;
-        case "alert": alerts.change(msg.alert); break;
+    return {
+      rooms: [config.room],
+      tick: function (now) {
+        D.setText(clock, lw.timeOfDay(lang, now));
+        var age = screen.tick(now);
+        openList(latest);   // toasts fade on their own timers: move a faded one into the list
+        return s.staleText(age);
       }
-    }
-
-    function tick() {
-      var t = now(), state = conn ? conn.state : "connecting";
-      D.setText(clock, lw.timeOfDay(lang, t));
-      var age = screen.tick(t);
-      openList(latest);   // toasts fade on their own timers: move a faded one into the list
-      var text = lw.connText(lang, state) || (age ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : "");
-      D.setText(banner, text);
-      root.classList.toggle("has-banner", !!text);
-    }
-
-    conn = lw.connect({rooms: [config.room], onMessage: onMessage, onState: function (state) {
-      root.setAttribute("data-conn", state);
-      tick();
-    }});
-    setInterval(tick, 1000);
-  }
-
-  var started = false;
-  window.dash_clientside = window.dash_clientside || {};
-  window.dash_clientside.livewall = Object.assign(window.dash_clientside.livewall || {}, {
-    startAssistant: function (config) {
-      if (!started && config) {
-        started = true;
-        lw.dom.whenInDom("#assistant .lw-as-body", function () { start(config, document.getElementById("assistant")); });
-      }
-      return window.dash_clientside.no_update;
-    }
-  });
+    };
+  }});
 })();

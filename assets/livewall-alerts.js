@@ -10,8 +10,8 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var D = null;
+  var lw = window.livewall;
+  var D = lw.dom;
   var TOAST_S = 15, SETTLE_MS = 1500, MAX_TOASTS = 4, TICKER_ITEMS = 12, KEEP = 200;
   var TICKER_REM_PER_S = 4;       // scrolling speed of an overfull ticker: slow enough to read at 5 m
   var FRESH_ON_CONNECT_S = 60;   // on (re)connect, only recent non-critical alerts pop up again
@@ -47,7 +47,6 @@
   // ctx: lang, rooms (null: all), audience ("wall", "assistant" or "manager"), user (who has the screen open),
   //      sound (false: never beep), now(), onRoomAlerts(room, count, worst), onChange(), onList(alerts: newest first, firing first)
   lw.Alerts = function (root, ctx) {
-    D = lw.dom;
     var lang = ctx.lang;
     var box = root.querySelector(".lw-toasts");
     var ticker = root.querySelector(".lw-ticker-alerts");

@@ -3,7 +3,7 @@
  * paid share of GMV. Elements are found once; `render` writes only widths and text that changed. */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var FUNNEL = ["impressed", "entered", "product_viewers", "product_clickers", "orderers", "buyers"];
   var SOURCES = ["recommend", "paid", "short_video", "follow", "search", "other"];
 

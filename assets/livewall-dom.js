@@ -6,7 +6,7 @@
  * <bdi>, so an U+202E in a product name cannot turn the rest of the sentence around. */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var FSI = "\u2068", QUOTED = /\u2068([^\u2069]*)\u2069/, MARKS = /[\u2068\u2069]/g;
   var SHOWN = 40;   // characters of one quoted part shown before "…": a 7,000-character name leaves the sentence readable
 

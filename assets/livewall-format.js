@@ -2,7 +2,7 @@
  * "—" for a rate whose denominator is zero (null in the frame). One function per `data-fmt` kind. */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var DASH = "\u2014";
   var cache = {};
 
@@ -68,8 +68,8 @@
 
   function stock(lang, v) {
     if (v > 0) return int(lang, v);
-    if (v === 0) return lang === "zh" ? "售罄" : "Sold out";
-    return (lang === "zh" ? "超卖 " : "Oversold ") + int(lang, -v);
+    if (v === 0) return lw.t(lang, "sold_out");
+    return lw.t(lang, "oversold", {n: int(lang, -v)});
   }
 
   // 01:23:45, for how long a session has run

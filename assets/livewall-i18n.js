@@ -1,8 +1,9 @@
-/* Phrases the screens build at run time, in Chinese and English. Static labels come with the page
- * (components/i18n.py). `lang` is ?lang= when given, else the browser's first language. */
+/* Every phrase the screens build at run time, in Chinese and English: the JavaScript's one source (each screen's
+ * own under its comment). Static labels come with the page (components/i18n.py). `lang` is ?lang= when given,
+ * else the browser's first language. */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall = {};   // the first script (callbacks.SCRIPTS): every other one extends it
 
   var PHRASES = {
     live: ["实时", "Live"],
@@ -45,12 +46,65 @@
     xiaohongshu: ["小红书", "RED"],
     other: ["其他", "Other"],
     score: ["评分 {s}", "score {s}"],
-    more_alerts: ["另有 {n} 条告警", "{n} more alerts"]
-  };
-
-  // a screen's own phrases ({key: [zh, en]}), added by its script
-  lw.addPhrases = function (more) {
-    for (var k in more) if (Object.prototype.hasOwnProperty.call(more, k)) PHRASES[k] = more[k];
+    more_alerts: ["另有 {n} 条告警", "{n} more alerts"],
+    // the assistant's tablet (assistant.js)
+    as_open: ["{n} 条待处理", "{n} open"],
+    // the manager (manager*.js)
+    m_connected: ["已连接", "Connected"],
+    m_stale_all: ["全部直播间数据延迟 {age}", "Every room's data is {age} old"],
+    firing: ["告警中", "Firing"],
+    m_for: ["推送：{who}", "For: {who}"],
+    m_wall: ["大屏", "wall"],
+    m_assistant: ["助播", "assistant"],
+    m_manager: ["经理", "manager"],
+    m_times: ["×{n}", "×{n}"],
+    m_running: ["直播中", "running"],
+    m_loading: ["加载中…", "Loading…"],
+    m_load_failed: ["无法读取：{why}", "Could not load: {why}"],
+    m_span: ["{from} – {to}", "{from} – {to}"],
+    m_approve: ["批准", "Approve"],
+    m_reject: ["驳回", "Reject"],
+    m_sending: ["提交中…", "Sending…"],
+    m_conflict: ["已被他人先处理：{why}", "Someone else decided first: {why}"],
+    m_gone: ["该建议已被新的建议取代", "This suggestion has been replaced by a newer one"],
+    m_failed: ["操作失败：{why}", "Failed: {why}"],
+    m_decided_by: ["{state} · {by} · {at}", "{state} by {by} at {at}"],
+    m_to_budget: ["预算调至 {v}/小时", "budget to {v}/h"],
+    m_to_roi: ["ROI 目标调至 {v}", "ROI target to {v}"],
+    m_fig_paid_roi: ["付费ROI {v}", "paid ROI {v}"],
+    m_fig_target: ["目标 {v}", "target {v}"],
+    m_fig_spend: ["消耗 {v}", "spent {v}"],
+    // the manager's link manager (manager-links.js)
+    l_kind_share: ["分享链接（给人，会过期）", "Share link (for a person; expires)"],
+    l_kind_device: ["设备链接（大屏电脑，保持登录）", "Device link (a wall PC; stays signed in)"],
+    l_share: ["分享", "share"],
+    l_device: ["设备", "device"],
+    l_wall_all: ["大屏 · 轮播全部直播间", "Wall · every room in rotation"],
+    l_wall_matrix: ["大屏 · 矩阵", "Wall · matrix of rooms"],
+    l_wall_room: ["大屏 · {room}", "Wall · {room}"],
+    l_tablet: ["助播平板 · {room}", "Assistant's tablet · {room}"],
+    l_manager_room: ["经理视图 · {room}（只读）", "Manager view · {room} (read-only)"],
+    l_review: ["复盘 · {session}", "Review · {session}"],
+    l_1h: ["1 小时", "1 hour"],
+    l_8h: ["8 小时", "8 hours"],
+    l_1d: ["1 天", "1 day"],
+    l_7d: ["7 天", "7 days"],
+    l_30d: ["30 天", "30 days"],
+    l_1y: ["1 年", "1 year"],
+    l_never: ["直到撤销", "Until revoked"],
+    l_all_rooms: ["全部直播间", "every room"],
+    l_expires: ["{when}后到期", "expires in {when}"],
+    l_days: ["{n} 天", "{n} days"],
+    l_no_expiry: ["不过期", "no expiry"],
+    l_by: ["由 {by} 创建", "made by {by}"],
+    l_made: ["已生成：{label}", "Made: {label}"],
+    l_copied: ["已复制", "Copied"],
+    l_revoked: ["已撤销：{label}", "Revoked: {label}"],
+    l_revoke: ["撤销", "Revoke"],
+    l_failed: ["失败：{why}", "Failed: {why}"],
+    // livewall-format.js
+    sold_out: ["售罄", "Sold out"],
+    oversold: ["超卖 {n}", "Oversold {n}"]
   };
 
   lw.resolveLang = function (asked) {

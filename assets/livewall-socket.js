@@ -8,7 +8,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var FIRST_DELAY_S = 0.5, MAX_DELAY_S = 10, KEEPALIVE_MS = 25000;  // keepalive: idle proxies drop sockets
 
   function delay(attempt) {

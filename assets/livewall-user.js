@@ -4,12 +4,12 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var RANK = {viewer: 0, assistant: 1, manager: 2, admin: 3};
+  var lw = window.livewall;
 
   // whether `user` has at least `role`, and may act on `room` (when given)
   lw.may = function (user, role, room) {
-    if (!user || !(user.role in RANK) || RANK[user.role] < RANK[role]) return false;
+    var roles = lw.constants.roles;   // lowest first (server/auth.py ROLES)
+    if (!user || roles.indexOf(user.role) < 0 || roles.indexOf(user.role) < roles.indexOf(role)) return false;
     return !room || !user.rooms || user.rooms.indexOf(room) >= 0;
   };
 

@@ -5,17 +5,8 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var MAX_ROWS = 50;
-
-  lw.addPhrases({
-    firing: ["告警中", "Firing"],
-    m_for: ["推送：{who}", "For: {who}"],
-    m_wall: ["大屏", "wall"],
-    m_assistant: ["助播", "assistant"],
-    m_manager: ["经理", "manager"],
-    m_times: ["×{n}", "×{n}"]
-  });
 
   function hhmmss(ts) {
     var d = new Date(ts * 1000), two = function (n) { return (n < 10 ? "0" : "") + n; };

@@ -5,8 +5,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var STALE_S = 10, LOW_STOCK = 20;
+  var lw = window.livewall;
 
   // the API's order: GMV, then clickers, descending, then sku
   function byGmv(a, b) {
@@ -52,7 +51,7 @@
         D.setText(s.name, p.name || p.sku);
         s.row.classList.toggle("is-on-stage", !!p.on_stage);
         D.apply(s.cells, {products: p}, lang);
-        s.stock.classList.toggle("is-low", p.stock !== null && p.stock > 0 && p.stock <= LOW_STOCK);
+        s.stock.classList.toggle("is-low", p.stock !== null && p.stock > 0 && p.stock <= lw.constants.low_stock);
         s.stock.classList.toggle("is-out", p.stock !== null && p.stock <= 0);
       });
       for (var i = products.length; i < slots.length; i++) {
@@ -77,7 +76,7 @@
 
     // the "live / N s old / ended" pill; returns the age when the room's data is stale (else null)
     function freshness(now) {
-      var m = frame.metrics, age = Math.max(0, now - frame.updated), done = ended(m), stale = !done && age > STALE_S;
+      var m = frame.metrics, age = Math.max(0, now - frame.updated), done = ended(m), stale = !done && age > lw.constants.stale_s;
       root.classList.toggle("is-stale", stale);
       D.setText(f.fresh, done ? lw.t(lang, "ended") : stale ? lw.t(lang, "stale", {age: lw.age(lang, age)}) :
         lw.t(lang, "live"));

@@ -8,37 +8,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-
-  lw.addPhrases({
-    l_kind_share: ["分享链接（给人，会过期）", "Share link (for a person; expires)"],
-    l_kind_device: ["设备链接（大屏电脑，保持登录）", "Device link (a wall PC; stays signed in)"],
-    l_share: ["分享", "share"],
-    l_device: ["设备", "device"],
-    l_wall_all: ["大屏 · 轮播全部直播间", "Wall · every room in rotation"],
-    l_wall_matrix: ["大屏 · 矩阵", "Wall · matrix of rooms"],
-    l_wall_room: ["大屏 · {room}", "Wall · {room}"],
-    l_tablet: ["助播平板 · {room}", "Assistant's tablet · {room}"],
-    l_manager_room: ["经理视图 · {room}（只读）", "Manager view · {room} (read-only)"],
-    l_review: ["复盘 · {session}", "Review · {session}"],
-    l_1h: ["1 小时", "1 hour"],
-    l_8h: ["8 小时", "8 hours"],
-    l_1d: ["1 天", "1 day"],
-    l_7d: ["7 天", "7 days"],
-    l_30d: ["30 天", "30 days"],
-    l_1y: ["1 年", "1 year"],
-    l_never: ["直到撤销", "Until revoked"],
-    l_all_rooms: ["全部直播间", "every room"],
-    l_expires: ["{when}后到期", "expires in {when}"],
-    l_days: ["{n} 天", "{n} days"],
-    l_no_expiry: ["不过期", "no expiry"],
-    l_by: ["由 {by} 创建", "made by {by}"],
-    l_made: ["已生成：{label}", "Made: {label}"],
-    l_copied: ["已复制", "Copied"],
-    l_revoked: ["已撤销：{label}", "Revoked: {label}"],
-    l_revoke: ["撤销", "Revoke"],
-    l_failed: ["失败：{why}", "Failed: {why}"]
-  });
+  var lw = window.livewall;
 
   var EXPIRY = {
     share: [["l_1h", 3600], ["l_8h", 8 * 3600], ["l_1d", 86400], ["l_7d", 7 * 86400], ["l_30d", 30 * 86400]],

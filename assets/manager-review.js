@@ -6,14 +6,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-
-  lw.addPhrases({
-    m_running: ["直播中", "running"],
-    m_loading: ["加载中…", "Loading…"],
-    m_load_failed: ["无法读取：{why}", "Could not load: {why}"],
-    m_span: ["{from} – {to}", "{from} – {to}"]
-  });
+  var lw = window.livewall;
 
   var money2 = {};
   function exact(lang, v) {

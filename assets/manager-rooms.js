@@ -4,8 +4,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var STALE_S = 10;   // no frame for this long: say how old the room's data is instead of "live"
+  var lw = window.livewall;
 
   function ended(m) { return m.ended !== null && m.ended !== undefined; }
 
@@ -56,7 +55,7 @@
 
     // the row's "live / N s old / ended" pill; returns the age of a live room's data (null for an ended one)
     function freshness(r, now) {
-      var m = r.frame.metrics, age = Math.max(0, now - r.frame.updated), done = ended(m), stale = !done && age > STALE_S;
+      var m = r.frame.metrics, age = Math.max(0, now - r.frame.updated), done = ended(m), stale = !done && age > lw.constants.stale_s;
       r.el.classList.toggle("is-stale", stale);
       D.setText(r.f.fresh, done ? lw.t(lang, "ended") :
         stale ? lw.t(lang, "stale_short", {age: lw.age(lang, age)}) : lw.t(lang, "live"));
@@ -86,7 +85,7 @@
           var age = r.frame ? freshness(r, now) : null;
           if (age !== null) freshest = freshest === null ? age : Math.min(freshest, age);
         });
-        return freshest !== null && freshest > STALE_S ? freshest : null;
+        return freshest !== null && freshest > lw.constants.stale_s ? freshest : null;
       }
     };
   };

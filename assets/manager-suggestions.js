@@ -10,23 +10,8 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var MAX_DECIDED = 20, SETTLE_MS = 6000;
-
-  lw.addPhrases({
-    m_approve: ["批准", "Approve"],
-    m_reject: ["驳回", "Reject"],
-    m_sending: ["提交中…", "Sending…"],
-    m_conflict: ["已被他人先处理：{why}", "Someone else decided first: {why}"],
-    m_gone: ["该建议已被新的建议取代", "This suggestion has been replaced by a newer one"],
-    m_failed: ["操作失败：{why}", "Failed: {why}"],
-    m_decided_by: ["{state} · {by} · {at}", "{state} by {by} at {at}"],
-    m_to_budget: ["预算调至 {v}/小时", "budget to {v}/h"],
-    m_to_roi: ["ROI 目标调至 {v}", "ROI target to {v}"],
-    m_fig_paid_roi: ["付费ROI {v}", "paid ROI {v}"],
-    m_fig_target: ["目标 {v}", "target {v}"],
-    m_fig_spend: ["消耗 {v}", "spent {v}"]
-  });
 
   function hhmm(ts) {
     var d = new Date(ts * 1000), two = function (n) { return (n < 10 ? "0" : "") + n; };

@@ -4,7 +4,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var SVG = "http://www.w3.org/2000/svg";
   var H = 190, M = {l: 58, r: 46, t: 12, b: 26};
 

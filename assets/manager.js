@@ -1,5 +1,5 @@
-/* /manager in the browser: reads the page's configuration, opens the one websocket and routes what arrives to
- * the parts of the page (manager-*.js):
+/* /manager in the browser, in the screens' shell (livewall-screen.js): what arrives goes to the parts of the
+ * page (manager-*.js):
  *
  *   ManagerRooms        a row per room, every room side by side
  *   ManagerDetail       one room opened (?room=): KPIs, funnel, sources, products
@@ -8,40 +8,27 @@
  *   ManagerAlertList    every alert, whatever its audience, with Acknowledge
  *   ManagerLinks        share links and device links (managers and admins)
  *
- * Frames are kept per room (the latest only) and applied at the next animation frame. Opening a room changes
- * the URL with pushState, so the link can be shared and the back button returns to the overview; the page is
- * never reloaded. A one-second local tick refreshes clocks and data age; nothing here polls the server.
+ * Frames are kept per room (the latest only) and applied at the next animation frame (the shell's batch).
+ * Opening a room changes the URL with pushState, so the link can be shared and the back button returns to the
+ * overview; the page is never reloaded. The shell's one-second tick refreshes clocks and data age; nothing here polls the server.
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var ROOM_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+  var lw = window.livewall;
 
-  lw.addPhrases({
-    m_connected: ["已连接", "Connected"],
-    m_stale_all: ["全部直播间数据延迟 {age}", "Every room's data is {age} old"]
-  });
+  function valid(room) { return room && new RegExp(lw.constants.room_re).test(room) ? room : null; }
 
-  function valid(room) { return room && ROOM_RE.test(room) ? room : null; }
-
-  function start(config, root) {
-    var D = lw.dom, lang = lw.resolveLang(config.lang);
-    root.classList.remove("lang-auto", "lang-zh", "lang-en");
-    root.classList.add("lang-" + lang);
-    document.documentElement.classList.add("lw-manager-page");
-    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-
-    var frames = {}, seen = {}, dirty = new Set(), scheduled = false, conn = null;
+  lw.screen({start: "startManager", id: "manager", ready: ".lw-m-main", page: "lw-manager-page", init: function (s) {
+    var config = s.config, root = s.root, lang = s.lang, D = lw.dom;
+    var frames = {}, seen = {};
     var view = {room: null, session: null};
     var pagePath = location.pathname;
     var header = root.querySelector(".lw-m-header"), hf = D.fields(header);
     var totals = {};
     header.querySelectorAll("[data-total]").forEach(function (el) { totals[el.getAttribute("data-total")] = el; });
-    var banner = D.fields(root.querySelector(".lw-banner")).banner;
     lw.signOut(header.querySelector("[data-sign-out]"), lang);
 
-    function now() { return conn ? conn.now() : Date.now() / 1000; }
-
+    var now = s.now;
     // the page's URL for a view, keeping the other parameters (lang)
     function urlFor(room, session) {
       var q = new URLSearchParams(location.search);
@@ -98,7 +85,7 @@
         review.show(room, view.session);
         window.scrollTo(0, 0);
       } else review.open(view.session);
-      tick();
+      s.refresh();
     }
 
     function openRoom(room) {
@@ -126,8 +113,7 @@
     // -- frames ------------------------------------------------------------------------------------------
     function sessionKey(fr) { return fr.metrics.session + "|" + (fr.metrics.ended || ""); }
 
-    function flush() {
-      scheduled = false;
+    var draw = s.batch(function (dirty) {
       dirty.forEach(function (room) {
         var fr = frames[room];
         rooms.render(fr);
@@ -139,13 +125,8 @@
           seen.detail = key;
         }
       });
-      dirty.clear();
       headerTotals();
-    }
-
-    function schedule() {
-      if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
-    }
+    });
 
     function headerTotals() {
       var sum = 0, n = 0, live = 0;
@@ -160,42 +141,26 @@
       D.setText(totals.live, String(live));
     }
 
-    function onMessage(msg) {
-      switch (msg.kind) {
-        case "frame":
-          frames[msg.room] = msg;
-          dirty.add(msg.room);
-          schedule();
-          break;
-        case "insight": suggestions.update(msg.room, msg.suggestions); break;
-        case "alerts": alerts.greeting(msg.alerts); break;
-        case "alert": alerts.change(msg.alert); break;
-      }
-    }
-
-    function onState(state) {
-      root.setAttribute("data-conn", state);
-      tick();
-    }
-
-    // -- the one-second tick: clock, data age, the banner -------------------------------------------------
-    function tick() {
-      var t = now(), state = conn ? conn.state : "connecting";
-      D.setText(hf.clock, lw.timeOfDay(lang, t));
-      D.setText(hf.conn, state === "open" ? lw.t(lang, "m_connected") : lw.t(lang, state));
-      var roomsAge = rooms.tick(t), roomAge = detail.tick(t);
-      var text = lw.connText(lang, state) ||
-                 (view.room ? (roomAge ? lw.t(lang, "stale", {age: lw.age(lang, roomAge)}) : "") :
-                  roomsAge ? lw.t(lang, "m_stale_all", {age: lw.age(lang, roomsAge)}) : "");
-      D.setText(banner, text);
-      root.classList.toggle("has-banner", !!text);
-    }
+    s.on("frame", function (msg) {
+      frames[msg.room] = msg;
+      draw(msg.room);
+    });
+    s.on("insight", function (msg) { suggestions.update(msg.room, msg.suggestions); });
+    s.on("alerts", function (msg) { alerts.greeting(msg.alerts); });
+    s.on("alert", function (msg) { alerts.change(msg.alert); });
 
     show(valid(config.room), config.session);
     history.replaceState({lwManager: view.room ? "shared" : "overview"}, "", location.href);
-    conn = lw.connect({rooms: null, onMessage: onMessage, onState: onState});
-    setInterval(tick, 1000);
-  }
+
+    // -- the one-second tick: clock, connection, data age -------------------------------------------------
+    function tick(t, state) {
+      D.setText(hf.clock, lw.timeOfDay(lang, t));
+      D.setText(hf.conn, state === "open" ? lw.t(lang, "m_connected") : lw.t(lang, state));
+      var roomsAge = rooms.tick(t), roomAge = detail.tick(t);
+      return view.room ? s.staleText(roomAge) : s.staleText(roomsAge, "m_stale_all");
+    }
+    return {rooms: null, tick: tick};
+  }});
 
   // Back and forward within /manager are the page's own: Dash's router would rebuild the whole page for a new
   // query string, so it must not see them. Listeners on window run in the order they were added, and Dash adds
@@ -205,16 +170,4 @@
   window.addEventListener("popstate", function (e) {
     if (onPopState && onPopState(e)) e.stopImmediatePropagation();
   }, true);
-
-  var started = false;
-  window.dash_clientside = window.dash_clientside || {};
-  window.dash_clientside.livewall = Object.assign(window.dash_clientside.livewall || {}, {
-    startManager: function (config) {
-      if (!started && config) {
-        started = true;
-        lw.dom.whenInDom("#manager .lw-m-main", function () { start(config, document.getElementById("manager")); });
-      }
-      return window.dash_clientside.no_update;
-    }
-  });
 })();

@@ -6,9 +6,9 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var D = null;
-  var STALE_S = 10, TILE_ASPECT = 1.45;
+  var lw = window.livewall;
+  var D = lw.dom;
+  var TILE_ASPECT = 1.45;
   var SVG = "http://www.w3.org/2000/svg";
 
   function sparkPath(series, w, h) {
@@ -23,7 +23,6 @@
   }
 
   lw.WallMatrix = function (root, ctx) {
-    D = lw.dom;
     var lang = ctx.lang;
     var template = root.querySelector("[data-template]");
     var grid = root.querySelector(".lw-grid");
@@ -103,7 +102,7 @@
         tiles.forEach(function (t) {
           if (!t.frame) return;
           var m = t.frame.metrics, age = Math.max(0, now - t.frame.updated);
-          var ended = m.ended !== null && m.ended !== undefined, stale = !ended && age > STALE_S;
+          var ended = m.ended !== null && m.ended !== undefined, stale = !ended && age > lw.constants.stale_s;
           t.el.classList.toggle("is-stale", stale);
           D.setText(t.f.fresh, ended ? lw.t(lang, "ended") : stale ? lw.t(lang, "stale_short", {age: lw.age(lang, age)}) :
             lw.t(lang, "live"));

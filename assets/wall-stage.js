@@ -5,10 +5,8 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
-  var D = null;
-  var LOW_STOCK = 20;          // at or below this many units a product's stock is flagged
-  var STALE_S = 10;            // no frame for this long: say how old the data is instead of "live"
+  var lw = window.livewall;
+  var D = lw.dom;
   var COUNT_UP_MS = 400;       // the hero GMV glides to each new value over about one frame interval
   var COMMENTS_SHOWN = 10;
 
@@ -51,7 +49,6 @@
   }
 
   lw.WallStage = function (root, ctx) {
-    D = lw.dom;
     var lang = ctx.lang;
     var inProductRow = function (el) { return !!el.closest("[data-sku]") || el.classList.contains("lw-hero-value"); };
     var metrics = D.bind(root, inProductRow);
@@ -97,7 +94,7 @@
         D.setText(slot.name, p.name || p.sku);
         slot.row.classList.toggle("is-on-stage", !!p.on_stage);
         D.apply(slot.cells, {products: p}, lang);
-        slot.stock.classList.toggle("is-low", p.stock !== null && p.stock > 0 && p.stock <= LOW_STOCK);
+        slot.stock.classList.toggle("is-low", p.stock !== null && p.stock > 0 && p.stock <= lw.constants.low_stock);
         slot.stock.classList.toggle("is-out", p.stock !== null && p.stock <= 0);
       });
       onstage.classList.toggle("is-empty", !live);
@@ -105,7 +102,7 @@
         D.setAttr(onstage, "data-sku", live.sku);
         D.setText(f.onstage_name, live.name || live.sku);
         D.apply(onstageMetrics, {products: live}, lang);
-        onstage.classList.toggle("is-low", live.stock !== null && live.stock <= LOW_STOCK);
+        onstage.classList.toggle("is-low", live.stock !== null && live.stock <= lw.constants.low_stock);
       }
       D.setText(f.product_count, lw.fmt("int", lang, fr.product_count));
     }
@@ -178,9 +175,9 @@
         if (!frame) return null;
         var m = frame.metrics, age = Math.max(0, now - frame.updated);
         var ended = m.ended !== null && m.ended !== undefined;
-        var runFor = ended ? m.ended - m.started : m.as_of - m.started + Math.min(age, STALE_S);
+        var runFor = ended ? m.ended - m.started : m.as_of - m.started + Math.min(age, lw.constants.stale_s);
         D.setText(f.elapsed, lw.fmt.clock(runFor));
-        var stale = !ended && age > STALE_S;
+        var stale = !ended && age > lw.constants.stale_s;
         root.classList.toggle("is-stale", stale);
         D.setText(f.fresh, ended ? lw.t(lang, "ended") : stale ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : lw.t(lang, "live"));
         return stale ? age : null;

@@ -7,7 +7,7 @@
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var MAX_POINTS = 60, MIN_INTERVAL_MS = 1000, BASE_FONT_PX = 18, BASE_REM_PX = 20;
   var MIN_SPAN_S = 600;   // a young session fills the chart from the left, not three minutes stretched across it
   var PRODUCT_COLOR = "rgba(235,240,255,0.55)", ALERT_COLOR = "#ff4d5e";

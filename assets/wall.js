@@ -1,37 +1,30 @@
-/* /wall in the browser: reads the page's configuration, opens the one websocket and routes what arrives.
+/* /wall in the browser, in the screens' shell (livewall-screen.js): what each kind of message does to the wall.
  *
  *   room / rotate: one WallStage shows one room; a rotation switches `data-room` every N seconds
  *   matrix:        one WallMatrix tile per room
  *
- * Frames are kept per room (the latest only) and applied at the next animation frame, so a burst of frames
- * costs one DOM pass. A one-second local tick refreshes clocks and data age; nothing here polls the server.
+ * Frames are kept per room (the latest only) and applied at the next animation frame (the shell's batch). The
+ * shell's one-second tick refreshes clocks and data age; nothing here polls the server.
  */
 (function () {
   "use strict";
-  var lw = window.livewall = window.livewall || {};
+  var lw = window.livewall;
   var MAX_MARKERS = 40;
 
-  function start(config, root) {
-    var lang = lw.resolveLang(config.lang);
-    root.classList.remove("lang-auto", "lang-zh", "lang-en");
-    root.classList.add("lang-" + lang);
-    document.documentElement.classList.add("lw-wall-page");
-    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-
-    var frames = {}, dirty = new Set(), scheduled = false;
+  lw.screen({start: "startWall", id: "wall", ready: ".lw-stage", page: "lw-wall-page", init: function (s) {
+    var config = s.config, root = s.root, lang = s.lang;
+    var frames = {};
     var stageChanges = {};       // room -> [{ts, kind: "product", label}] seen while this screen ran
     var onStage = {};            // room -> sku on stage in the latest frame
     var insights = {};
-    var banner = lw.dom.fields(root.querySelector(".lw-banner")).banner;
     var matrix = config.mode === "matrix";
     var view = matrix ? lw.WallMatrix(root, {lang: lang, rooms: config.rooms})
                       : lw.WallStage(root.querySelector(".lw-stage"), {lang: lang});
     var playlist = config.rooms ? config.rooms.slice() : [], current = -1;
-    var conn = null;
 
     var alerts = lw.Alerts(root, {
       lang: lang, rooms: config.rooms, user: config.user, audience: "wall",
-      now: function () { return conn ? conn.now() : Date.now() / 1000; },
+      now: s.now,
       onRoomAlerts: function (room, n, worst) { if (matrix) view.alerts(room, n, worst); },
       onChange: function () { if (!matrix && view.room()) mark(view.room()); }
     });
@@ -43,7 +36,7 @@
       }).slice(-MAX_MARKERS);
     }
 
-    function mark(room) { if (frames[room]) { dirty.add(room); schedule(); } }
+    function mark(room) { if (frames[room]) draw(room); }
 
     // product changes are not in the frame's history: note each one this screen sees happen
     function noteStage(fr) {
@@ -58,19 +51,13 @@
       }
     }
 
-    function flush() {
-      scheduled = false;
-      dirty.forEach(function (room) {
+    var draw = s.batch(function (rooms) {
+      rooms.forEach(function (room) {
         var fr = frames[room];
         if (matrix) view.render(fr);
         else if (room === view.room()) view.render(fr, markers(room));
       });
-      dirty.clear();
-    }
-
-    function schedule() {
-      if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
-    }
+    });
 
     // -- rotation -----------------------------------------------------------------------------------
     var rotation = root.querySelector(".lw-rotation");
@@ -116,55 +103,29 @@
       var room = fr.room, first = !frames[room];
       frames[room] = fr;
       noteStage(fr);
-      if (matrix) { dirty.add(room); schedule(); return; }
+      if (matrix) { draw(room); return; }
       addToPlaylist(room);
       if (current < 0 || (first && !frames[playlist[current]])) showRoom(playlist.indexOf(room));
-      else if (room === view.room()) { dirty.add(room); schedule(); }
+      else if (room === view.room()) draw(room);
     }
 
-    function onMessage(msg) {
-      switch (msg.kind) {
-        case "frame": onFrame(msg); break;
-        case "hello": if (!matrix) view.redraw(); break;
-        case "insight":
-          insights[msg.room] = msg;
-          if (!matrix && msg.room === view.room()) view.insight(msg);
-          break;
-        case "alerts": alerts.greeting(msg.alerts); break;
-        case "alert": alerts.change(msg.alert); break;
-      }
-    }
+    s.on("frame", onFrame);
+    s.on("hello", function () { if (!matrix) view.redraw(); });
+    s.on("insight", function (msg) {
+      insights[msg.room] = msg;
+      if (!matrix && msg.room === view.room()) view.insight(msg);
+    });
+    s.on("alerts", function (msg) { alerts.greeting(msg.alerts); });
+    s.on("alert", function (msg) { alerts.change(msg.alert); });
 
-    function onState(state) {
-      root.setAttribute("data-conn", state);
-      tick();
-    }
-
-    // -- the one-second tick: clocks, data age, the banner --------------------------------------------
+    // -- the one-second tick: the clock and data age ---------------------------------------------------
     var clock = lw.dom.fields(root.querySelector(".lw-header")).clock;
-    function tick() {
-      var now = conn ? conn.now() : Date.now() / 1000;
-      lw.dom.setText(clock, lw.timeOfDay(lang, now));
-      var state = conn ? conn.state : "connecting";
-      var age = view.tick(now, state === "open");
-      var text = lw.connText(lang, state) || (age ? lw.t(lang, "stale", {age: lw.age(lang, age)}) : "");
-      lw.dom.setText(banner, text);
-      root.classList.toggle("has-banner", !!text);
-    }
-
-    conn = lw.connect({rooms: config.rooms, onMessage: onMessage, onState: onState});
-    setInterval(tick, 1000);
-  }
-
-  var started = false;
-  window.dash_clientside = window.dash_clientside || {};
-  window.dash_clientside.livewall = Object.assign(window.dash_clientside.livewall || {}, {
-    startWall: function (config) {
-      if (!started && config) {
-        started = true;
-        lw.dom.whenInDom("#wall .lw-stage", function () { start(config, document.getElementById("wall")); });
+    return {
+      rooms: config.rooms,
+      tick: function (now, state) {
+        lw.dom.setText(clock, lw.timeOfDay(lang, now));
+        return s.staleText(view.tick(now, state === "open"));
       }
-      return window.dash_clientside.no_update;
-    }
-  });
+    };
+  }});
 })();

@@ -1,53 +1,53 @@
-"""The wiring of each screen: one module per screen in this package, each with `register(app)`.
+"""The screens' clientside callbacks: each page's one live piece, the start of its JavaScript (assets/).
 
-Modules are found, not listed, so a new screen is one new file.
+A screen's page (pages/) carries its configuration in a dcc.Store; once the layout is in the DOM, Dash calls
+the screen's start function (window.dash_clientside.livewall.<start>) with it, and from then on everything
+live happens in the browser: one websocket, frames applied in place.
+
+The scripts load in the order of SCRIPTS, not Dash's alphabetical one: each file may use what the files above
+it define, at load time (livewall-i18n.js sets up the `window.livewall` namespace that all others extend).
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from dash import Dash, get_app, html, register_page
+from pathlib import Path
 
-from feeds.schema import ROOM_RE  # noqa: F401 - the screens' check of a room name, with the events' own rule
+from dash import ClientsideFunction, Dash, Input, Output
 
-SCREENS = (  # (path, zh, en) for the home page
-    ("/wall", "大屏 · 轮播全部直播间", "Wall · every room in rotation"),
-    ("/wall?mode=matrix", "大屏 · 矩阵", "Wall · matrix of rooms"),
-    ("/assistant/douyin-01", "助播平板 · 一个直播间（换成你的直播间名）", "Assistant's tablet · one room (use your room's name)"),
-    ("/manager", "经理看板 · 全部直播间、审批、复盘", "Manager · every room, approvals, reviews"),
-    ("/api/rooms", "接口 · 全部直播间", "API · every room"),
+from components import assistant_layout, manager_layout, wall_layout
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SCRIPTS = (
+    # shared by every screen
+    "livewall-i18n.js", "livewall-format.js", "livewall-dom.js", "livewall-user.js", "livewall-socket.js",
+    "livewall-bars.js", "livewall-alerts.js", "livewall-screen.js",
+    # /wall
+    "wall-trend.js", "wall-stage.js", "wall-matrix.js", "wall.js",
+    # /assistant/<room>
+    "assistant.js",
+    # /manager
+    "manager-rooms.js", "manager-detail.js", "manager-timeline.js", "manager-review.js", "manager-suggestions.js",
+    "manager-alerts.js", "manager-links.js", "manager.js",
+)
+STARTS = (  # (the start function in assets/, the layout module holding the page's CONFIG_ID and BOOT_ID)
+    ("startWall", wall_layout),
+    ("startAssistant", assistant_layout),
+    ("startManager", manager_layout),
 )
 
 
-def one(value):
-    """A query parameter given twice arrives as a list; the last one wins, as in most web servers."""
-    return value[-1] if isinstance(value, list) else value
-
-
-def lang_of(value) -> str | None:
-    """`zh` or `en` from ?lang=, else None: the browser's language decides."""
-    lang = (value or "").lower()[:2] if isinstance(value, str) else ""
-    return lang if lang in ("zh", "en") else None
-
-
-def user() -> dict | None:
-    """Who is opening the page (the signed-in identity the middleware resolved), for the page config: the
-    screen shows the name and offers only what the role may do. None outside a request (a config in a test)."""
-    try:
-        who = getattr(get_app().backend.request_adapter().context, "identity", None)
-    except RuntimeError:
-        return None
-    if who is None:
-        return None
-    return {"name": who.name, "role": who.role, "rooms": sorted(who.rooms) if who.rooms is not None else None}
-
-
-def home() -> html.Div:
-    links = [html.Li([html.A(path, href=path), html.Span(f" {zh} / {en}")]) for path, zh, en in SCREENS]
-    return html.Div([html.H1("livewall"), html.Ul(links)], className="lw-home")
+def scripts(app: Dash) -> list[str]:
+    """SCRIPTS' URLs, each with its modification time, as Dash marks its own assets: a changed file is fetched
+    again, not taken from a browser's cache."""
+    unlisted = sorted({p.name for p in ASSETS.glob("*.js")} - set(SCRIPTS))
+    if unlisted:
+        raise RuntimeError(f"assets {unlisted} are not in callbacks.SCRIPTS: add each where it loads")
+    return [f"{app.get_asset_url(name)}?m={int((ASSETS / name).stat().st_mtime)}" for name in SCRIPTS]
 
 
 def register(app: Dash) -> None:
-    register_page("home", path="/", title="livewall", layout=home)
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-        importlib.import_module(f"{__name__}.{module}").register(app)
+    # Dash would load every .js in assets/ by name; these load as external scripts instead, in SCRIPTS' order.
+    app.config.assets_ignore = r"\.js$"
+    app.config.external_scripts = [*app.config.external_scripts, *scripts(app)]
+    for start, layout in STARTS:
+        app.clientside_callback(ClientsideFunction("livewall", start), Output(layout.BOOT_ID, "children"),
+                                Input(layout.CONFIG_ID, "data"))

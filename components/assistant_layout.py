@@ -11,37 +11,13 @@ from dash import dcc, html
 
 from components.alerts import Banner, ToastArea
 from components.header import Field, Freshness
-from components.i18n import T, add_text
+from components.i18n import T
 from components.tiles import EMPTY, Metric
 
 CONFIG_ID = "assistant-config"
 BOOT_ID = "assistant-boot"    # the output of the clientside start (Dash runs callbacks of new content by their outputs)
 RERUN_ROWS = 3
 COMMENT_ROWS = 8              # the browser fills at most this many; CSS hides what does not fit
-
-add_text({
-    "as_screen": ("场控助播", "Assistant"),
-    "as_waiting": ("还没有收到这个直播间的数据，开播后自动显示", "No data from this room yet; it shows as soon as the session starts"),
-    "as_price": ("售价", "Price"),
-    "as_stage_for": ("已讲解", "On stage for"),
-    "as_sold_units": ("已售件数", "Units sold"),
-    "as_product_gmv": ("本品成交", "Its GMV"),
-    "as_product_cvr": ("本品转化率", "Its conversion"),
-    "as_clickers": (" 人点击 → ", " clicked → "),
-    "as_buyers": (" 人买", " bought"),
-    "as_stock_low": ("库存告急", "Low stock"),
-    "as_stock_out": ("已售罄 · 请换品或补库存", "Sold out · switch or restock"),
-    "as_stock_over": ("超卖 · 请立即下架", "Oversold · take it off now"),
-    "as_stock_unknown": ("库存未上报", "Stock not reported"),
-    "as_room_cvr": ("全场转化率", "Room conversion"),
-    "as_of": (" / ", " of "),
-    "as_needs_action": ("需要处理", "Needs action"),
-    "as_invalid_title": ("直播间名称无效", "Invalid room name"),
-    "as_invalid_rule": ("直播间名称为 1–64 个字母、数字或 _ . : - 字符。",
-                        "A room name is 1–64 letters, digits or _ . : - characters."),
-    "as_invalid_hint": ("请检查链接，例如 /assistant/douyin-01", "Check the link, e.g. /assistant/douyin-01"),
-    "as_home": ("返回 livewall 首页", "Back to livewall"),
-})
 
 
 def Fact(label: str, value, className: str = "") -> html.Div:

@@ -1,8 +1,8 @@
-"""Static labels in Chinese and English.
+"""Every label Python writes, in Chinese and English: the screens', the sign-in page's and the home page's.
 
-Both languages are rendered and CSS shows one (`lang-zh` / `lang-en` on the screen's root), so `?lang=` or the
-browser's language picks it on the client without another round trip. Phrases built at run time (data age,
-reconnecting, toasts) live in assets/livewall-i18n.js.
+On the screens both languages are rendered and CSS shows one (`lang-zh` / `lang-en` on the screen's root), so
+`?lang=` or the browser's language picks it on the client without another round trip. Phrases built at run time
+in the browser (data age, reconnecting, toasts) live in assets/livewall-i18n.js, the JavaScript's one source.
 """
 from __future__ import annotations
 
@@ -101,15 +101,145 @@ TEXT: dict[str, tuple[str, str]] = {
     "alerts": ("告警", "Alerts"),
     "all_clear": ("一切正常", "All clear"),
     "comments": ("评论", "Comments"),
+    # the assistant's tablet (components/assistant_layout.py)
+    "as_screen": ("场控助播", "Assistant"),
+    "as_waiting": ("还没有收到这个直播间的数据，开播后自动显示", "No data from this room yet; it shows as soon as the session starts"),
+    "as_price": ("售价", "Price"),
+    "as_stage_for": ("已讲解", "On stage for"),
+    "as_sold_units": ("已售件数", "Units sold"),
+    "as_product_gmv": ("本品成交", "Its GMV"),
+    "as_product_cvr": ("本品转化率", "Its conversion"),
+    "as_clickers": (" 人点击 → ", " clicked → "),
+    "as_buyers": (" 人买", " bought"),
+    "as_stock_low": ("库存告急", "Low stock"),
+    "as_stock_out": ("已售罄 · 请换品或补库存", "Sold out · switch or restock"),
+    "as_stock_over": ("超卖 · 请立即下架", "Oversold · take it off now"),
+    "as_stock_unknown": ("库存未上报", "Stock not reported"),
+    "as_room_cvr": ("全场转化率", "Room conversion"),
+    "as_of": (" / ", " of "),
+    "as_needs_action": ("需要处理", "Needs action"),
+    "as_invalid_title": ("直播间名称无效", "Invalid room name"),
+    "as_invalid_rule": ("直播间名称为 1–64 个字母、数字或 _ . : - 字符。",
+                        "A room name is 1–64 letters, digits or _ . : - characters."),
+    "as_invalid_hint": ("请检查链接，例如 /assistant/douyin-01", "Check the link, e.g. /assistant/douyin-01"),
+    "as_home": ("返回 livewall 首页", "Back to livewall"),
+    # the manager (components/manager_layout.py)
+    "m_title": ("经理看板", "Manager"),
+    "m_sign_out": ("退出", "Sign out"),
+    "m_rooms": ("直播间", "Rooms"),
+    "m_live_rooms": ("场直播中", "live"),
+    "m_total_gmv": ("总成交", "Total GMV"),
+    "m_firing": ("告警中", "Firing alerts"),
+    "m_to_approve": ("待审批", "To approve"),
+    "m_room": ("直播间", "Room"),
+    "m_state": ("状态", "State"),
+    "m_gmv": ("成交金额", "GMV"),
+    "m_online": ("在线", "Online"),
+    "m_viewers": ("观看人数", "Viewers"),
+    "m_orders": ("订单 / 已支付", "Orders / paid"),
+    "m_cvr": ("点击成交转化", "Click→pay CVR"),
+    "m_roi": ("ROI / 付费ROI", "ROI / paid ROI"),
+    "m_spend": ("投流消耗", "Ad spend"),
+    "m_bounce": ("2秒跳出*", "2-s bounce*"),
+    "m_alerts": ("告警", "Alerts"),
+    "m_bounce_note": ("* 2秒跳出率为 livewall 自有指标（平台只对短视频公布2秒跳出）",
+                      "* The 2-s bounce rate is livewall's own measure (platforms publish it for short videos only)"),
+    "m_no_rooms": ("还没有直播间的数据", "No room has sent data yet"),
+    "m_open_hint": ("点击直播间查看详情", "Click a room for its details"),
+    "m_back": ("← 全部直播间", "← All rooms"),
+    "m_open_wall": ("在大屏打开 ↗", "Open on the wall ↗"),
+    "m_products": ("商品（按成交排序）", "Products (by GMV)"),
+    "m_price": ("价格", "Price"),
+    "m_views": ("曝光", "Views"),
+    "m_clicks": ("点击", "Clicks"),
+    "m_ctr": ("点击率", "CTR"),
+    "m_units": ("件数", "Units"),
+    "m_stock": ("库存", "Stock"),
+    "m_cvr_short": ("转化率", "CVR"),
+    "m_ctr_sub": ("商品点击率", "product CTR"),
+    "m_bounce_own": ("livewall 自有指标", "livewall's own metric"),
+    "m_review_products": ("商品明细", "Products"),
+    "m_net": ("净成交", "net"),
+    "m_refunds": ("退款", "refunds"),
+    "m_ad_spend_label": ("投流消耗", "Ad spend"),
+    "m_roi_label": ("ROI", "ROI"),
+    "m_target": ("目标", "target"),
+    "m_paid_roi_label": ("付费 ROI", "Paid ROI"),
+    "m_paid_gmv": ("付费成交", "paid GMV"),
+    "m_cvr_label": ("点击成交转化率", "Click-to-pay CVR"),
+    "m_suggestions": ("投流建议", "Ad-spend suggestions"),
+    "m_no_suggestions": ("暂无待审批的建议", "Nothing to approve"),
+    "m_holds": ("观察中的计划", "Campaigns on hold"),
+    "m_alert_list": ("告警列表", "Alerts"),
+    "m_no_alerts": ("一切正常", "All clear"),
+    "m_sessions": ("场次与复盘", "Sessions & review"),
+    "m_no_sessions": ("暂无场次", "No sessions yet"),
+    "m_review": ("复盘", "Review"),
+    "m_p_gmv": ("成交金额", "GMV"),
+    "m_p_refund": ("退款金额", "Refunds"),
+    "m_p_net": ("净成交", "Net GMV"),
+    "m_p_cogs": ("商品成本", "Cost of goods"),
+    "m_p_spend": ("投流消耗", "Ad spend"),
+    "m_p_profit": ("毛利", "Gross profit"),
+    "m_p_roi": ("ROI", "ROI"),
+    "m_timeline": ("每分钟成交与在线", "GMV and online per minute"),
+    "m_key_gmv": ("成交", "GMV"),
+    "m_key_online": ("在线", "Online"),
+    "m_key_alert": ("告警", "Alert"),
+    "m_cost": ("成本", "Cost"),
+    "m_margin": ("毛利", "Margin"),
+    "m_only_room": ("只看本直播间", "This room only"),
+    # the link manager (share links and device links)
+    "m_share": ("分享链接", "Share links"),
+    "m_links_title": ("分享链接与设备链接", "Share links and device links"),
+    "m_links_hint": ("只读：打开链接的人能看指定画面和直播间，不能审批、确认或修改任何东西。",
+                     "Read-only: whoever opens a link sees its screen and rooms, and can approve, acknowledge or "
+                     "change nothing."),
+    "m_link_label": ("名称（设备或收件人）", "Label (the device or person)"),
+    "m_link_kind": ("类型", "Kind"),
+    "m_link_screen": ("画面", "Screen"),
+    "m_link_rooms": ("直播间（空 = 画面所示 / 全部）", "Rooms (empty: the screen's, or every room)"),
+    "m_link_expiry": ("有效期", "Expires"),
+    "m_link_create": ("生成链接", "Create link"),
+    "m_link_copy": ("复制", "Copy"),
+    "m_link_once": ("链接只显示这一次，请现在复制。", "The link is shown this once: copy it now."),
+    "m_live_links": ("有效的链接", "Live links"),
+    "m_no_links": ("暂无有效链接", "No live links"),
+    "m_link_by": ("创建人", "Made by"),
+    "m_link_revoke": ("撤销", "Revoke"),
+    "m_close": ("关闭", "Close"),
+    # the sign-in page (server/signin.py); a key from ?why= names its notice
+    "title_in": ("登录 livewall", "Sign in to livewall"),
+    "title_out": ("退出登录", "Sign out"),
+    "user": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "signed_out": ("已退出登录。", "You are signed out."),
+    "again": ("重新登录", "Sign in again"),
+    "wrong": ("用户名或密码不对", "Wrong user name or password"),
+    "busy": ("失败次数过多，请 {s} 秒后再试", "Too many failed attempts: try again in {s} s"),
+    "link-expired": ("这个分享链接已过期。请登录，或向经理要一个新链接。",
+                     "This share link has expired. Sign in, or ask a manager for a new link."),
+    "link-revoked": ("这个分享链接已被撤销。请登录，或向经理要一个新链接。",
+                     "This share link has been revoked. Sign in, or ask a manager for a new link."),
+    "link-invalid": ("这个分享链接无效。请登录，或向经理要一个新链接。",
+                     "This share link is not valid. Sign in, or ask a manager for a new link."),
+    "once-used": ("这个一次性登录链接已用过或已过期：请用密码登录，或重启 livewall 获取新链接。",
+                  "This one-time sign-in link was used or has expired: sign in with a password, or restart "
+                  "livewall for a new link."),
+    # the home page (pages/__init__.py)
+    "home_wall": ("大屏 · 轮播全部直播间", "Wall · every room in rotation"),
+    "home_matrix": ("大屏 · 矩阵", "Wall · matrix of rooms"),
+    "home_assistant": ("助播平板 · 一个直播间（换成你的直播间名）", "Assistant's tablet · one room (use your room's name)"),
+    "home_manager": ("经理看板 · 全部直播间、审批、复盘", "Manager · every room, approvals, reviews"),
+    "home_api": ("接口 · 全部直播间", "API · every room"),
 }
 
 
-def add_text(entries: dict[str, tuple[str, str]]) -> None:
-    """A screen's own labels, added by its component module; a key may mean one thing only."""
-    clash = sorted(k for k in entries if k in TEXT and TEXT[k] != entries[k])
-    if clash:
-        raise ValueError(f"labels defined twice with different texts: {clash}")
-    TEXT.update(entries)
+def text(key: str, lang: str) -> str:
+    """A label in one language, for a page built as a string (the sign-in page)."""
+    return TEXT[key][0 if lang == "zh" else 1]
 
 
 def T(key: str) -> list:

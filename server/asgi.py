@@ -13,6 +13,7 @@ import uvicorn
 from dash import Dash
 
 import callbacks
+import pages
 from feeds import ingest
 from server import alert_actions, api, guard, push, share_routes, signin, suggestion_actions
 from settings import LOOPBACK_HOSTS
@@ -35,6 +36,7 @@ def build(redis_url: str, ingest_token: str | None = None,
     share_routes.add_routes(app.server, r)
     api.add_routes(app.server, r, parts_status)
     push.add_routes(app.server, redis_url, r)
+    pages.register()
     callbacks.register(app)
     # Screens get their data from the /ws hub, one socket per page. Dash's renderer would open a second one
     # (to /_dash-ws-callback, through a SharedWorker) that nothing uses, whenever the backend can serve it.

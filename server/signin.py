@@ -15,6 +15,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from components.i18n import TEXT, text
 from server import auth, links, users
 from server.guard import json_error
 from settings import (LOGIN_MAX_FAILURES_PER_ADDRESS, LOGIN_MAX_FAILURES_PER_USER, LOGIN_WINDOW_S,
@@ -118,51 +119,24 @@ def _lang(request: Request) -> str:
     return "zh" if asked.startswith("zh") else "en"
 
 
-TEXT = {
-    "title_in": ("登录 livewall", "Sign in to livewall"),
-    "title_out": ("退出登录", "Sign out"),
-    "user": ("用户名", "User name"),
-    "password": ("密码", "Password"),
-    "sign_in": ("登录", "Sign in"),
-    "sign_out": ("退出", "Sign out"),
-    "signed_out": ("已退出登录。", "You are signed out."),
-    "again": ("重新登录", "Sign in again"),
-    "wrong": ("用户名或密码不对", "Wrong user name or password"),
-    "busy": ("失败次数过多，请 {s} 秒后再试", "Too many failed attempts: try again in {s} s"),
-    "link-expired": ("这个分享链接已过期。请登录，或向经理要一个新链接。",
-                     "This share link has expired. Sign in, or ask a manager for a new link."),
-    "link-revoked": ("这个分享链接已被撤销。请登录，或向经理要一个新链接。",
-                     "This share link has been revoked. Sign in, or ask a manager for a new link."),
-    "link-invalid": ("这个分享链接无效。请登录，或向经理要一个新链接。",
-                     "This share link is not valid. Sign in, or ask a manager for a new link."),
-    "once-used": ("这个一次性登录链接已用过或已过期：请用密码登录，或重启 livewall 获取新链接。",
-                  "This one-time sign-in link was used or has expired: sign in with a password, or restart "
-                  "livewall for a new link."),
-}
-
-
-def _t(key: str, lang: str) -> str:
-    return TEXT[key][0 if lang == "zh" else 1]
-
-
 def page(lang: str, which: str, why: str | None) -> str:
-    notice = f'<p class="lw-auth-notice">{_t(why, lang)}</p>' if why in TEXT and why.startswith(("link", "once")) \
-        else ""
+    notice = f'<p class="lw-auth-notice">{text(why, lang)}</p>' \
+        if why in TEXT and why.startswith(("link", "once")) else ""
     if which == "in":
         body = f"""{notice}
 <form id="f" autocomplete="on">
-  <label>{_t("user", lang)}<input name="user" autocomplete="username" required autofocus></label>
-  <label>{_t("password", lang)}<input name="password" type="password" autocomplete="current-password" required></label>
-  <button type="submit">{_t("sign_in", lang)}</button>
+  <label>{text("user", lang)}<input name="user" autocomplete="username" required autofocus></label>
+  <label>{text("password", lang)}<input name="password" type="password" autocomplete="current-password" required></label>
+  <button type="submit">{text("sign_in", lang)}</button>
   <p class="lw-auth-error" id="err" role="alert"></p>
 </form>"""
-        script = SIGN_IN_JS.replace("WRONG", orjson.dumps(_t("wrong", lang)).decode()) \
-                           .replace("BUSY", orjson.dumps(_t("busy", lang)).decode())
+        script = SIGN_IN_JS.replace("WRONG", orjson.dumps(text("wrong", lang)).decode()) \
+                           .replace("BUSY", orjson.dumps(text("busy", lang)).decode())
     else:
-        body = f"""<form id="f"><button type="submit">{_t("sign_out", lang)}</button></form>
-<p id="done" hidden>{_t("signed_out", lang)} <a href="/login?lang={lang}">{_t("again", lang)}</a></p>"""
+        body = f"""<form id="f"><button type="submit">{text("sign_out", lang)}</button></form>
+<p id="done" hidden>{text("signed_out", lang)} <a href="/login?lang={lang}">{text("again", lang)}</a></p>"""
         script = SIGN_OUT_JS
-    title = _t("title_in" if which == "in" else "title_out", lang)
+    title = text("title_in" if which == "in" else "title_out", lang)
     return f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}" class="lw-manager-page"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>

@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import wait_until
 
-pytestmark = pytest.mark.skipif(not (Path(__file__).parent.parent / "callbacks" / "wall.py").exists(),
-                                reason="the wall (callbacks/wall.py) is not built yet")
+pytestmark = pytest.mark.skipif(not (Path(__file__).parent.parent / "pages" / "wall.py").exists(),
+                                reason="the wall (pages/wall.py) is not built yet")
 
 _ids = itertools.count()
 

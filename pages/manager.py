@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 
-from dash import ClientsideFunction, Dash, Input, Output, register_page
+from dash import register_page
 
-from callbacks import ROOM_RE, lang_of, one, user
-from components.manager_layout import BOOT_ID, CONFIG_ID, ManagerPage
+from pages import ROOM_RE, lang_of, one, page_config
+from components.manager_layout import ManagerPage
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_.:@~-]{1,200}\Z")
 
@@ -32,10 +32,8 @@ def manager_config(room=None, session=None, lang=None, **_other) -> dict:
 
 
 def layout(**query):
-    return ManagerPage({**manager_config(**query), "user": user()})
+    return ManagerPage(page_config(manager_config(**query)))
 
 
-def register(app: Dash) -> None:
+def register() -> None:
     register_page("manager", path="/manager", title="livewall · manager", layout=layout)
-    app.clientside_callback(ClientsideFunction("livewall", "startManager"), Output(BOOT_ID, "children"),
-                            Input(CONFIG_ID, "data"))

@@ -1,4 +1,4 @@
-"""/assistant/<room>, the streamer assistant's tablet: the URL to a configuration, the page, the clientside start.
+"""/assistant/<room>, the streamer assistant's tablet: the URL to a configuration and the page.
 
     /assistant/douyin-01            the room's tablet, in the browser's language
     ?lang=zh|en                     the language
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from dash import ClientsideFunction, Dash, Input, Output, register_page
+from dash import register_page
 
-from callbacks import ROOM_RE, lang_of, one, user
-from components.assistant_layout import BOOT_ID, CONFIG_ID, AssistantPage, InvalidRoomPage
+from pages import ROOM_RE, lang_of, one, page_config
+from components.assistant_layout import AssistantPage, InvalidRoomPage
 
 def assistant_config(room=None, lang=None, sound=None, **_other) -> dict | None:
     """The page's configuration, or None when `room` is not a valid room name."""
@@ -39,7 +39,7 @@ def layout(room=None, **query):
     config = assistant_config(room=_room(room), **query)
     if config is None:
         return InvalidRoomPage(_room(room)[:200], lang_of(one(query.get("lang"))))
-    return AssistantPage({**config, "user": user()})
+    return AssistantPage(page_config(config))
 
 
 def title(room=None, **_other) -> str:
@@ -48,8 +48,5 @@ def title(room=None, **_other) -> str:
     return f"livewall · {room}" if ROOM_RE.match(room) else "livewall · assistant"
 
 
-def register(app: Dash) -> None:
+def register() -> None:
     register_page("assistant", path_template="/assistant/<room>", title=title, layout=layout)
-    # the page's one live piece: start the socket and the frame handlers once the layout is in the DOM
-    app.clientside_callback(ClientsideFunction("livewall", "startAssistant"), Output(BOOT_ID, "children"),
-                            Input(CONFIG_ID, "data"))

@@ -1,4 +1,4 @@
-"""/wall, the control-room big screen: URL parameters to a configuration, the page, and the clientside start.
+"""/wall, the control-room big screen: URL parameters to a configuration and the page.
 
     /wall?room=x                  one room, pinned
     /wall?rooms=a,b,c&rotate=15   a playlist: one room at a time, switching every 15 s
@@ -11,10 +11,10 @@ Everything live happens in the browser (assets/wall*.js): one websocket, frames 
 """
 from __future__ import annotations
 
-from dash import ClientsideFunction, Dash, Input, Output, register_page
+from dash import register_page
 
-from callbacks import ROOM_RE, lang_of, one, user
-from components.wall_layout import BOOT_ID, CONFIG_ID, WallPage
+from pages import ROOM_RE, lang_of, one, page_config
+from components.wall_layout import WallPage
 
 DEFAULT_ROTATE_S = 20.0
 MIN_ROTATE_S = 2.0
@@ -50,11 +50,8 @@ def wall_config(room=None, rooms=None, rotate=None, mode=None, lang=None, **_oth
 
 
 def layout(**query):
-    return WallPage({**wall_config(**query), "user": user()})
+    return WallPage(page_config(wall_config(**query)))
 
 
-def register(app: Dash) -> None:
+def register() -> None:
     register_page("wall", path="/wall", title="livewall · wall", layout=layout)
-    # the page's one live piece: start the socket and the frame handlers once the layout is in the DOM
-    app.clientside_callback(ClientsideFunction("livewall", "startWall"), Output(BOOT_ID, "children"),
-                            Input(CONFIG_ID, "data"))
