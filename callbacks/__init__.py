@@ -1,6 +1,6 @@
 """The screens' clientside callbacks: each page's one live piece, the start of its JavaScript (assets/).
 
-A screen's page (pages/) carries its configuration in a dcc.Store; once the layout is in the DOM, Dash calls
+A screen's page (server/pages/) carries its configuration in a dcc.Store; once the layout is in the DOM, Dash calls
 the screen's start function (window.dash_clientside.livewall.<start>) with it, and from then on everything
 live happens in the browser: one websocket, frames applied in place.
 

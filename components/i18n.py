@@ -228,7 +228,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "once-used": ("这个一次性登录链接已用过或已过期：请用密码登录，或重启 livewall 获取新链接。",
                   "This one-time sign-in link was used or has expired: sign in with a password, or restart "
                   "livewall for a new link."),
-    # the home page (pages/__init__.py)
+    # the home page (server/pages/__init__.py)
     "home_wall": ("大屏 · 轮播全部直播间", "Wall · every room in rotation"),
     "home_matrix": ("大屏 · 矩阵", "Wall · matrix of rooms"),
     "home_assistant": ("助播平板 · 一个直播间（换成你的直播间名）", "Assistant's tablet · one room (use your room's name)"),

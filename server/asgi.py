@@ -13,7 +13,7 @@ import uvicorn
 from dash import Dash
 
 import callbacks
-import pages
+from server import pages
 from feeds import ingest
 from server import alert_actions, api, guard, push, share_routes, signin, suggestion_actions
 from settings import LOOPBACK_HOSTS

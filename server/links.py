@@ -27,7 +27,7 @@ from store import keys
 LINK_COOKIE = "lw_link"
 KINDS = ("share", "device")
 SCREEN_PATHS = ("/wall", "/manager")   # and /assistant/<room>
-# the query parameters a screen understands (pages/): anything else is dropped from a link's screen
+# the query parameters a screen understands (server/pages/): anything else is dropped from a link's screen
 SCREEN_PARAMS = {"/wall": ("room", "rooms", "rotate", "mode", "lang"), "/manager": ("room", "session", "lang"),
                  "/assistant": ("lang",)}
 

@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import wait_until
 
-pytestmark = pytest.mark.skipif(not (Path(__file__).parent.parent / "pages" / "wall.py").exists(),
-                                reason="the wall (pages/wall.py) is not built yet")
+pytestmark = pytest.mark.skipif(not (Path(__file__).parent.parent / "server" / "pages" / "wall.py").exists(),
+                                reason="the wall (server/pages/wall.py) is not built yet")
 
 _ids = itertools.count()
 

@@ -325,7 +325,7 @@ def test_a_long_price_shrinks_to_fit_its_box(system, browser):
 
 
 def test_the_url_to_a_configuration():
-    from pages.assistant import assistant_config
+    from server.pages.assistant import assistant_config
     assert assistant_config(room="douyin-01") == {"room": "douyin-01", "lang": None, "sound": False}
     assert assistant_config(room="a:b.c_d-1", lang=["zh", "en"], screen="tablet 2", sound="1") == {
         "room": "a:b.c_d-1", "lang": "en", "sound": True}, "?screen= names no one any more"

@@ -1,6 +1,6 @@
 """The class names assets/*.js looks elements up by (querySelector, closest, the shell's `ready`) are the
 coupling between the scripts and the Python that builds the page: this lists them, from the scripts
-themselves, and checks that each is written somewhere, by a component (components/, pages/) or by a script
+themselves, and checks that each is written somewhere, by a component (components/, server/pages/) or by a script
 that builds the element. A renamed class on one side only fails here, not silently on a screen."""
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def written(name: str) -> bool:
     """`name` whole between quotes or spaces, or an f-string that builds it (f"lw-ticker-{key}")."""
     built = [re.escape(name[:i + 1]) + r"\{" for i, c in enumerate(name) if c == "-" and i > 2]
     pattern = re.compile("|".join([rf"""["' ]{re.escape(name)}["' ]""", *built]))
-    sources = [*(ROOT / "components").glob("*.py"), *(ROOT / "pages").glob("*.py"), *(ROOT / "assets").glob("*.js")]
+    sources = [*(ROOT / "components").glob("*.py"), *(ROOT / "server" / "pages").glob("*.py"),
+               *(ROOT / "assets").glob("*.js")]
     return any(pattern.search(p.read_text(encoding="utf-8")) for p in sources)
 
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from dash import register_page
 
-from pages import ROOM_RE, lang_of, one, page_config
+from server.pages import ROOM_RE, lang_of, one, page_config
 from components.assistant_layout import AssistantPage, InvalidRoomPage
 
 def assistant_config(room=None, lang=None, sound=None, **_other) -> dict | None:

@@ -15,7 +15,7 @@ import re
 
 from dash import register_page
 
-from pages import ROOM_RE, lang_of, one, page_config
+from server.pages import ROOM_RE, lang_of, one, page_config
 from components.manager_layout import ManagerPage
 
 SESSION_RE = re.compile(r"^[A-Za-z0-9_.:@~-]{1,200}\Z")

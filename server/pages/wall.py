@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dash import register_page
 
-from pages import ROOM_RE, lang_of, one, page_config
+from server.pages import ROOM_RE, lang_of, one, page_config
 from components.wall_layout import WallPage
 
 DEFAULT_ROTATE_S = 20.0
