@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from feeds.jsonscan import NotAnArray, array_items
 from feeds.schema import MAX_NESTING, Invalid, Malformed, judge_raw
-from server.api import unavailable
+from server import web
 from server.guard import identity
 from settings import MAX_BODY_BYTES, WEB_REDIS_TIMEOUT_S
 from store import keys
@@ -159,10 +159,6 @@ def _within(rooms: frozenset[str], good: list[Judged], rejected: list[dict]) -> 
     return kept, sorted(rejected, key=lambda r: r["index"])
 
 
-def _error(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status)
-
-
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -189,7 +185,7 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
     async def post_events(request: Request):
         who = identity(request)
         if not may_ingest(who, token):
-            return _error(401 if who is None else 403,
+            return web.error(401 if who is None else 403,
                           "missing or wrong ingest token (Authorization: Bearer <token>)")
         try:
             body = await _read_body(request)
@@ -198,7 +194,7 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
             good, rejected = await run_in_threadpool(judge_body, body,
                                                      "ndjson" in request.headers.get("content-type", ""))
         except BodyError as e:
-            return _error(e.status, e.reason)
+            return web.error(e.status, e.reason)
         if who is not None and who.rooms is not None and "ingest" in who.scopes:
             good, rejected = _within(who.rooms, good, rejected)
         try:
@@ -206,7 +202,7 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
         except (redis.RedisError, TimeoutError) as e:
             # Chunks stored before the error stay stored (each chunk is one atomic script): a resend of the
             # same events answers them as duplicates and stores the rest.
-            return unavailable(f"{e or 'no answer in time'}; some events may have been stored: send them "
+            return web.unavailable(f"{e or 'no answer in time'}; some events may have been stored: send them "
                                "again with the same ids")
         accepted = sum(flags)
         return JSONResponse({"accepted": accepted, "duplicates": len(flags) - accepted, "rejected": rejected})
