@@ -107,35 +107,31 @@ def _judge_each(items, in_array: bool = False) -> tuple[list[Judged], list[dict]
     return good, rejected
 
 
-def _script_args(events: list[Judged]) -> tuple[list[str], list]:
-    streams: dict[str, int] = {}
-    argv: list = []
-    for eid, room, raw in events:
-        slot = streams.setdefault(keys.events(room), len(streams) + 3)
-        argv += (eid, slot, raw)
-    return [keys.IDS, keys.ROOMS, *streams], argv
+def _chunks(events: list[Judged]):
+    """The script's (keys, args) for each chunk of events: the one shape both callers below send."""
+    for start in range(0, len(events), CHUNK):
+        streams: dict[str, int] = {}
+        argv: list = []
+        for eid, room, raw in events[start:start + CHUNK]:
+            slot = streams.setdefault(keys.events(room), len(streams) + 3)
+            argv += (eid, slot, raw)
+        yield [keys.IDS, keys.ROOMS, *streams], argv
 
 
 def store_sync(client, events: list[Judged]) -> list[bool]:
     """Store judged events; returns, per event, True if new and False if a duplicate."""
     script = client.register_script(STORE_LUA)
-    out: list[bool] = []
-    for start in range(0, len(events), CHUNK):
-        ks, argv = _script_args(events[start:start + CHUNK])
-        out += [bool(x) for x in script(keys=ks, args=argv)]
-    return out
+    return [bool(x) for ks, argv in _chunks(events) for x in script(keys=ks, args=argv)]
 
 
 async def store_async(client, events: list[Judged]) -> list[bool]:
-    """As store_sync; a chunk that takes longer than WEB_REDIS_TIMEOUT_S in all (reconnecting included)
-    raises TimeoutError, and may still be stored when a stalled Redis wakes up."""
+    """As store_sync, for the web process; a chunk that takes longer than WEB_REDIS_TIMEOUT_S in all
+    (reconnecting included) raises TimeoutError, and may still be stored when a stalled Redis wakes up."""
     script = client.register_script(STORE_LUA)
     out: list[bool] = []
-    for start in range(0, len(events), CHUNK):
-        ks, argv = _script_args(events[start:start + CHUNK])
+    for ks, argv in _chunks(events):
         async with asyncio.timeout(WEB_REDIS_TIMEOUT_S):
-            flags = await script(keys=ks, args=argv)
-        out += [bool(x) for x in flags]
+            out += [bool(x) for x in await script(keys=ks, args=argv)]
     return out
 
 
