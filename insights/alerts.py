@@ -107,6 +107,16 @@ def acknowledge(record: dict, by: str, at: float) -> dict:
             "acknowledged_by": by, "acknowledged_at": at, "updated": at}
 
 
+async def recent(r, room: str | None = None, limit: int = 200) -> list[dict]:
+    """Newest first (asyncio client): what the API lists and a screen gets on connect."""
+    index = keys.alerts_recent(room) if room else keys.ALERTS_RECENT
+    ids = await r.zrevrange(index, 0, limit - 1)
+    if not ids:
+        return []
+    blobs = await r.hmget(keys.ALERTS_BY_ID, ids)
+    return [orjson.loads(b) for b in blobs if b]
+
+
 async def find(r, alert_id: str) -> dict | None:
     """The stored record (asyncio client), or None."""
     blob = await r.hget(keys.ALERTS_BY_ID, alert_id)

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from feeds.schema import ROOM_RE
+from insights.alerts import recent as recent_alerts
 from insights.review import build_review
 from server import auth, web
 from server.guard import identity, need
@@ -187,12 +188,3 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
             return denied
         return web.error(404, f"no such endpoint: /api/{rest}")
 
-
-async def recent_alerts(r, room: str | None = None, limit: int = 200) -> list[dict]:
-    """Newest first, from the alert records the risk jobs keep (see insights/alerts.py)."""
-    index = keys.alerts_recent(room) if room else keys.ALERTS_RECENT
-    ids = await r.zrevrange(index, 0, limit - 1)
-    if not ids:
-        return []
-    blobs = await r.hmget(keys.ALERTS_BY_ID, ids)
-    return [orjson.loads(b) for b in blobs if b]

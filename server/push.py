@@ -22,8 +22,8 @@ import msgspec
 import redis
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+from insights.alerts import recent as recent_alerts
 from server import auth, links
-from server.api import recent_alerts
 from server.guard import identity
 from settings import HEALTH_TIMEOUT_S
 from store import keys, wire
