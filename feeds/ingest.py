@@ -14,7 +14,6 @@ import re
 import orjson
 import redis
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from feeds.jsonscan import NotAnArray, array_items
@@ -201,4 +200,4 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
             return web.unavailable(f"{e or 'no answer in time'}; some events may have been stored: send them "
                                "again with the same ids")
         accepted = sum(flags)
-        return JSONResponse({"accepted": accepted, "duplicates": len(flags) - accepted, "rejected": rejected})
+        return web.json({"accepted": accepted, "duplicates": len(flags) - accepted, "rejected": rejected})
