@@ -23,6 +23,7 @@ This module sits under store/ so that engine/, insights/ and server/ all use it 
 from __future__ import annotations
 
 import msgspec
+import orjson
 from msgspec import Struct
 
 RESYNC_REQUEST = "resync"   # what a screen sends to be greeted again
@@ -71,35 +72,36 @@ class Resync(_Message, tag="resync"):
     pass
 
 
-_encode = msgspec.json.Encoder().encode
+def encode(msg: _Message) -> bytes:
+    # orjson over the struct's fields: the bytes the dicts made before (orjson's float format too), and a
+    # frame costs no more than it did (msgspec's own encoder takes ~1.5x as long on a 15 KB frame)
+    return orjson.dumps({"kind": msg.__struct_config__.tag, **msgspec.structs.asdict(msg)})
+
+
 _frame = msgspec.json.Decoder(Frame).decode
 _notice = msgspec.json.Decoder(Insight | Alert).decode
 _list = msgspec.json.Decoder(list).decode
 
-SOURCE_DOWN = _encode(Source(ok=False)).decode()
-SOURCE_UP = _encode(Source(ok=True)).decode()
-RESYNC = _encode(Resync()).decode()
-
-
-def encode(msg: _Message) -> bytes:
-    return _encode(msg)
+SOURCE_DOWN = encode(Source(ok=False)).decode()
+SOURCE_UP = encode(Source(ok=True)).decode()
+RESYNC = encode(Resync()).decode()
 
 
 def hello(server_time: float) -> str:
-    return _encode(Hello(server_time)).decode()
+    return encode(Hello(server_time)).decode()
 
 
 def insight(room: str, suggestions: bytes | None, recommendations: bytes | None) -> bytes:
     """From the two lists as stored (keys.suggestions, keys.recommendations); None for one not written yet."""
-    return _encode(Insight(room, _list(suggestions or b"[]"), _list(recommendations or b"[]")))
+    return encode(Insight(room, _list(suggestions or b"[]"), _list(recommendations or b"[]")))
 
 
 def alerts(records: list[dict]) -> str:
-    return _encode(Alerts(records)).decode()
+    return encode(Alerts(records)).decode()
 
 
 def alert(record: dict) -> bytes:
-    return _encode(Alert(record))
+    return encode(Alert(record))
 
 
 def read_frame(blob: bytes | str) -> Frame:

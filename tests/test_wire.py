@@ -6,7 +6,7 @@ import pytest
 from store import wire
 
 FRAME = {"room": "r1", "platform": "douyin", "updated": 1765000000.25,
-         "metrics": {"gmv": 12.5, "online": 3, "ctr": None, "windows": {"60": {"gmv": 1.0}}, "room": "r1"},
+         "metrics": {"gmv": 12.5, "watch_seconds": 1e21, "online": 3, "ctr": None, "windows": {"60": {"gmv": 1.0}}, "room": "r1"},
          "products": [{"sku": "s1", "name": "名字 <b>\u202e", "on_stage": True}], "product_count": 7,
          "series": [{"minute": 1765000000.0, "gmv": 12.5}], "comments": [{"ts": 1.5, "user": "u", "text": "hi\n"}]}
 
