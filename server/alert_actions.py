@@ -19,10 +19,12 @@ def add_routes(server: FastAPI, r) -> None:
         if denied := need(request, "assistant"):
             return denied
         record = await alerts.find(r, alert_id)
-        # an alert's room never changes: checked once, it holds for the compare-and-set below
-        if record is not None and (denied := need(request, "assistant", record.get("room"))):
+        if record is None:
+            return web.error(404, f"unknown alert {alert_id!r}")
+        # an alert's room never changes: checked once, it holds for the compare-and-set that follows
+        if denied := need(request, "assistant", record.get("room")):
             return denied
-        new = record and await alerts.acknowledge_stored(r, alert_id, web.who_acted(request))
-        if new is None:
+        new = await alerts.acknowledge_stored(r, alert_id, web.who_acted(request))
+        if new is None:   # trimmed away meanwhile
             return web.error(404, f"unknown alert {alert_id!r}")
         return web.json({"alert": new})

@@ -132,7 +132,7 @@ class Hub:
         """An alert change or fresh insights: to the sockets that may read its room."""
         try:
             room = wire.notice_room(text)
-        except msgspec.ValidationError as e:   # a message declared nowhere (store/wire.py) goes to no one
+        except msgspec.DecodeError as e:   # not a message declared in store/wire.py: it goes to no one
             log.warning("notice dropped: %s", e)
             return
         for c in self.clients:
