@@ -24,7 +24,7 @@ import redis
 from engine.room import ApplyFailed, Room, rebuild
 from feeds.schema import Invalid, admissible
 from settings import FRAME_HZ, parser, require_redis_url
-from store import deadletters, keys
+from store import deadletters, keys, wire
 from store.connect import by_stream, raw_stream_reads, sync_client
 from store.parts import gc_keeper, stop_on_signals
 
@@ -335,19 +335,12 @@ def _write_snapshot(pipe, room: Room, wall: float) -> None:
     metrics["platform"] = room.platform
     products = s.product_rows()
     series = s.series()
-    frame = {
-        "kind": "frame",
-        "room": room.name,
-        "platform": room.platform,
-        "updated": wall,
-        "metrics": metrics,
-        # the leaders, and whatever is on stage even before it sells
-        "products": products[:FRAME_PRODUCTS] + [p for p in products[FRAME_PRODUCTS:] if p["on_stage"]],
-        "product_count": len(products),
-        "series": series[-FRAME_MINUTES:],
-        "comments": [{"ts": ts, "user": u, "text": t} for ts, u, t in sorted(s.recent_comments)[-10:]],
-    }
-    blob = orjson.dumps(frame)
+    # the leaders, and whatever is on stage even before it sells
+    shown = products[:FRAME_PRODUCTS] + [p for p in products[FRAME_PRODUCTS:] if p["on_stage"]]
+    comments = [{"ts": ts, "user": u, "text": t} for ts, u, t in sorted(s.recent_comments)[-10:]]
+    blob = wire.encode(wire.Frame(room=room.name, platform=room.platform, updated=wall, metrics=metrics,
+                                  products=shown, product_count=len(products), series=series[-FRAME_MINUTES:],
+                                  comments=comments))
     pipe.set(keys.snapshot(room.name), blob)
     pipe.set(keys.products(room.name), orjson.dumps(products))
     pipe.set(keys.series(room.name), orjson.dumps(series))

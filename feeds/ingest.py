@@ -14,12 +14,11 @@ import re
 import orjson
 import redis
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from feeds.jsonscan import NotAnArray, array_items
 from feeds.schema import MAX_NESTING, Invalid, Malformed, judge_raw
-from server.api import unavailable
+from server import web
 from server.guard import identity
 from settings import MAX_BODY_BYTES, WEB_REDIS_TIMEOUT_S
 from store import keys
@@ -107,35 +106,31 @@ def _judge_each(items, in_array: bool = False) -> tuple[list[Judged], list[dict]
     return good, rejected
 
 
-def _script_args(events: list[Judged]) -> tuple[list[str], list]:
-    streams: dict[str, int] = {}
-    argv: list = []
-    for eid, room, raw in events:
-        slot = streams.setdefault(keys.events(room), len(streams) + 3)
-        argv += (eid, slot, raw)
-    return [keys.IDS, keys.ROOMS, *streams], argv
+def _chunks(events: list[Judged]):
+    """The script's (keys, args) for each chunk of events: the one shape both callers below send."""
+    for start in range(0, len(events), CHUNK):
+        streams: dict[str, int] = {}
+        argv: list = []
+        for eid, room, raw in events[start:start + CHUNK]:
+            slot = streams.setdefault(keys.events(room), len(streams) + 3)
+            argv += (eid, slot, raw)
+        yield [keys.IDS, keys.ROOMS, *streams], argv
 
 
 def store_sync(client, events: list[Judged]) -> list[bool]:
     """Store judged events; returns, per event, True if new and False if a duplicate."""
     script = client.register_script(STORE_LUA)
-    out: list[bool] = []
-    for start in range(0, len(events), CHUNK):
-        ks, argv = _script_args(events[start:start + CHUNK])
-        out += [bool(x) for x in script(keys=ks, args=argv)]
-    return out
+    return [bool(x) for ks, argv in _chunks(events) for x in script(keys=ks, args=argv)]
 
 
 async def store_async(client, events: list[Judged]) -> list[bool]:
-    """As store_sync; a chunk that takes longer than WEB_REDIS_TIMEOUT_S in all (reconnecting included)
-    raises TimeoutError, and may still be stored when a stalled Redis wakes up."""
+    """As store_sync, for the web process; a chunk that takes longer than WEB_REDIS_TIMEOUT_S in all
+    (reconnecting included) raises TimeoutError, and may still be stored when a stalled Redis wakes up."""
     script = client.register_script(STORE_LUA)
     out: list[bool] = []
-    for start in range(0, len(events), CHUNK):
-        ks, argv = _script_args(events[start:start + CHUNK])
+    for ks, argv in _chunks(events):
         async with asyncio.timeout(WEB_REDIS_TIMEOUT_S):
-            flags = await script(keys=ks, args=argv)
-        out += [bool(x) for x in flags]
+            out += [bool(x) for x in await script(keys=ks, args=argv)]
     return out
 
 
@@ -157,10 +152,6 @@ def _within(rooms: frozenset[str], good: list[Judged], rejected: list[dict]) -> 
         else:
             rejected.append({"index": i, "error": f"this token may not send events for room {item[1]!r}"})
     return kept, sorted(rejected, key=lambda r: r["index"])
-
-
-def _error(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status)
 
 
 async def _read_body(request: Request) -> bytes:
@@ -189,7 +180,7 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
     async def post_events(request: Request):
         who = identity(request)
         if not may_ingest(who, token):
-            return _error(401 if who is None else 403,
+            return web.error(401 if who is None else 403,
                           "missing or wrong ingest token (Authorization: Bearer <token>)")
         try:
             body = await _read_body(request)
@@ -198,7 +189,7 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
             good, rejected = await run_in_threadpool(judge_body, body,
                                                      "ndjson" in request.headers.get("content-type", ""))
         except BodyError as e:
-            return _error(e.status, e.reason)
+            return web.error(e.status, e.reason)
         if who is not None and who.rooms is not None and "ingest" in who.scopes:
             good, rejected = _within(who.rooms, good, rejected)
         try:
@@ -206,7 +197,7 @@ def add_routes(server: FastAPI, redis_async, token: str | None) -> None:
         except (redis.RedisError, TimeoutError) as e:
             # Chunks stored before the error stay stored (each chunk is one atomic script): a resend of the
             # same events answers them as duplicates and stores the rest.
-            return unavailable(f"{e or 'no answer in time'}; some events may have been stored: send them "
+            return web.unavailable(f"{e or 'no answer in time'}; some events may have been stored: send them "
                                "again with the same ids")
         accepted = sum(flags)
-        return JSONResponse({"accepted": accepted, "duplicates": len(flags) - accepted, "rejected": rejected})
+        return web.json({"accepted": accepted, "duplicates": len(flags) - accepted, "rejected": rejected})

@@ -46,7 +46,7 @@ import redis
 
 from insights import adapter, audit
 from insights.stats import poisson, prob_above, wilson
-from store import keys
+from store import keys, wire
 
 
 # What a manager sets per room (PUT /api/rooms/<room>/ads/config).
@@ -624,7 +624,11 @@ def _why_rejected(s: dict) -> dict:
 # -- the Redis adapter --------------------------------------------------------------------------------
 
 def load_config(r, room: str) -> dict:
-    raw = r.get(keys.ads_config(room))
+    return config_of(r.get(keys.ads_config(room)))
+
+
+def config_of(raw: bytes | None) -> dict:
+    """A room's ads config as stored (None: never set), over the defaults."""
     return {**CONFIG_DEFAULTS, **(orjson.loads(raw) if raw else {})}
 
 
@@ -636,7 +640,7 @@ def run_room(r, room: str) -> None:
     snap = r.get(keys.snapshot(room))
     if not snap:
         return
-    m = orjson.loads(snap)["metrics"]
+    m = wire.read_frame(snap).metrics
     if m.get("ended") is not None:
         return  # a finished session has nothing left to spend on
     config = load_config(r, room)
@@ -691,7 +695,6 @@ def _visible(suggestions: list[dict]) -> list:
 
 
 def notify(r, room: str) -> None:
-    sug, rec = r.mget(keys.suggestions(room), keys.recommendations(room))
-    r.publish(keys.NOTICE_CHANNEL, orjson.dumps({"kind": "insight", "room": room,
-                                                 "suggestions": orjson.loads(sug or b"[]"),
-                                                 "recommendations": orjson.loads(rec or b"[]")}))
+    """Tell every screen of the room's suggestions and recommendations (insights.suggestions.notify is the
+    web process's own)."""
+    r.publish(keys.NOTICE_CHANNEL, wire.insight(room, *r.mget(keys.suggestions(room), keys.recommendations(room))))

@@ -9,18 +9,19 @@ opens at most `max_open` alerts in a room; the rest are grouped into one alert w
 `keys.ALERTS_BY_ID` (latest record), the ZSETs `keys.ALERTS_RECENT` and `keys.alerts_recent(room)` (by start),
 the STREAM `keys.ALERTS` (the history) and a notice on `keys.NOTICE_CHANNEL`, the last two for every change
 but fresh figures alone (those only refresh the record the API serves). An acknowledgement
-(server/alert_actions.py) may land between two saves: saves never overwrite one.
+(`acknowledge_stored`, from the web process) may land between two saves: saves never overwrite one.
 """
 from __future__ import annotations
 
 import re
 import string
+import time
 import uuid
 from dataclasses import dataclass, replace
 
 import orjson
 
-from store import keys
+from store import keys, wire
 
 REFRESH_S = 5.0            # an alert's growing count or changing figures are handed out at most this often
 HISTORY_MAXLEN = 10000     # entries of the change stream (approximate)
@@ -106,9 +107,42 @@ def acknowledge(record: dict, by: str, at: float) -> dict:
             "acknowledged_by": by, "acknowledged_at": at, "updated": at}
 
 
-def notice(record: dict) -> bytes:
-    """The message every screen gets on `keys.NOTICE_CHANNEL` for a change."""
-    return orjson.dumps({"kind": "alert", "alert": record})
+async def recent(r, room: str | None = None, limit: int = 200) -> list[dict]:
+    """Newest first (asyncio client): what the API lists and a screen gets on connect."""
+    index = keys.alerts_recent(room) if room else keys.ALERTS_RECENT
+    ids = await r.zrevrange(index, 0, limit - 1)
+    if not ids:
+        return []
+    blobs = await r.hmget(keys.ALERTS_BY_ID, ids)
+    return [orjson.loads(b) for b in blobs if b]
+
+
+async def find(r, alert_id: str) -> dict | None:
+    """The stored record (asyncio client), or None."""
+    blob = await r.hget(keys.ALERTS_BY_ID, alert_id)
+    return orjson.loads(blob) if blob else None
+
+
+async def acknowledge_stored(r, alert_id: str, by: str) -> dict | None:
+    """Acknowledge a stored alert (asyncio client): the record as stored after, None if it is gone.
+    Acknowledging twice keeps the first acknowledgement. A compare-and-set keeps this and the risk job's saves
+    from overwriting each other; the change goes to the history and to every screen, like the job's own."""
+    cas = r.register_script(CAS_LUA)
+    while True:
+        blob = await r.hget(keys.ALERTS_BY_ID, alert_id)
+        if blob is None:
+            return None
+        record = orjson.loads(blob)
+        if record["acknowledged_at"] is not None:
+            return record
+        new = acknowledge(record, by, time.time())
+        if await cas(keys=[keys.ALERTS_BY_ID], args=[alert_id, blob, orjson.dumps(new)]) == 1:
+            break   # else the risk job saved it meanwhile: read it again
+    pipe = r.pipeline(transaction=False)
+    pipe.xadd(keys.ALERTS, {"a": orjson.dumps(new)}, maxlen=HISTORY_MAXLEN, approximate=True)
+    pipe.publish(keys.NOTICE_CHANNEL, wire.alert(new))
+    await pipe.execute()
+    return new
 
 
 def _new_id() -> str:
@@ -305,7 +339,7 @@ class Store:
             pipe.zadd(keys.alerts_recent(rec["room"]), {rec["id"]: rec["started"]})
             if what != "updated":
                 pipe.xadd(keys.ALERTS, {"a": orjson.dumps(rec)}, maxlen=HISTORY_MAXLEN, approximate=True)
-                pipe.publish(keys.NOTICE_CHANNEL, notice(rec))
+                pipe.publish(keys.NOTICE_CHANNEL, wire.alert(rec))
         pipe.execute()
 
     def trim(self, now: float, rooms) -> None:

@@ -25,7 +25,7 @@ import redis
 
 from insights.ads import notify
 from insights.stats import beta_mean
-from store import keys
+from store import keys, wire
 
 
 GROUP, CONSUMER = "rerun", "rerun-1"
@@ -198,7 +198,7 @@ def run_room(r, room: str) -> None:
     snap = r.get(keys.snapshot(room))
     if not snap:
         return
-    m = orjson.loads(snap)["metrics"]
+    m = wire.read_frame(snap).metrics
     rows = orjson.loads(r.get(keys.products(room)) or b"[]")
     raw = r.get(keys.rerun_tally(room))
     t = orjson.loads(raw) if raw else new_tally()

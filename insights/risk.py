@@ -29,7 +29,7 @@ from insights.rules import NAMES, RECORDS, ROOM_RULES, SYSTEM_RULES, observers
 from insights.rules.base import AS_OF, MAX_WINDOW_S, Condition, View, params
 from insights.webhook import Webhook
 from feeds.schema import admissible
-from store import deadletters, keys
+from store import deadletters, keys, wire
 from store.connect import by_stream, raw_stream_reads
 
 log = logging.getLogger("livewall.risk")
@@ -219,7 +219,7 @@ class Job:
         for name, blob in zip(rooms, blobs):
             if blob:
                 try:
-                    snap = orjson.loads(blob)
+                    snap = wire.read_frame_dict(blob)
                     snap["products"] = self._products(name, snap)
                     # a snapshot left before this job started (a restart) is only as old as the job: stale_data
                     # judges the feed from here on, not the outage

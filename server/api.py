@@ -10,65 +10,39 @@ import orjson
 import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from feeds.schema import ROOM_RE
+from insights.alerts import recent as recent_alerts
 from insights.review import build_review
-from server import auth
+from server import auth, web
 from server.guard import identity, need
-from settings import HEALTH_TIMEOUT_S, RETRY_AFTER_S
-from store import keys
+from settings import HEALTH_TIMEOUT_S
+from store import keys, wire
 
 HEALTHY_HEARTBEAT_S = 5.0
 HEALTHY_LAG_S = 5.0
 
 
-def _json(obj, status: int = 200) -> Response:
-    return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
-
-
-def _error(status: int, reason: str) -> Response:
-    return _json({"error": reason}, status)
-
-
-def unavailable(reason: str) -> Response:
-    """503 while Redis cannot be reached or answers too slowly (CONTRACT section 3): try again shortly."""
-    resp = _error(503, f"data store unavailable: {reason}")
-    resp.headers["Retry-After"] = str(RETRY_AFTER_S)
-    return resp
-
-
-def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise ValueError(f"`{name}` must be an integer from {lo} to {hi}")
-    return int(raw)
-
-
 def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict] | None = None) -> None:
     """`parts`: the supervised parts' state, for /healthz (only `python app.py` has a supervisor)."""
-    async def snapshot(room: str) -> dict | None:
+    async def snapshot(room: str) -> wire.Frame | None:
         if not ROOM_RE.match(room):
             return None
         blob = await r.get(keys.snapshot(room))
-        return orjson.loads(blob) if blob else None
-
-    async def known(room: str) -> bool:
-        return bool(ROOM_RE.match(room)) and bool(await r.exists(keys.snapshot(room)))
+        return wire.read_frame(blob) if blob else None
 
     def unknown(room: str) -> Response:
-        return _error(404, f"unknown room {room!r}")
+        return web.error(404, f"unknown room {room!r}")
 
     @server.exception_handler(redis.RedisError)
     async def _redis_error(_request, exc: redis.RedisError):
         # every Redis call has a timeout (store/connect.py): a stalled or absent Redis ends up here
-        return unavailable(str(exc) or type(exc).__name__)
+        return web.unavailable(str(exc) or type(exc).__name__)
 
     @server.exception_handler(RequestValidationError)
     async def _invalid(_request, exc: RequestValidationError):
-        return JSONResponse({"error": str(exc.errors()[0].get("msg", "invalid request"))}, status_code=400)
+        return web.error(400, str(exc.errors()[0].get("msg", "invalid request")))
 
     @server.get("/api/rooms")
     async def rooms(request: Request):
@@ -81,67 +55,67 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
         for name, blob in zip(names, blobs):
             if not blob:
                 continue
-            f = orjson.loads(blob)
-            m = f["metrics"]
-            out.append({"room": name, "platform": f.get("platform"), "session": m["session"], "as_of": m["as_of"],
+            f = wire.read_frame(blob)
+            m = f.metrics
+            out.append({"room": name, "platform": f.platform, "session": m["session"], "as_of": m["as_of"],
                         "online": m["online"], "gmv": m["gmv"], "title": m.get("title"), "ended": m.get("ended"),
-                        "updated": f.get("updated")})
-        return _json({"rooms": out})
+                        "updated": f.updated})
+        return web.json({"rooms": out})
 
     @server.get("/api/rooms/{room}/metrics")
     async def metrics(room: str, request: Request):
         if denied := need(request, room=room):
             return denied
         snap = await snapshot(room)
-        return _json(snap["metrics"]) if snap else unknown(room)
+        return web.json(snap.metrics) if snap else unknown(room)
 
     @server.get("/api/rooms/{room}/products")
     async def products(room: str, request: Request):
         if denied := need(request, room=room):
             return denied
         try:
-            limit = _int_param(request, "limit", 100, 0, 100000)
-            offset = _int_param(request, "offset", 0, 0, 10 ** 12)
+            limit = web.int_param(request, "limit", 100, 0, 100000)
+            offset = web.int_param(request, "offset", 0, 0, 10 ** 12)
         except ValueError as e:
-            return _error(400, str(e))
-        if not await known(room):
+            return web.error(400, str(e))
+        if not await web.known_room(r, room):
             return unknown(room)
         rows = orjson.loads(await r.get(keys.products(room)) or b"[]")
-        return _json({"total": len(rows), "products": rows[offset:offset + limit]})
+        return web.json({"total": len(rows), "products": rows[offset:offset + limit]})
 
     @server.get("/api/rooms/{room}/series")
     async def series(room: str, request: Request):
         if denied := need(request, room=room):
             return denied
-        if not await known(room):
+        if not await web.known_room(r, room):
             return unknown(room)
-        return _json({"series": orjson.loads(await r.get(keys.series(room)) or b"[]")})
+        return web.json({"series": orjson.loads(await r.get(keys.series(room)) or b"[]")})
 
     @server.get("/api/rooms/{room}/suggestions")
     async def suggestions(room: str, request: Request):
         if denied := need(request, room=room):
             return denied
-        if not await known(room):
+        if not await web.known_room(r, room):
             return unknown(room)
-        return _json({"suggestions": orjson.loads(await r.get(keys.suggestions(room)) or b"[]")})
+        return web.json({"suggestions": orjson.loads(await r.get(keys.suggestions(room)) or b"[]")})
 
     @server.get("/api/rooms/{room}/recommendations")
     async def recommendations(room: str, request: Request):
         if denied := need(request, room=room):
             return denied
-        if not await known(room):
+        if not await web.known_room(r, room):
             return unknown(room)
-        return _json({"recommendations": orjson.loads(await r.get(keys.recommendations(room)) or b"[]")})
+        return web.json({"recommendations": orjson.loads(await r.get(keys.recommendations(room)) or b"[]")})
 
     @server.get("/api/rooms/{room}/sessions")
     async def sessions(room: str, request: Request):
         if denied := need(request, room=room):
             return denied
-        if not await known(room):
+        if not await web.known_room(r, room):
             return unknown(room)
         rows = [orjson.loads(v) for v in (await r.hgetall(keys.session_list(room))).values()]
         rows.sort(key=lambda s: s["started"], reverse=True)
-        return _json({"sessions": rows})
+        return web.json({"sessions": rows})
 
     @server.get("/api/sessions/{session}/review")
     async def review(session: str, request: Request):
@@ -149,7 +123,7 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
             return denied
         room = await r.hget(keys.SESSIONS, session)
         if room is None:
-            return _error(404, f"unknown session {session!r}")
+            return web.error(404, f"unknown session {session!r}")
         room = room.decode()
         if denied := need(request, room=room):
             return denied
@@ -158,13 +132,13 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
             data = {**orjson.loads(final), "late": orjson.loads(late) if late else None}
         else:
             snap = await snapshot(room)
-            if not snap or snap["metrics"]["session"] != session:
-                return _error(404, f"session {session!r} has no stored figures")
-            data = {"room": room, "platform": snap.get("platform"), "metrics": snap["metrics"],
+            if not snap or snap.metrics["session"] != session:
+                return web.error(404, f"session {session!r} has no stored figures")
+            data = {"room": room, "platform": snap.platform, "metrics": snap.metrics,
                     "products": orjson.loads(await r.get(keys.products(room)) or b"[]"),
                     "series": orjson.loads(await r.get(keys.series(room)) or b"[]")}
         alerts = await recent_alerts(r, room=room, limit=500)
-        return _json(build_review(session, data, [a for a in alerts if a.get("session") in (None, session)]))
+        return web.json(build_review(session, data, [a for a in alerts if a.get("session") in (None, session)]))
 
     @server.get("/api/alerts")
     async def alerts(request: Request):
@@ -173,21 +147,21 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
             return denied
         who = identity(request)
         rows = await recent_alerts(r, room=room)
-        return _json({"alerts": [a for a in rows if auth.can_read(who, a.get("room", ""))]})
+        return web.json({"alerts": [a for a in rows if auth.can_read(who, a.get("room", ""))]})
 
     @server.get("/api/deadletters")
     async def dead_letters(request: Request):
         """Events (and room job runs) set aside because handling them failed, newest first."""
         room = request.query_params.get("room")
         try:
-            limit = _int_param(request, "limit", 100, 1, 10000)
+            limit = web.int_param(request, "limit", 100, 1, 10000)
         except ValueError as e:
-            return _error(400, str(e))
+            return web.error(400, str(e))
         if room is not None and not ROOM_RE.match(room):
-            return _error(400, "`room` must match [A-Za-z0-9_.:-]{1,64}")
+            return web.error(400, "`room` must match [A-Za-z0-9_.:-]{1,64}")
         entries = await r.xrevrange(keys.dead_letters(room) if room else keys.DEAD_LETTERS, count=limit)
         total = int(await r.get(keys.DEAD_COUNT) or 0)
-        return _json({"total": total, "dead_letters": [{"id": i.decode(), **orjson.loads(f[b"d"])}
+        return web.json({"total": total, "dead_letters": [{"id": i.decode(), **orjson.loads(f[b"d"])}
                                                        for i, f in entries]})
 
     @server.get("/healthz")
@@ -198,28 +172,19 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
             async with asyncio.timeout(HEALTH_TIMEOUT_S):
                 hb, dead = await r.mget(keys.ENGINE_HEARTBEAT, keys.DEAD_COUNT)
         except (redis.RedisError, TimeoutError) as e:
-            return _json({"ok": False, "redis": False, "error": str(e) or "no answer in time", **state}, 503)
+            return web.json({"ok": False, "redis": False, "error": str(e) or "no answer in time", **state}, 503)
         if not hb:
-            return _json({"ok": False, "redis": True, "engine": "no heartbeat yet", **state}, 503)
+            return web.json({"ok": False, "redis": True, "engine": "no heartbeat yet", **state}, 503)
         beat = orjson.loads(hb)
         age = time.time() - beat["ts"]
         ok = age < HEALTHY_HEARTBEAT_S and beat["lag_s"] < HEALTHY_LAG_S and parts_up
         # dead letters are set aside, not stuck: no reason to be unhealthy
-        return _json({"ok": ok, "redis": True, "engine_heartbeat_age_s": round(age, 3), "lag_s": beat["lag_s"],
+        return web.json({"ok": ok, "redis": True, "engine_heartbeat_age_s": round(age, 3), "lag_s": beat["lag_s"],
                       "rooms": beat.get("rooms"), "dead_letters": int(dead or 0), **state}, 200 if ok else 503)
 
     @server.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api_not_found(rest: str, request: Request):
         if denied := need(request):
             return denied
-        return _error(404, f"no such endpoint: /api/{rest}")
+        return web.error(404, f"no such endpoint: /api/{rest}")
 
-
-async def recent_alerts(r, room: str | None = None, limit: int = 200) -> list[dict]:
-    """Newest first, from the alert records the risk jobs keep (see insights/alerts.py)."""
-    index = keys.alerts_recent(room) if room else keys.ALERTS_RECENT
-    ids = await r.zrevrange(index, 0, limit - 1)
-    if not ids:
-        return []
-    blobs = await r.hmget(keys.ALERTS_BY_ID, ids)
-    return [orjson.loads(b) for b in blobs if b]

@@ -22,7 +22,7 @@ from feeds.schema import ROOM_RE
 from server import auth
 from server.tokens import Invalid, check_label, check_rooms
 from settings import DEVICE_LINK_MAX_S, SHARE_LINK_DEFAULT_S, SHARE_LINK_MAX_S
-from store import keys
+from store import keys, wire
 
 LINK_COOKIE = "lw_link"
 KINDS = ("share", "device")
@@ -127,7 +127,7 @@ async def revoke(r, link_id: str) -> dict | None:
     rec = orjson.loads(blob)
     async with r.pipeline(transaction=True) as p:
         p.hdel(keys.LINKS, link_id)
-        p.publish(keys.REVOKED_CHANNEL, _name(rec))
+        p.publish(keys.REVOKED_CHANNEL, wire.revoked(_name(rec)))
         await p.execute()
     return rec
 

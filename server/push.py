@@ -9,7 +9,7 @@ screen opened mid-session is complete at once; then live frames and alert change
 room: a screen that cannot keep up skips intermediate frames (each frame is a complete state), never the
 latest, and never slows the others.
 
-While the web process cannot reach Redis, screens are told so ({"kind":"source","ok":false}: their banner says
+While the web process cannot reach Redis, screens are told so (a "source" message, store/wire.py: their banner says
 the data source is unavailable) and, once it answers again, told so too and asked to resync.
 """
 from __future__ import annotations
@@ -18,22 +18,20 @@ import asyncio
 import logging
 import time
 
-import orjson
+import msgspec
 import redis
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
+from insights.alerts import recent as recent_alerts
 from server import auth, links
-from server.api import recent_alerts
 from server.guard import identity
 from settings import HEALTH_TIMEOUT_S
-from store import keys
+from store import keys, wire
 from store.connect import async_client
 
 log = logging.getLogger("livewall.push")
 MAX_PENDING = 256   # unsent messages per socket beyond one frame per room (alert storms)
 SOURCE_CHECK_S = 1.0   # how often the hub asks Redis whether it is there
-SOURCE_DOWN = '{"kind":"source","ok":false}'
-SOURCE_UP = '{"kind":"source","ok":true}'
 
 
 class Client:
@@ -118,9 +116,9 @@ class Hub:
             if ok != self.source_ok:
                 self.source_ok = ok
                 log.warning("redis %s", "answers again" if ok else "unavailable: screens are told")
-                self.broadcast_all(SOURCE_UP if ok else SOURCE_DOWN)
+                self.broadcast_all(wire.SOURCE_UP if ok else wire.SOURCE_DOWN)
                 if ok:
-                    self.broadcast_all('{"kind":"resync"}')
+                    self.broadcast_all(wire.RESYNC)
             await asyncio.sleep(SOURCE_CHECK_S)
 
     def revoked(self, name: str) -> None:
@@ -132,7 +130,11 @@ class Hub:
 
     def broadcast_notice(self, text: str) -> None:
         """An alert change or fresh insights: to the sockets that may read its room."""
-        room = notice_room(text)
+        try:
+            room = wire.notice_room(text)
+        except msgspec.DecodeError as e:   # not a message declared in store/wire.py: it goes to no one
+            log.warning("notice dropped: %s", e)
+            return
         for c in self.clients:
             if room is None or c.allowed is None or room in c.allowed:
                 c.offer(text)
@@ -146,13 +148,13 @@ class Hub:
                 await pubsub.psubscribe(keys.FRAMES_PATTERN)
                 await pubsub.subscribe(keys.NOTICE_CHANNEL, keys.REVOKED_CHANNEL)
                 # after a reconnect, screens may have missed frames: tell them to resync
-                self.broadcast_all('{"kind":"resync"}')
+                self.broadcast_all(wire.RESYNC)
                 async for msg in pubsub.listen():
                     data = msg["data"].decode()
                     if msg["type"] == "pmessage":
                         self.broadcast_room(msg["channel"].decode()[prefix:], data)
                     elif msg["channel"] == keys.REVOKED_CHANNEL.encode():
-                        self.revoked(data)
+                        self.revoked(wire.revoked_name(msg["data"]))
                     elif msg["type"] == "message":
                         self.broadcast_notice(data)
             except asyncio.CancelledError:
@@ -190,7 +192,7 @@ def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
                 if not await _still(websocket, r, who):
                     await websocket.close(code=1008)
                     break
-                if msg == "resync":
+                if msg == wire.RESYNC_REQUEST:
                     await _greet(c, r, hub)
         except (WebSocketDisconnect, RuntimeError):
             pass
@@ -208,11 +210,6 @@ def readable(who: auth.Identity, asked: set[str] | None) -> set[str] | None:
     return set(who.rooms) if asked is None else asked & who.rooms
 
 
-def notice_room(text: str) -> str | None:
-    msg = orjson.loads(text)
-    return msg.get("room") or (msg.get("alert") or {}).get("room")
-
-
 async def _still(websocket: WebSocket, r, who: auth.Identity) -> bool:
     """Whether the socket's credentials still give the same identity (not signed out, removed, revoked)."""
     try:
@@ -225,11 +222,11 @@ async def _still(websocket: WebSocket, r, who: auth.Identity) -> bool:
 async def _greet(c: Client, r, hub: Hub) -> None:
     """Everything a new screen needs to be complete at once: snapshots, insights, recent alerts; or, while
     Redis is away, that the data source is unavailable (the hub asks screens to resync once it is back)."""
-    c.offer(orjson.dumps({"kind": "hello", "server_time": time.time()}).decode())
+    c.offer(wire.hello(time.time()))
     try:
         await _complete(c, r)
     except redis.RedisError:
-        c.offer(SOURCE_DOWN)
+        c.offer(wire.SOURCE_DOWN)
         hub.source_ok = False   # so that the watcher's "back" resyncs this screen too
 
 
@@ -242,10 +239,9 @@ async def _complete(c: Client, r) -> None:
             c.offer(blob.decode(), name)
     for name in names:
         sug, rec = await r.mget(keys.suggestions(name), keys.recommendations(name))
-        c.offer(orjson.dumps({"kind": "insight", "room": name, "suggestions": orjson.loads(sug or b"[]"),
-                              "recommendations": orjson.loads(rec or b"[]")}).decode())
+        c.offer(wire.insight(name, sug, rec).decode())
     alerts = [a for a in await recent_alerts(r, limit=100) if c.rooms is None or a.get("room") in c.rooms]
-    c.offer(orjson.dumps({"kind": "alerts", "alerts": alerts}).decode())
+    c.offer(wire.alerts(alerts))
 
 
 async def _send(c: Client) -> None:

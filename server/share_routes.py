@@ -9,39 +9,23 @@ from __future__ import annotations
 import asyncio
 import time
 
-import orjson
 import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from server import auth, guard, links, tokens
+from server import auth, guard, links, tokens, web
 from settings import IDENTIFY_TIMEOUT_S, LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S, RETRY_AFTER_S
-
-
-def _json(obj, status: int = 200) -> Response:
-    return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
 
 
 def _caller(request: Request, role: str) -> tuple[auth.Identity | None, Response | None]:
     """(who, None) when the caller is a person with `role`, else (None, the 401 or 403 to send)."""
     who = guard.identity(request)
     if who is None:
-        return None, guard.json_error(401, "sign in first (or send Authorization: Bearer <token>)")
+        return None, web.error(401, "sign in first (or send Authorization: Bearer <token>)")
     if who.kind != "user" or not auth.has_role(who, role):
         # tokens and links read; making or revoking credentials takes a person with the role
-        return None, guard.json_error(403, f"only a signed-in {role} may do this")
+        return None, web.error(403, f"only a signed-in {role} may do this")
     return who, None
-
-
-async def _body(request: Request) -> dict:
-    """The JSON object sent (the middleware has refused any other content type)."""
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise tokens.Invalid("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise tokens.Invalid("the body must be a JSON object")
-    return body
 
 
 def add_routes(server: FastAPI, r) -> None:
@@ -51,16 +35,16 @@ def add_routes(server: FastAPI, r) -> None:
         if refused:
             return refused
         try:
-            body = await _body(request)
+            body = await web.body(request)
             made = await tokens.create(r, body.get("label"), body.get("scopes"), body.get("rooms"), who.name)
-        except tokens.Invalid as e:
-            return guard.json_error(400, str(e))
-        return _json(made, 201)
+        except (web.BadBody, tokens.Invalid) as e:
+            return web.error(400, str(e))
+        return web.json(made, 201)
 
     @server.get("/api/tokens")
     async def list_tokens(request: Request):
         _who, refused = _caller(request, "admin")
-        return refused or _json({"tokens": await tokens.listing(r)})
+        return refused or web.json({"tokens": await tokens.listing(r)})
 
     @server.delete("/api/tokens/{token_id}")
     async def revoke_token(token_id: str, request: Request):
@@ -68,7 +52,7 @@ def add_routes(server: FastAPI, r) -> None:
         if refused:
             return refused
         gone = await tokens.revoke(r, token_id)
-        return _json({"revoked": gone}) if gone else guard.json_error(404, f"no token {token_id!r}")
+        return web.json({"revoked": gone}) if gone else web.error(404, f"no token {token_id!r}")
 
     @server.post("/api/links")
     async def make_link(request: Request):
@@ -76,12 +60,12 @@ def add_routes(server: FastAPI, r) -> None:
         if refused:
             return refused
         try:
-            body = await _body(request)
+            body = await web.body(request)
             made = await links.create(r, body.get("label"), body.get("screen"), body.get("rooms"),
                                       body.get("expires_in_s"), body.get("kind", "share"), who)
-        except tokens.Invalid as e:
-            return guard.json_error(400, str(e))
-        return _json(made, 201)
+        except (web.BadBody, tokens.Invalid) as e:
+            return web.error(400, str(e))
+        return web.json(made, 201)
 
     @server.get("/api/links")
     async def list_links(request: Request):
@@ -89,7 +73,7 @@ def add_routes(server: FastAPI, r) -> None:
         if refused:
             return refused
         # a manager sees the links they made; an admin looks after everyone's
-        return _json({"links": await links.listing(r, None if auth.has_role(who, "admin") else who.name)})
+        return web.json({"links": await links.listing(r, None if auth.has_role(who, "admin") else who.name)})
 
     @server.delete("/api/links/{link_id}")
     async def revoke_link(link_id: str, request: Request):
@@ -98,11 +82,11 @@ def add_routes(server: FastAPI, r) -> None:
             return refused
         rec = await links.find(r, link_id)
         if rec is None:
-            return guard.json_error(404, f"no live link {link_id!r}")
+            return web.error(404, f"no live link {link_id!r}")
         if rec["created_by"] != who.name and not auth.has_role(who, "admin"):
-            return guard.json_error(403, "only its maker or an admin may revoke this link")
+            return web.error(403, "only its maker or an admin may revoke this link")
         gone = await links.revoke(r, link_id)
-        return _json({"revoked": gone}) if gone else guard.json_error(404, f"no live link {link_id!r}")
+        return web.json({"revoked": gone}) if gone else web.error(404, f"no live link {link_id!r}")
 
     @server.get("/s/{token}")
     async def open_link(token: str, request: Request):
@@ -113,8 +97,8 @@ def add_routes(server: FastAPI, r) -> None:
             return RedirectResponse(f"/login?why=link-{e.reason}", status_code=303)
         except (redis.RedisError, OSError, asyncio.TimeoutError):
             # an open path: the middleware lets it through when Redis cannot answer, so this route says so
-            return guard.json_error(503, "data store unavailable: cannot check this link now",
-                                    {"Retry-After": str(RETRY_AFTER_S)})
+            return web.error(503, "data store unavailable: cannot check this link now",
+                             {"Retry-After": str(RETRY_AFTER_S)})
         resp = RedirectResponse(rec["screen"], status_code=303)
         life = LINK_COOKIE_MAX_S if rec["expires"] is None else \
             min(rec["expires"] - time.time() + LINK_COOKIE_GRACE_S, LINK_COOKIE_MAX_S)

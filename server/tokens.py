@@ -19,7 +19,7 @@ import orjson
 from feeds.schema import ROOM_RE
 from server import auth
 from settings import add_store_options
-from store import keys
+from store import keys, wire
 from store.connect import async_client
 
 SCOPES = ("ingest", "read")
@@ -101,7 +101,7 @@ async def revoke(r, token_id: str) -> dict | None:
     async with r.pipeline(transaction=True) as p:
         p.hdel(keys.TOKENS, token_id)
         p.hdel(keys.TOKEN_HASHES, rec["hash"])
-        p.publish(keys.REVOKED_CHANNEL, identity(rec).name)
+        p.publish(keys.REVOKED_CHANNEL, wire.revoked(identity(rec).name))
         await p.execute()
     return _public(rec)
 
