@@ -151,8 +151,11 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
 
     @server.get("/api/deadletters")
     async def dead_letters(request: Request):
-        """Events (and room job runs) set aside because handling them failed, newest first."""
+        """Events (and room job runs) set aside because handling them failed, newest first: managers only,
+        as they hold whole events of any room."""
         room = request.query_params.get("room")
+        if denied := need(request, "manager", room):
+            return denied
         try:
             limit = web.int_param(request, "limit", 100, 1, 10000)
         except ValueError as e:

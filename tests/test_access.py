@@ -167,6 +167,16 @@ def test_credentials_come_before_existence(system, world):
     assert {x["room"] for x in system.get("/api/rooms")["rooms"]} >= {A, B, ENDED}
 
 
+def test_dead_letters_are_for_managers(system, world):
+    """A dead letter holds a whole event of any room: only managers (and admins) read them."""
+    assert stranger(system).get("/api/deadletters").status_code == 401
+    for role in ("viewer", "assistant"):
+        for path in ("/api/deadletters", f"/api/deadletters?room={A}"):
+            assert world["clients"][role].get(path).status_code == 403, (role, path)
+    assert world["clients"]["manager"].get("/api/deadletters").status_code == 200
+    assert system.get(f"/api/deadletters?room={B}")["dead_letters"] == []
+
+
 def test_a_forged_host_is_refused(system):
     """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends Host: evil.example."""
     with stranger(system, Host="evil.example") as c:
