@@ -19,6 +19,7 @@ from typing import NoReturn
 
 import redis
 
+from feeds.connectors import config as connectors_config
 from server import asgi, signin, tokens, users
 from settings import Settings, is_loopback, refuse_open_listening
 from store import embedded, parts
@@ -72,6 +73,19 @@ def check_redis(url: str) -> None:
              "both out for an embedded Redis)")
 
 
+POLLING = ("qianchuan", "doudian")
+
+
+def load_connectors(path: Path | None) -> dict:
+    """The connectors' config, checked before anything starts (a wrong one ends the start with its reason)."""
+    if path is None:
+        return {}
+    try:
+        return connectors_config.load(path)
+    except connectors_config.ConfigError as e:
+        fail(f"connectors config: {e}")
+
+
 def _exit_on_sigterm(signum, _frame) -> None:
     # uvicorn raises the SIGTERM it stopped on again once it is done; dying of it would skip main's `finally`,
     # and the children and the embedded Redis would all get their death signal at once, Redis going away
@@ -114,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     refuse_open_listening(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     log = logging.getLogger("livewall")
+    connectors = load_connectors(settings.connectors)
     sock = listen(settings.host, settings.port)
     supervisor = parts.Supervisor()
     if settings.redis_url:
@@ -141,7 +156,15 @@ def main(argv: list[str] | None = None) -> None:
                                                             "--rooms", str(settings.rooms),
                                                             "--speed", str(settings.sim_speed),
                                                             "--session-minutes", str(settings.session_minutes)))
-        web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status)
+        for name, cfg in connectors.items():
+            if cfg["kind"] in POLLING:   # a push connector is a route of the web process, not a part
+                supervisor.add(f"connector:{name}", lambda name=name: parts.start(
+                    "feeds.connectors", name, "--config", str(settings.connectors), "--redis-url", redis_url))
+        try:
+            web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status,
+                                 connectors)
+        except connectors_config.ConfigError as e:
+            fail(f"connectors config: {e}")
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "
                  "manager: /manager, API: /api/rooms)%s",
                  settings.host, settings.port, sign_in)

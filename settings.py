@@ -58,6 +58,16 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 IDENTIFY_TIMEOUT_S = 1.5
 # A screen that has had no frame of a running session for this long says how old its data is instead of "live".
 SCREEN_STALE_S = 10
+# Connectors to the platforms (feeds/connectors/): the config file read at start (--connectors F, else this name
+# in the data dir when it exists), and how a connector paces itself.
+CONNECTORS_FILE = "connectors.yaml"
+CONNECTOR_POLL_S = 30.0           # a poller's default interval (per connector: `poll_s`)
+CONNECTOR_TIMEOUT_S = 10.0        # one call to a platform answers within this, or counts as an error
+CONNECTOR_MAX_BACKOFF_S = 300.0   # consecutive errors double the wait up to this (a Retry-After may ask more)
+CONNECTOR_TOKEN_MARGIN_S = 600.0  # an OAuth access token is refreshed this long before it expires
+CONNECTOR_ORDER_OVERLAP_S = 300.0  # an order poll starts this far before its cursor: late updates are read again
+PUSH_MAX_SKEW_S = 300.0           # a push whose signed timestamp is further than this from now is a replay: 401
+PUSH_MAX_BODY_BYTES = 1024 * 1024  # a push body over this gets 413
 
 
 REDIS_URL_ENV = "LIVEWALL_REDIS_URL"
@@ -116,6 +126,7 @@ class Settings:
     session_minutes: float = 120.0
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS)
     admin_password: str | None = field(default=None, repr=False)
+    connectors: Path | None = None
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> "Settings":
@@ -135,6 +146,8 @@ class Settings:
         p.add_argument("--sim-speed", type=float, default=1.0,
                        help="simulated rooms: event time per wall-clock second (a demo or test at 10x)")
         p.add_argument("--session-minutes", type=float, default=120.0, help="simulated rooms: a session's length")
+        p.add_argument("--connectors", type=Path,
+                       help=f"the platform connectors' config (default: {CONNECTORS_FILE} in the data dir, if any)")
         a = p.parse_args(argv)
         ingest_token = _first_line(a.ingest_token_file) if a.ingest_token_file else a.ingest_token
         admin_password = (_first_line(a.admin_password_file) if a.admin_password_file
@@ -142,7 +155,12 @@ class Settings:
         return cls(host=a.host, port=a.port, redis_url=a.redis_url, feed=a.feed, ingest_token=ingest_token or None,
                    data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every,
                    allowed_hosts=allowed_hosts(a.host, a.allowed_hosts), admin_password=admin_password or None,
-                   sim_speed=a.sim_speed, session_minutes=a.session_minutes)
+                   sim_speed=a.sim_speed, session_minutes=a.session_minutes,
+                   connectors=a.connectors or _if_exists(a.data_dir / CONNECTORS_FILE))
+
+
+def _if_exists(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 def _first_line(path: Path) -> str:

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from feeds.schema import ROOM_RE
 from insights.alerts import recent as recent_alerts
+from feeds.connectors.base import read_status
 from insights.review import build_review
 from server import auth, web
 from server.guard import identity, need
@@ -174,6 +175,9 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT_S):
                 hb, dead = await r.mget(keys.ENGINE_HEARTBEAT, keys.DEAD_COUNT)
+                connectors = await r.hgetall(keys.CONNECTORS_STATUS)
+            if connectors:   # a platform that refuses is the connector's error, not livewall unhealthy
+                state["connectors"] = read_status(connectors)
         except (redis.RedisError, TimeoutError) as e:
             return web.json({"ok": False, "redis": False, "error": str(e) or "no answer in time", **state}, 503)
         if not hb:

@@ -15,7 +15,7 @@ from dash import Dash
 import callbacks
 from server import pages
 from feeds import ingest
-from server import alert_actions, api, guard, push, share_routes, signin, suggestion_actions
+from server import alert_actions, api, connector_routes, guard, push, share_routes, signin, suggestion_actions
 from settings import LOOPBACK_HOSTS
 from store.connect import async_client
 
@@ -24,7 +24,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"   # Dash would look b
 
 def build(redis_url: str, ingest_token: str | None = None,
           allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS),
-          parts_status: Callable[[], dict] | None = None) -> guard.Guard:
+          parts_status: Callable[[], dict] | None = None, connectors: dict | None = None) -> guard.Guard:
     """The web process's ASGI app: the checks of server/guard.py around Dash, the API and the websocket."""
     app = Dash(__name__, backend="fastapi", title="livewall", use_pages=True, pages_folder="",
                suppress_callback_exceptions=True, update_title=None, assets_folder=str(ASSETS))
@@ -34,6 +34,7 @@ def build(redis_url: str, ingest_token: str | None = None,
     alert_actions.add_routes(app.server, r)
     suggestion_actions.add_routes(app.server, r)
     share_routes.add_routes(app.server, r)
+    connector_routes.add_routes(app.server, r, connectors)   # before api's catch-all 404 for /api/...
     api.add_routes(app.server, r, parts_status)
     push.add_routes(app.server, redis_url, r)
     pages.register()

@@ -9,6 +9,7 @@ and `/ws` fails its handshake. Routes then check role and room with `need`.
 from __future__ import annotations
 
 import asyncio
+import re
 from urllib.parse import quote
 
 import orjson
@@ -28,6 +29,9 @@ OPEN_PATHS = frozenset({HEALTH_PATH, "/login", "/logout", "/api/login", "/api/lo
 OPEN_PREFIXES = ("/assets/", "/_dash-component-suites/", "/login/once/", "/s/")
 # Credentials are checked by the route itself: ingest takes a token, or none when none is configured.
 OWN_CHECK = frozenset({"/api/events"})
+# A platform's push carries no identity of ours: its signature, checked by the route, is its credential
+# (server/connector_routes.py). Exactly this path; every other /api/connectors route needs credentials.
+PUSH_PATH = re.compile(r"^/api/connectors/[a-z0-9][a-z0-9_-]{0,31}/push$")
 JSON_TYPES = ("application/json",)
 NDJSON_TYPES = ("application/json", "application/x-ndjson")
 
@@ -133,7 +137,7 @@ class Guard:
                     503, "data store unavailable: cannot check credentials now", headers={"Retry-After": str(RETRY_AFTER_S)}))
             who = None   # the health check and the sign-in page answer for themselves
         scope.setdefault("state", {})["identity"] = who
-        if who is None and not (is_open(path) or path in OWN_CHECK):
+        if who is None and not (is_open(path) or path in OWN_CHECK or PUSH_PATH.match(path)):
             return await self._refuse(scope, receive, send, self._unsigned(scope, path, refused))
         if who is not None and not link_may_open(who, path):
             return await self._refuse(scope, receive, send, json_error(403, "this link does not open that page"))

@@ -139,3 +139,34 @@ LINKS = "lw:links"                 # HASH link id -> JSON {id, label, kind, scre
                                    # links; a signed link whose id is not here has been revoked
 REVOKED_CHANNEL = "lw:revoked"     # pub/sub: the identity name of a revoked token or link; web processes close
                                    # its open sockets
+
+# Connectors to the platforms (feeds/connectors/). No hash tags: each connector reads and writes its own keys.
+CONNECTORS_STATUS = "lw:connectors"  # HASH connector name -> JSON {kind, ok, last_success, lag_s, errors, ...}
+
+
+def connector_token(name: str) -> str:
+    """JSON {access_token, refresh_token, expires_at}: a connector's OAuth tokens. A refresh token works once
+    (the platform rotates it), so the latest must survive a restart; the data dir is the owner's only."""
+    return f"lw:connector:{name}:token"
+
+
+def connector_cursor(name: str) -> str:
+    """STRING: an order poller's cursor, the update time (epoch seconds) up to which it has read."""
+    return f"lw:connector:{name}:cursor"
+
+
+def connector_spend(name: str) -> str:
+    """HASH "<ad_id>:<YYYY-MM-DD>" -> JSON {cost, show, click (the day's cumulative figures at the last report),
+    event (the ad_spend event made of it)}: written before the event is stored, so a restart stores it again
+    (a duplicate, or the one lost) and never counts a report twice."""
+    return f"lw:connector:{name}:spend"
+
+
+def connector_applied(name: str) -> str:
+    """HASH "<room>|<campaign>" -> the ad_control version this connector last carried to the platform."""
+    return f"lw:connector:{name}:applied"
+
+
+def compass(session: str) -> str:
+    """JSON: the platform console's (罗盘) figures of a session, as imported (feeds/connectors/compass.py)."""
+    return f"lw:compass:{session}"
