@@ -102,6 +102,15 @@
     l_revoked: ["已撤销：{label}", "Revoked: {label}"],
     l_revoke: ["撤销", "Revoke"],
     l_failed: ["失败：{why}", "Failed: {why}"],
+    // manager-connectors.js
+    c_ok: ["正常", "OK"],
+    c_failing: ["出错 {n} 次", "{n} errors in a row"],
+    c_waiting: ["等待首次运行", "Not run yet"],
+    c_last: ["上次成功 {age}前", "Last success {age} ago"],
+    c_never: ["尚未成功", "No success yet"],
+    c_lag: ["延迟 {s} 秒", "Lag {s} s"],
+    c_next: ["{s} 秒后下次拉取", "Next poll in {s} s"],
+    c_none: ["未配置平台连接（见 docs/connectors.md）", "No connectors configured (see docs/connectors.md)"],
     // livewall-format.js
     sold_out: ["售罄", "Sold out"],
     oversold: ["超卖 {n}", "Oversold {n}"]

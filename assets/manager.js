@@ -7,6 +7,7 @@
  *   ManagerSuggestions  ad-spend suggestions of every room, with Approve / Reject
  *   ManagerAlertList    every alert, whatever its audience, with Acknowledge
  *   ManagerLinks        share links and device links (managers and admins)
+ *   ManagerConnectors   the platform connectors' state (managers and admins)
  *
  * Frames are kept per room (the latest only) and applied at the next animation frame (the shell's batch).
  * Opening a room changes the URL with pushState, so the link can be shared and the back button returns to the
@@ -69,6 +70,7 @@
         lang: lang, opener: header.querySelector(".lw-m-share-open"),
         view: function () { return {room: view.room, session: view.session}; }
       });
+      lw.ManagerConnectors(root.querySelector(".lw-m-connectors"), lang);
     }
 
     // -- views: the overview, or one room opened ------------------------------------------------------

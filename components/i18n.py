@@ -208,6 +208,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "m_link_by": ("创建人", "Made by"),
     "m_link_revoke": ("撤销", "Revoke"),
     "m_close": ("关闭", "Close"),
+    "m_connectors": ("平台连接", "Connectors"),
+    "m_connectors_refresh": ("刷新", "Refresh"),
     # the sign-in page (server/signin.py); a key from ?why= names its notice
     "title_in": ("登录 livewall", "Sign in to livewall"),
     "title_out": ("退出登录", "Sign out"),

@@ -207,6 +207,14 @@ def AlertsBox() -> html.Section:
                extra=html.Span(T("m_only_room"), className="lw-m-box-extra lw-m-filtered"))
 
 
+def ConnectorsBox() -> html.Section:
+    """The platform connectors' state (assets/manager-connectors.js); hidden unless the page may read it."""
+    refresh = html.Button(T("m_connectors_refresh"), type="button", className="lw-m-btn lw-m-conn-refresh")
+    section = Box("connectors", "m_connectors", html.Div(className="lw-m-connector-list"), extra=refresh)
+    section.hidden = True
+    return section
+
+
 def LinksPanel() -> html.Section:
     """The link manager: make a share or device link, copy it once, see the live ones and revoke them. Hidden
     until the page knows its user may share (assets/manager-links.js fills the choices and the list)."""
@@ -282,7 +290,7 @@ def ManagerPage(config: dict) -> html.Div:
         ManagerHeader(*((config.get("user") or {}).get(k) or "" for k in ("name", "role"))),
         html.Main([
             html.Div([RoomsTable(), RoomDetail()], className="lw-m-primary"),
-            html.Aside([suggestions, alerts], className="lw-m-aside"),
+            html.Aside([suggestions, alerts, ConnectorsBox()], className="lw-m-aside"),
         ], className="lw-m-main"),
         LinksPanel(),
         Banner(),

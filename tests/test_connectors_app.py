@@ -155,3 +155,29 @@ def test_compass_import_beside_the_session(app):
     assert done.returncode == 0, done.stderr
     rows = {row["metric"]: row for row in app.get(f"/api/sessions/{session}/compass")["rows"]}
     assert rows["peak_online"]["platform"] == 40 and set(rows) == {"peak_online", "refund_amount"}
+
+
+def test_the_managers_page_shows_the_connectors(app, browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    try:
+        app.sign_in(page)
+        page.goto(f"{app.url}/manager?lang=en")
+        row = page.locator('.lw-m-connectors [data-connector="qc"]')
+        row.wait_for(timeout=20000)
+        assert "qianchuan" in row.inner_text() and "OK" in row.inner_text()
+        import os
+        if os.environ.get("LIVEWALL_SHOTS"):
+            page.locator(".lw-m-connectors").screenshot(path=os.path.join(os.environ["LIVEWALL_SHOTS"],
+                                                                          "manager-connectors.png"))
+        viewer = ctx.browser.new_context()
+        vpage = viewer.new_page()
+        app.add_user("vw", "viewer")
+        vpage.context.add_cookies([{"name": "lw_session", "value": app.add_user("vw", "viewer").cookies["lw_session"],
+                                    "url": app.url}])
+        vpage.goto(f"{app.url}/manager?lang=en")
+        vpage.locator(".lw-m-main").wait_for(timeout=20000)
+        assert vpage.locator(".lw-m-connectors").is_hidden()
+        viewer.close()
+    finally:
+        ctx.close()
