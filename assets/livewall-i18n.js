@@ -110,7 +110,6 @@
     c_never: ["尚未成功", "No success yet"],
     c_lag: ["延迟 {s} 秒", "Lag {s} s"],
     c_next: ["{s} 秒后下次拉取", "Next poll in {s} s"],
-    c_none: ["未配置平台连接（见 docs/connectors.md）", "No connectors configured (see docs/connectors.md)"],
     // livewall-format.js
     sold_out: ["售罄", "Sold out"],
     oversold: ["超卖 {n}", "Oversold {n}"]

@@ -1,7 +1,7 @@
 /* The platform connectors' state on /manager (GET /api/connectors, managers and admins): per connector its
  * kind, whether its last round succeeded, when it last did, its lag, errors in a row, the next poll and the last
- * error (text from the platform: written as text). The box stays hidden for anyone the server refuses, and when
- * nothing is configured it says so. Asked once when the page starts and on each click of Refresh, never on a
+ * error (text from the platform: written as text). The box stays hidden for anyone the server refuses, and
+ * while no connector has reported (none configured). Asked once when the page starts and on each click of Refresh, never on a
  * timer (screens update by push; this state changes at the connectors' own pace).
  *
  * manager.js mounts it (one line) for those who may manage.
@@ -33,10 +33,8 @@
         return r.json();
       }).then(function (doc) {
         var names = Object.keys(doc.connectors || {}).sort(), now = Date.now() / 1000;
-        list.replaceChildren.apply(list, names.length ? names.map(function (n) {
-          return line(n, doc.connectors[n], now);
-        }) : [D.el("div", "lw-m-empty", t("c_none"))]);
-        box.hidden = false;
+        list.replaceChildren.apply(list, names.map(function (n) { return line(n, doc.connectors[n], now); }));
+        box.hidden = !names.length;
       }).catch(function () { box.hidden = true; });
     }
 

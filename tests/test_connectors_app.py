@@ -170,6 +170,7 @@ def test_the_managers_page_shows_the_connectors(app, browser, tmp_path):
         if os.environ.get("LIVEWALL_SHOTS"):
             page.locator(".lw-m-connectors").screenshot(path=os.path.join(os.environ["LIVEWALL_SHOTS"],
                                                                           "manager-connectors.png"))
+            page.screenshot(path=os.path.join(os.environ["LIVEWALL_SHOTS"], "manager-with-connectors.png"))
         viewer = ctx.browser.new_context()
         vpage = viewer.new_page()
         app.add_user("vw", "viewer")

@@ -352,7 +352,8 @@ class Connector:
 
     # -- spend --------------------------------------------------------------------------------------------
 
-    def poll_report(self) -> float:
+    def poll_report(self) -> None:
+        """No lag is reported: the report carries no time of its own newer than the day."""
         day = dt.datetime.now(CHINA).strftime("%Y-%m-%d")
         ad_ids = sorted(self.by_ad)
         page, rows = 1, []
@@ -369,7 +370,7 @@ class Connector:
         events = [e for e in (self._spend_event(row, day, now) for row in rows) if e]
         if events:
             ingest.ingest_sync(self.r, events)
-        return 0.0
+        return None
 
     def _spend_event(self, row: dict, day: str, now: float) -> dict | None:
         fig = {**row, **(row.get("metrics") or {})}
