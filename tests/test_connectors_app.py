@@ -147,6 +147,13 @@ def test_compass_import_beside_the_session(app):
     assert bad.status_code == 400
     viewer = app.add_user("vi", "viewer", rooms="elsewhere")
     assert viewer.get(f"/api/sessions/{session}/compass").status_code == 403
+    mine = app.add_user("vi2", "assistant", rooms=ROOM)
+    assert mine.get(f"/api/sessions/{session}/compass").status_code == 200
+    assert mine.post(f"/api/sessions/{session}/compass", json={"filename": "x.csv", "content_base64": "eA=="}
+                     ).status_code == 403, "importing is for managers"
+    anon = app.http.__class__(base_url=app.url)
+    assert anon.get("/api/sessions/nope/compass").status_code == 401
+    assert app.http.get("/api/sessions/nope/compass").status_code == 404
     # the command line does the same
     (app.dir / "two.csv").write_text("指标,数值\n最高在线人数,40\n退款金额,¥0\n")
     done = subprocess.run([sys.executable, "-m", "feeds.connectors.compass", str(app.dir / "two.csv"),
