@@ -55,7 +55,7 @@ class Livewall:
     """`python app.py --feed none` on its own redis-server; `pid` is the web process (uvicorn runs in it).
     `http` is signed in as admin, and so is a browser page given to `sign_in`."""
 
-    def __init__(self, insights_every: float = 10.0):
+    def __init__(self, insights_every: float = 10.0, args: tuple[str, ...] = (), env: dict | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="livewall-bench-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -64,15 +64,16 @@ class Livewall:
         self.redis = None
         self.proc = None
         self.password = secrets.token_urlsafe(16)
+        self.args, self.env = args, env or {}
 
     def __enter__(self) -> "Livewall":
         self.redis = embedded.start(self.dir / "redis", port=free_port(), fsync="everysec")
         self.redis_url = self.redis.url
         self.proc = subprocess.Popen(
             [sys.executable, "app.py", "--feed", "none", "--port", str(self.port), "--redis-url", self.redis.url,
-             "--insights-every", str(self.insights_every)],
+             "--insights-every", str(self.insights_every), *self.args],
             cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-            env={**os.environ, "LIVEWALL_ADMIN_PASSWORD": self.password})
+            env={**os.environ, "LIVEWALL_ADMIN_PASSWORD": self.password, **self.env})
         self.pid = self.proc.pid
         self.http = httpx.Client(base_url=self.url, timeout=60)
         deadline = time.monotonic() + 60
