@@ -19,7 +19,7 @@ from typing import NoReturn
 
 import redis
 
-from feeds.connectors import config as connectors_config
+from feeds.connectors import base as connector_base, config as connectors_config
 from server import asgi, signin, tokens, users
 from settings import Settings, is_loopback, refuse_open_listening
 from store import embedded, parts
@@ -103,6 +103,14 @@ def private_data_dir(path: Path) -> None:
                 os.chmod(os.path.join(root, f), 0o600)
 
 
+def forget_old_connectors(redis_url: str, connectors: dict) -> None:
+    client = sync_client(redis_url)
+    try:
+        connector_base.forget_others(client, [n for n, c in connectors.items() if c["kind"] in POLLING])
+    finally:
+        client.close()
+
+
 def set_up_admin(redis_url: str, settings: Settings) -> str:
     """Create or update the user admin from the configured password; without one, make sure admin exists
     and return the one-time sign-in link for the startup line."""
@@ -148,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         supervisor.add("redis", lambda: embedded.start(directory).proc, first.proc)
     try:
         sign_in = set_up_admin(redis_url, settings)
+        forget_old_connectors(redis_url, connectors)
         supervisor.add("engine", lambda: parts.start("engine", "--redis-url", redis_url))
         supervisor.add("insights", lambda: parts.start("insights", "--redis-url", redis_url, "--every",
                                                        str(settings.insights_every_s)))

@@ -42,6 +42,9 @@ def add_routes(server: FastAPI, r, connectors: dict[str, dict] | None = None) ->
         conf = pushes.get(name)
         if conf is None:
             return web.error(404, f"no push connector {name!r}")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > PUSH_MAX_BODY_BYTES:
+            return web.error(413, f"body larger than {PUSH_MAX_BODY_BYTES} bytes")
         body = await request.body()
         if len(body) > PUSH_MAX_BODY_BYTES:
             return web.error(413, f"body larger than {PUSH_MAX_BODY_BYTES} bytes")

@@ -42,6 +42,9 @@ def app(tmp_path_factory, qc):
                "refresh_token_file": str(d / "rt"), "advertiser_id": 99, "poll_s": 0.5,
                "rooms": {ROOM: {"campaigns": {"feed": {"ad_id": 111}}}}}}}))
     server = embedded.start(d / "redis", port=free_port())
+    r = redis.Redis.from_url(server.url)
+    r.hset(keys.CONNECTORS_STATUS, "gone", b'{"kind": "doudian", "ok": false}')   # configured once, no more
+    r.close()
     s = System(server.url, free_port(), d / "app.log", args=("--connectors", str(d / "connectors.yaml")),
                env={"PUSH_TEST_SECRET": SECRET, "QC_TEST_SECRET": "qc-app-secret"}).start()
     s.dir = d
@@ -117,7 +120,7 @@ def test_qianchuan_part_reports_on_healthz(app, qc):
     wait_until(lambda: any(e["type"] == "ad_spend" for e in room_events(app)), timeout=20, what="ad_spend event")
     health = wait_until(lambda: (h := app.http.get("/healthz").json()).get("connectors", {}).get("qc", {})
                         .get("ok") and h, timeout=10, what="connector status on /healthz")
-    assert health["parts"]["connector:qc"]["up"]
+    assert health["parts"]["connector:qc"]["up"] and "gone" not in health["connectors"]
     status = health["connectors"]["qc"]
     assert status["kind"] == "qianchuan" and status["errors"] == 0 and status["next_poll"] > status["last_success"]
     assert app.get("/api/connectors")["connectors"]["qc"]["ok"]

@@ -91,6 +91,13 @@ def run(connector, r, stop: threading.Event) -> None:
         stop.wait(wait)
 
 
+def forget_others(r, names) -> None:
+    """Drop the state of connectors no longer configured, so /healthz shows only those that run."""
+    gone = [k for k in r.hkeys(keys.CONNECTORS_STATUS) if k.decode() not in set(names)]
+    if gone:
+        r.hdel(keys.CONNECTORS_STATUS, *gone)
+
+
 def read_status(raw: dict) -> dict:
     """Name -> status, from HGETALL keys.CONNECTORS_STATUS."""
     return {k.decode() if isinstance(k, bytes) else k: orjson.loads(v) for k, v in raw.items()}
