@@ -178,6 +178,8 @@ class Doudian(Platform):
         self.orders: dict[str, dict] = {}
         self.rate_limited = 0
         self.bad_signs = 0
+        self.refresh_token = None   # set to allow token.refresh with it
+        self.refreshes = 0
 
     def put(self, order: dict):
         with self.lock:
@@ -195,6 +197,15 @@ class Doudian(Platform):
             return err(40003, "签名错误")
         if abs(time.time() - int(query["timestamp"])) > 600:
             return err(40003, "timestamp expired")
+        if query.get("method") == "token.refresh":
+            if "access_token" in query or body.get("grant_type") != "refresh_token" \
+                    or self.refresh_token is None or body.get("refresh_token") != self.refresh_token:
+                return err(30005, "refresh_token invalid")
+            self.refreshes += 1
+            self.access_token, self.refresh_token = "dd-at-" + secrets.token_hex(6), "dd-rt-" + secrets.token_hex(6)
+            return (200, {"code": 10000, "msg": "success", "data": {
+                "access_token": self.access_token, "refresh_token": self.refresh_token, "expires_in": 604800,
+                "shop_id": 1, "shop_name": "test"}}, None)
         if query.get("access_token") != self.access_token:
             return err(30002, "access_token invalid")
         if path != "/" + query["method"].replace(".", "/"):

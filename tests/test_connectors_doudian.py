@@ -151,3 +151,25 @@ def test_killed_again_and_again_while_orders_change(r, tmp_path, platform, redis
     assert len(events) == len({e["id"] for e in events}) == len(expected)
     assert round(sum(e["amount"] for e in events if e["type"] == "pay"), 2) == round(sum(
         (o["sku_order_list"][0]["pay_amount"]) / 100 for o in platform.orders.values() if o["pay_time"]), 2)
+
+
+def test_the_shop_token_is_refreshed_and_kept(r, tmp_path, platform, monkeypatch):
+    platform.refresh_token = "dd-rt-first"
+    monkeypatch.setenv("DD_TEST_REFRESH", "dd-rt-first")
+    monkeypatch.delenv("DD_TEST_TOKEN")
+    path = write_config(tmp_path, platform, refresh_token_env="DD_TEST_REFRESH")
+    doc = yaml.safe_load(path.read_text())
+    del doc["connectors"]["shop"]["access_token_env"]
+    path.write_text(yaml.safe_dump(doc))
+    platform.put(order(1, time.time() - 60, paid=True))
+    c = Connector(r, config.load(path)["shop"])
+    c.step()
+    assert platform.refreshes == 1 and len(stored(r)) == 2
+    c.step()
+    assert platform.refreshes == 1, "a fresh token is used until it nears its expiry"
+    # a restart takes the rotated pair from Redis; the first refresh token was used up
+    c2 = Connector(r, config.load(path)["shop"])
+    c2.client.token["expires_at"] = time.time() + 5
+    c2.step()
+    assert platform.refreshes == 2
+    assert orjson.loads(r.get(keys.connector_token("shop")))["refresh_token"] == platform.refresh_token
