@@ -191,3 +191,29 @@ def test_killed_again_and_again_while_spend_grows(r, tmp_path, platform, redis_u
     events = spend_events(r)
     assert len({e["id"] for e in events}) == len(events)
     assert sum(e["impressions"] for e in events if e["campaign"] == "feed") == platform.report[111]["show_cnt"]
+
+
+def test_a_change_cut_by_a_rate_limit_is_finished_next_round(r, tmp_path, platform):
+    c = connector(r, tmp_path, platform)
+    c.step()
+    sim = SimulatedAdapter(r)
+    sim.set_budget(ROOM, "uni", 400, by="lin", action="raise_budget")
+    sim.set_roi_target(ROOM, "uni", 3.0, by="lin", action="raise_roi_target")   # one entry, two settings
+    platform.rate_limited = 0
+    sent_before = len(platform.paths("/v1.0/qianchuan/uni_promotion/ad/budget"))
+    # the budget goes through, then the ROI goal meets a rate limit
+    original = c.adapter.set_roi_target
+
+    def limited(*a, **k):
+        platform.rate_limited = 1
+        c.adapter.set_roi_target = original
+        return original(*a, **k)
+    c.adapter.set_roi_target = limited
+    with pytest.raises(Exception) as e:
+        c.apply_controls()
+    assert getattr(e.value, "code", None) == 40100
+    assert audit_entries(r)[-1]["kind"] == "platform_failed"
+    c.apply_controls()
+    assert platform.ads[222]["roi_goal"] == 3.0 and platform.ads[222]["budget"] == 9600.0
+    assert len(platform.paths("/v1.0/qianchuan/uni_promotion/ad/budget")) == sent_before + 1, "budget sent once"
+    assert audit_entries(r)[-1]["kind"] == "platform_applied"

@@ -83,8 +83,8 @@ class Client:
             return orjson.loads(stored)
         refresh = secret(self.cfg, "refresh_token")
         access = secret(self.cfg, "access_token", required=False)
-        # an access token from the config has an unknown age: treat it as expiring now unless none other works
-        return {"access_token": access, "refresh_token": refresh, "expires_at": 0.0 if not access else time.time()}
+        # an access token from the config has an unknown age: the first call refreshes it
+        return {"access_token": access, "refresh_token": refresh, "expires_at": 0.0}
 
     def access_token(self) -> str:
         if not self.token.get("access_token") or self.token["expires_at"] - time.time() < CONNECTOR_TOKEN_MARGIN_S:
@@ -312,35 +312,41 @@ class Connector:
                     self._carry(room, campaign, entry)
 
     def _carry(self, room: str, campaign: str, entry: dict) -> None:
+        """Send what differs between the newest entry and what was last carried, one setting at a time; each one
+        the platform took is recorded at once, so a retry after a failure sends only what is left."""
         field = f"{room}|{campaign}"
-        last = orjson.loads(self.r.hget(keys.connector_applied(self.name), field) or b"{}")
-        if entry.get("version", 0) <= last.get("version", 0):
+        carried = orjson.loads(self.r.hget(keys.connector_applied(self.name), field) or b"{}")
+        if entry.get("version", 0) <= carried.get("version", 0):
             return
         who = {"by": entry.get("by"), "suggestion": entry.get("suggestion")}
+        paused, budget, roi = bool(entry.get("paused")), entry.get("budget_per_hour"), entry.get("roi_target")
+        steps = []
+        if paused != bool(carried.get("paused")):
+            steps.append(("paused", paused, lambda: (self.adapter.pause if paused else self.adapter.resume)(
+                room, campaign, **who)))
+        if budget is not None and budget != carried.get("budget_per_hour"):
+            steps.append(("budget_per_hour", budget, lambda: self.adapter.set_budget(
+                room, campaign, budget, previous=carried.get("budget_per_hour"), **who)))
+        if roi is not None and roi != carried.get("roi_target"):
+            steps.append(("roi_target", roi, lambda: self.adapter.set_roi_target(room, campaign, roi, **who)))
         done, outcome, error = [], "platform_applied", None
-        try:
-            if entry.get("paused") and not last.get("paused"):
-                done.append(self.adapter.pause(room, campaign, **who))
-            if not entry.get("paused") and last.get("paused"):
-                done.append(self.adapter.resume(room, campaign, **who))
-            if entry.get("budget_per_hour") is not None and entry.get("budget_per_hour") != last.get("budget_per_hour"):
-                done.append(self.adapter.set_budget(room, campaign, entry["budget_per_hour"],
-                                                    previous=last.get("budget_per_hour"), **who))
-            if entry.get("roi_target") is not None and entry.get("roi_target") != last.get("roi_target"):
-                done.append(self.adapter.set_roi_target(room, campaign, entry["roi_target"], **who))
-        except Learning as e:
-            outcome, error = "platform_learning", str(e)
-        except Refused as e:
-            outcome, error = "platform_refused", str(e)
-        except PlatformError as e:
-            # not carried: the next round tries again (after the loop's backoff)
-            self._audit("platform_failed", room, campaign, entry, error=str(e))
-            raise
-        # what was sent is now the platform's state; a refused or learning change stays unsent, on purpose
-        carried = {**last, "version": entry["version"]}
-        if outcome == "platform_applied":
-            carried.update(budget_per_hour=entry.get("budget_per_hour"), roi_target=entry.get("roi_target"),
-                           paused=bool(entry.get("paused")))
+        for name, value, send in steps:
+            try:
+                done.append(send())
+            except Learning as e:
+                outcome, error = "platform_learning", str(e)
+                break
+            except Refused as e:
+                outcome, error = "platform_refused", str(e)
+                break
+            except PlatformError as e:
+                # not carried yet: the next round sends what is left (after the loop's backoff)
+                self.r.hset(keys.connector_applied(self.name), field, orjson.dumps(carried))
+                self._audit("platform_failed", room, campaign, entry, sent=done, error=str(e))
+                raise
+            carried[name] = value
+        # a refused or learning change is not retried: the entry's version is done with either way
+        carried["version"] = entry["version"]
         self.r.hset(keys.connector_applied(self.name), field, orjson.dumps(carried))
         self._audit(outcome, room, campaign, entry, sent=done, error=error)
 
