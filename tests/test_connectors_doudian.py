@@ -169,7 +169,7 @@ def test_the_shop_token_is_refreshed_and_kept(r, tmp_path, platform, monkeypatch
     assert platform.refreshes == 1, "a fresh token is used until it nears its expiry"
     # a restart takes the rotated pair from Redis; the first refresh token was used up
     c2 = Connector(r, config.load(path)["shop"])
-    c2.client.token["expires_at"] = time.time() + 5
+    c2.source.client.token["expires_at"] = time.time() + 5
     c2.step()
     assert platform.refreshes == 2
     assert orjson.loads(r.get(keys.connector_token("shop")))["refresh_token"] == platform.refresh_token

@@ -4,7 +4,8 @@
 - `config.py`   the one config file (`connectors.yaml`), secrets from env or files
 - `base.py`     what every connector shares: pacing, backoff, its status on /healthz, its loop
 - `qianchuan.py` 巨量千川: OAuth, the AdPlatform adapter, the live report poller (ad_spend events)
-- `doudian.py`  抖店: the signed order API and its poller (order, pay, refund events)
+- `orders.py`   the order poller every shop shares: cursor with overlap, pages, stable ids (OrderSource)
+- `doudian.py`  抖店: the signed order API as an OrderSource (order, pay, refund events)
 - `push.py`     live-room interaction push: the signature check and the mapping to events
 - `compass.py`  罗盘 export import (CSV/XLSX) and its comparison with livewall's own figures
 

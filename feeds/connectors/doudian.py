@@ -26,13 +26,8 @@ first start and then `CONNECTOR_TOKEN_MARGIN_S` before `expires_in` runs out, ke
 (keys.connector_token): as public SDKs show the call. Which answer codes mean "token expired" is not confirmed,
 so there is no refresh on an error code.
 
-Stable ids: `dd:<line order_id>:order|pay|refund`, so a window read twice (the cursor's overlap, a restart
-before the cursor was saved) makes duplicates, never a second count: the ingest's idempotency does the rest.
-The cursor (the newest update_time read) is saved only after the window's events are stored; each poll starts
-`CONNECTOR_ORDER_OVERLAP_S` before it, because an order's update can become visible late.
-
-Kuaishou 小店 and Taobao: a poller for them would be another class with this one's `step` and its own `call`
-and line-to-events mapping; neither is built (their sign and order fields are not confirmed here).
+Stable ids: `dd:<line order_id>:order|pay|refund`; the cursor, its overlap and the paging are the shared
+order poller's (feeds/connectors/orders.py), which Kuaishou 小店 and Taobao sources would plug into.
 """
 from __future__ import annotations
 
@@ -43,10 +38,10 @@ import time
 import httpx
 import orjson
 
-from feeds import ingest
+from feeds.connectors import orders
 from feeds.connectors.base import PlatformError
 from feeds.connectors.config import ConfigError, secret
-from settings import CONNECTOR_ORDER_OVERLAP_S, CONNECTOR_POLL_S, CONNECTOR_TIMEOUT_S, CONNECTOR_TOKEN_MARGIN_S
+from settings import CONNECTOR_TIMEOUT_S, CONNECTOR_TOKEN_MARGIN_S
 from store import keys
 
 DEFAULT_BASE = "https://openapi-fxg.jinritemai.com"
@@ -156,44 +151,33 @@ def line_events(shop_order: dict, line: dict, room: str) -> list[dict]:
     return out
 
 
-class Connector:
-    """Polls the shop's orders updated since the cursor and stores the live rooms' lines as events."""
+class Source:
+    """The shop's orders as an orders.OrderSource: order.searchList by update time, lines of mapped live rooms."""
 
-    kind = "doudian"
+    def __init__(self, client: Client, rooms: dict[str, str]):
+        self.client, self.rooms = client, rooms
 
-    def __init__(self, r, cfg: dict, http: httpx.Client | None = None):
-        self.r, self.name = r, cfg["name"]
-        self.client = Client(cfg, http, r)
-        self.rooms = {str((spec or {}).get("room_id")): room for room, spec in (cfg.get("rooms") or {}).items()}
-        if not self.rooms or "None" in self.rooms:
-            raise ConfigError(f"connector {self.name}: each room needs the platform's `room_id`")
-        self.every_s = float(cfg.get("poll_s", CONNECTOR_POLL_S))
-        self.overlap_s = float(cfg.get("overlap_s", CONNECTOR_ORDER_OVERLAP_S))
-        self.start_s = float(cfg.get("start_lookback_s", 3600))
+    def page(self, start: int, end: int, page: int) -> tuple[list[dict], bool]:
+        data = self.client.call("order.searchList", {
+            "update_time_start": start, "update_time_end": end, "order_by": "update_time", "order_asc": True,
+            "page": page, "size": PAGE_SIZE})
+        return data.get("shop_order_list") or [], (page + 1) * PAGE_SIZE < int(data.get("total") or 0)
 
-    def step(self) -> float:
-        now = int(time.time())
-        raw = self.r.get(keys.connector_cursor(self.name))
-        cursor = float(raw) if raw else now - self.start_s
-        start = int(cursor - self.overlap_s)
-        newest, page = cursor, 0
-        while True:
-            data = self.client.call("order.searchList", {
-                "update_time_start": start, "update_time_end": now, "order_by": "update_time", "order_asc": True,
-                "page": page, "size": PAGE_SIZE})
-            orders = data.get("shop_order_list") or []
-            events = []
-            for o in orders:
-                newest = max(newest, float(o.get("update_time") or 0))
-                for line in o.get("sku_order_list") or []:
-                    room = self.rooms.get(str(line.get("room_id_str") or line.get("room_id")))
-                    if room:
-                        events += line_events(o, line, room)
-            if events:
-                ingest.ingest_sync(self.r, events)
-            if (page + 1) * PAGE_SIZE >= int(data.get("total") or 0) or not orders:
-                break
-            page += 1
-        # only now: a crash before this line reads the window again, and its ids make the events duplicates
-        self.r.set(keys.connector_cursor(self.name), repr(min(newest, now)))
-        return max(0.0, time.time() - newest) if newest else None
+    def updated(self, order: dict) -> float:
+        return float(order.get("update_time") or 0)
+
+    def events(self, order: dict) -> list[dict]:
+        out = []
+        for line in order.get("sku_order_list") or []:
+            room = self.rooms.get(str(line.get("room_id_str") or line.get("room_id")))
+            if room:
+                out += line_events(order, line, room)
+        return out
+
+
+def Connector(r, cfg: dict, http: httpx.Client | None = None) -> orders.Poller:
+    """The 抖店 order poller of a `kind: doudian` config entry."""
+    rooms = {str((spec or {}).get("room_id")): room for room, spec in (cfg.get("rooms") or {}).items()}
+    if not rooms or "None" in rooms:
+        raise ConfigError(f"connector {cfg['name']}: each room needs the platform's `room_id`")
+    return orders.Poller(r, cfg["name"], "doudian", Source(Client(cfg, http, r), rooms), cfg)
