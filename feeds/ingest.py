@@ -141,6 +141,13 @@ def ingest_sync(client, events: list[dict]) -> dict:
     return {"accepted": sum(flags), "duplicates": len(flags) - sum(flags), "rejected": rejected}
 
 
+async def ingest_async(client, events: list[dict]) -> dict:
+    """As ingest_sync, for events the web process makes itself (a product put on stage from the tablet)."""
+    good, rejected = _judge_each([orjson.dumps(e) for e in events])
+    flags = await store_async(client, good) if good else []
+    return {"accepted": sum(flags), "duplicates": len(flags) - sum(flags), "rejected": rejected}
+
+
 def _within(rooms: frozenset[str], good: list[Judged], rejected: list[dict]) -> tuple[list[Judged], list[dict]]:
     """A token scoped to rooms stores only their events; the others are rejected one by one, at their index."""
     taken = {r["index"] for r in rejected}

@@ -15,7 +15,7 @@ from dash import Dash
 import callbacks
 from server import pages
 from feeds import ingest
-from server import alert_actions, api, guard, push, share_routes, signin, suggestion_actions
+from server import alert_actions, api, guard, push, share_routes, signin, stage_actions, suggestion_actions
 from settings import LOOPBACK_HOSTS
 from store.connect import async_client
 
@@ -33,6 +33,7 @@ def build(redis_url: str, ingest_token: str | None = None,
     ingest.add_routes(app.server, r, ingest_token)
     alert_actions.add_routes(app.server, r)
     suggestion_actions.add_routes(app.server, r)
+    stage_actions.add_routes(app.server, r)
     share_routes.add_routes(app.server, r)
     api.add_routes(app.server, r, parts_status)
     push.add_routes(app.server, redis_url, r)
