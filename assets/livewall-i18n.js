@@ -49,6 +49,17 @@
     more_alerts: ["另有 {n} 条告警", "{n} more alerts"],
     // the assistant's tablet (assistant.js)
     as_open: ["{n} 条待处理", "{n} open"],
+    as_put_on: ["上台", "Put on"],
+    as_on_stage: ["讲解中", "On stage"],
+    as_put_done: ["已上台：{name}", "On stage: {name}"],
+    as_off_done: ["已下播：{name}", "Taken off: {name}"],
+    as_restock_done: ["已请求补货：{name}", "Restock asked: {name}"],
+    as_off_ask: ["把「{name}」下播？讲解会中断。", "Take “{name}” off stage? The pitch stops."],
+    as_act_failed: ["没有成功：{why}", "Not done: {why}"],
+    as_search_ph: ["搜索商品名或货号", "Search a name or SKU"],
+    as_page: ["第 {n} / {m} 页 · 共 {total} 件", "Page {n} of {m} · {total} products"],
+    as_no_match: ["没有匹配的商品", "No product matches"],
+    as_stock_n: ["库存 {n}", "Stock {n}"],
     // the manager (manager*.js)
     m_connected: ["已连接", "Connected"],
     m_stale_all: ["全部直播间数据延迟 {age}", "Every room's data is {age} old"],
