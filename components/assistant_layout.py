@@ -64,8 +64,11 @@ def StageCard() -> html.Section:
     price = html.Span(EMPTY, className="lw-num lw-as-price", **{"data-metric": "products.price", "data-fmt": "price"})
     stage_time = html.Span(EMPTY, className="lw-num lw-as-stage-time",
                            **{"data-metric": "products.stage_seconds", "data-fmt": "dur"})
-    cvr_sub = html.Div([Metric("products.clickers", "int"), html.Span(T("as_clickers")),
-                        Metric("products.buyers", "int"), html.Span(T("as_buyers"))], className="lw-as-fact-sub")
+    # each number keeps its unit on its line ("52 人买" never leaves "买" alone on a narrow phone)
+    cvr_sub = html.Div([html.Span([Metric("products.clickers", "int"), html.Span(T("as_clickers"))], className="lw-nobr"),
+                        " ",
+                        html.Span([Metric("products.buyers", "int"), html.Span(T("as_buyers"))], className="lw-nobr")],
+                       className="lw-as-fact-sub")
     return html.Section([
         html.Div([html.Span(T("on_stage"), className="lw-as-badge"),
                   html.Span([html.Span(T("as_stage_for")), " ", stage_time], className="lw-as-stage-for"),
