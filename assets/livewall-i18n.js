@@ -49,7 +49,7 @@
     more_alerts: ["另有 {n} 条告警", "{n} more alerts"],
     // the assistant's tablet (assistant.js)
     as_open: ["{n} 条待处理", "{n} open"],
-    m_group_rooms: ["{n} 个直播间", "{n} rooms"],
+    m_group_rooms: ["{n} 个直播间", "Rooms: {n}"],
     m_sorted: ["已按{col}{dir}排序", "Sorted by {col}, {dir}"],
     m_asc: ["升序", "ascending"],
     m_desc: ["降序", "descending"],
