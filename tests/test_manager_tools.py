@@ -113,3 +113,31 @@ def test_a_rooms_products_search_and_pages(system, page):
     page.wait_for_function("s => document.querySelectorAll(s).length === 25", arg=names)
     page.select_option(".lw-m-page-size", "100")
     page.wait_for_function("s => document.querySelectorAll(s).length === 71", arg=names)
+
+
+SMALL_TEXT = """min => {
+    const small = [];
+    for (const el of document.querySelectorAll('.lw-manager *')) {
+        if (el.closest('svg') || !el.offsetParent) continue;
+        const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+        const size = parseFloat(getComputedStyle(el).fontSize);
+        if (own && size < min && !el.closest('.lw-platform')) small.push(el.className + ' ' + size);
+    }
+    return small;
+}"""
+
+
+def test_laptop_type_and_no_dead_space(system, page):
+    """Text of 14 px and more (a platform's badge aside), chart axes of 12 px and more; with nothing to approve the
+    alerts take the whole width instead of leaving half the page empty."""
+    if not system.http.get("/api/rooms/tools-a/metrics").status_code == 200:
+        seed(system)
+    open_manager(page, system)
+    page.locator(row("tools-a")).wait_for()
+    assert page.evaluate(SMALL_TEXT, 14) == []
+    assert page.text_content('[data-total="proposed"]') == "0"
+    aside, alerts = page.locator(".lw-m-aside").bounding_box(), page.locator(".lw-m-alerts").bounding_box()
+    assert alerts["width"] > 0.95 * aside["width"], "the alerts take the width the empty suggestions leave"
+    open_manager(page, system, "room=tools-a")
+    page.locator(".lw-m-detail .lw-m-product:not([hidden])").first.wait_for()
+    assert page.evaluate(SMALL_TEXT, 14) == []
