@@ -25,14 +25,6 @@
     return stock <= lw.constants.low_stock ? "low" : "ok";
   }
 
-  // The price as the streamer says it: ¥199 or ¥1,147.90; the shared money format rounds large amounts.
-  function priceText(lang, v) {
-    if (typeof v !== "number" || v !== v) return lw.fmt.DASH;
-    var digits = Math.round(v * 100) % 100 === 0 ? 0 : 2;
-    return "¥" + v.toLocaleString(lang === "zh" ? "zh-CN" : "en-US",
-      {minimumFractionDigits: digits, maximumFractionDigits: digits});
-  }
-
   // A one-line figure that shrinks when it outgrows its box (a price of ¥12,999.00 on a portrait tablet);
   // measured only when its length or its box's width changes, not on every frame.
   function Fit(el) {
@@ -108,7 +100,8 @@
     var rerunBox = body.querySelector(".lw-as-rerun-rows");
     var rerunRows = Array.prototype.map.call(body.querySelectorAll(".lw-as-rerun-row"), function (row) {
       return {row: row, name: row.querySelector('[data-field="rerun_name"]'),
-              reason: row.querySelector('[data-field="rerun_reason"]')};
+              reason: row.querySelector('[data-field="rerun_reason"]'),
+              put: row.querySelector('[data-action="put-on-stage"]')};
     });
     var comments = D.comments(body.querySelector(".lw-as-comment-list"), "li", "lw-as-comment", COMMENTS_SHOWN);
     var frame = null, live = null;
@@ -118,7 +111,7 @@
       D.setAttr(stage, "data-sku", live ? live.sku : "");
       if (!live) return;
       D.setText(f.onstage_name, live.name || live.sku);
-      D.setText(price, priceText(lang, live.price));
+      D.setText(price, lw.tabletPrice(lang, live.price));
       D.apply(stageMetrics, {products: live}, lang);
       D.setAttr(stock, "data-level", stockLevel(live.stock));
     }
@@ -154,8 +147,11 @@
           D.setAttr(r.row, "data-sku", p ? p.sku : "");
           D.setText(r.name, p ? (p.name || p.sku) : "");
           D.setText(r.reason, p ? lw.pick(lang, p.reason) : "");
+          D.setAttr(r.put, "data-sku", p ? p.sku : "");
         });
       },
+      // what the actions act on: the product on stage, as the screen shows it
+      onStage: function () { return live ? {sku: live.sku, name: live.name || live.sku} : null; },
       alertCount: function (open, critical) {
         D.setText(f.alert_count, open ? lw.t(lang, "as_open", {n: open}) : "");
         body.classList.toggle("has-critical", critical);
@@ -181,6 +177,10 @@
     var body = root.querySelector(".lw-as-body");
     var screen = Screen(body, lang);
     var clock = D.fields(body).clock;
+    // the controls show only to whom may act here (an assistant of the room, a manager); the server checks again
+    var may = lw.may(config.user, "assistant", config.room);
+    root.classList.toggle("may-act", may);
+    if (may) lw.TabletActions(root, config.room, lang, screen.onStage);
     var frame = null;
 
     var latest = [];   // this room's alerts for the assistant, newest first, as lw.Alerts last listed them

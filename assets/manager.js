@@ -127,6 +127,7 @@
           seen.detail = key;
         }
       });
+      rooms.arrange();   // the sort and the groups' subtotals follow the new figures
       headerTotals();
     });
 

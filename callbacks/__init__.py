@@ -23,7 +23,7 @@ SCRIPTS = (
     # /wall
     "wall-trend.js", "wall-stage.js", "wall-matrix.js", "wall.js",
     # /assistant/<room>
-    "assistant.js",
+    "assistant-actions.js", "assistant.js",
     # /manager
     "manager-rooms.js", "manager-detail.js", "manager-timeline.js", "manager-review.js", "manager-suggestions.js",
     "manager-alerts.js", "manager-links.js", "manager-connectors.js", "manager.js",

@@ -20,6 +20,14 @@ RERUN_ROWS = 3
 COMMENT_ROWS = 8              # the browser fills at most this many; CSS hides what does not fit
 
 
+def Act(label: str, action: str, className: str = "", sku: str | None = None) -> html.Button:
+    """A button of the tablet's actions (assets/assistant-actions.js acts on its `data-action`); shown only to
+    those who may act on the room."""
+    extra = {"data-sku": sku} if sku is not None else {}
+    return html.Button(T(label), type="button", className=f"lw-as-act {className}".strip(),
+                       **{"data-action": action}, **extra)
+
+
 def Fact(label: str, value, className: str = "") -> html.Div:
     """One labelled figure of the on-stage card: label above, big number below."""
     return html.Div([html.Div(T(label), className="lw-as-fact-label"), value],
@@ -32,6 +40,7 @@ def AssistantHeader(room: str) -> html.Header:
         html.Span(room, className="lw-as-room"),
         Field("platform", "lw-as-platform"),
         html.Div([Field("title", "lw-as-title"), Field("streamer", "lw-as-streamer")], className="lw-as-session"),
+        html.Span(className="lw-as-act-status", role="status", **{"aria-live": "polite"}),
         html.Span(Field("elapsed", "lw-as-elapsed"), className="lw-as-elapsed-box"),
         Freshness(),
         Field("clock", "lw-as-clock"),
@@ -42,8 +51,11 @@ def StockBox() -> html.Div:
     """Stock with its warning underneath; `data-level` (ok, low, out, over, unknown) colours the box."""
     warnings = html.Div([html.Span(T(f"as_stock_{level}"), className=f"lw-as-stock-warn lw-as-warn-{level}")
                          for level in ("low", "out", "over", "unknown")], className="lw-as-stock-warns")
+    # sold out: the two ways on, right where the assistant reads it
+    sold_out = html.Div([Act("as_switch", "open-products", "lw-as-act-switch"),
+                         Act("as_restock", "restock", "lw-as-act-restock")], className="lw-as-soldout-acts")
     return html.Div([html.Div(T("stock"), className="lw-as-fact-label"),
-                     Metric("products.stock", "stock", "lw-as-stock-value"), warnings],
+                     Metric("products.stock", "stock", "lw-as-stock-value"), warnings, sold_out],
                     className="lw-as-stock", **{"data-level": "unknown"})
 
 
@@ -52,11 +64,17 @@ def StageCard() -> html.Section:
     price = html.Span(EMPTY, className="lw-num lw-as-price", **{"data-metric": "products.price", "data-fmt": "price"})
     stage_time = html.Span(EMPTY, className="lw-num lw-as-stage-time",
                            **{"data-metric": "products.stage_seconds", "data-fmt": "dur"})
-    cvr_sub = html.Div([Metric("products.clickers", "int"), html.Span(T("as_clickers")),
-                        Metric("products.buyers", "int"), html.Span(T("as_buyers"))], className="lw-as-fact-sub")
+    # each number keeps its unit on its line ("52 人买" never leaves "买" alone on a narrow phone)
+    cvr_sub = html.Div([html.Span([Metric("products.clickers", "int"), html.Span(T("as_clickers"))], className="lw-nobr"),
+                        " ",
+                        html.Span([Metric("products.buyers", "int"), html.Span(T("as_buyers"))], className="lw-nobr")],
+                       className="lw-as-fact-sub")
     return html.Section([
         html.Div([html.Span(T("on_stage"), className="lw-as-badge"),
-                  html.Span([html.Span(T("as_stage_for")), " ", stage_time], className="lw-as-stage-for")],
+                  html.Span([html.Span(T("as_stage_for")), " ", stage_time], className="lw-as-stage-for"),
+                  html.Div([Act("as_products", "open-products", "lw-as-act-pick"),
+                            Act("as_restock", "restock", "lw-as-act-restock"),
+                            Act("as_take_off", "take-off", "lw-as-act-off")], className="lw-as-stage-acts")],
                  className="lw-as-stage-head"),
         Field("onstage_name", "lw-as-name"),
         html.Div([html.Div(T("as_price"), className="lw-as-fact-label"), price], className="lw-as-price-box"),
@@ -106,11 +124,34 @@ def AlertPanel() -> html.Section:
 def RerunPanel() -> html.Section:
     rows = [html.Div([html.Span(str(i + 1), className="lw-as-rerun-rank"),
                       html.Div([Field("rerun_name", "lw-as-rerun-name"), Field("rerun_reason", "lw-as-rerun-reason")],
-                               className="lw-as-rerun-text")],
+                               className="lw-as-rerun-text"),
+                      Act("as_put_on", "put-on-stage", "lw-as-act-put", sku="")],
                      className="lw-as-rerun-row is-empty", **{"data-slot": str(i), "data-sku": ""})
             for i in range(RERUN_ROWS)]
     empty = html.Div(T("no_rerun"), className="lw-as-empty")
     return Panel("rerun", "rerun", [html.Div(rows + [empty], className="lw-as-rerun-rows", **{"data-empty": "1"})])
+
+
+def Picker() -> html.Div:
+    """Any product of the session, found by name or sku and paged (GET /api/rooms/<room>/products?q=), each
+    with its put-on-stage button; opened by "pick a product" or a sold-out card's "switch product"."""
+    return html.Div(html.Div([
+        html.Div([html.H2(T("as_picker_title"), className="lw-as-picker-title"),
+                  Act("as_close", "close-products", "lw-as-act-close")], className="lw-as-picker-head"),
+        html.Div(className="lw-as-picker-search"),   # the search box: a plain <input> the script makes
+        html.Ul(className="lw-as-picker-list"),
+        html.Div([Act("as_prev", "page-prev", "lw-as-act-page"), html.Span(className="lw-as-picker-page"),
+                  Act("as_next", "page-next", "lw-as-act-page")], className="lw-as-picker-foot"),
+    ], className="lw-as-picker-box", role="dialog"), className="lw-as-picker", hidden=True)
+
+
+def Confirm() -> html.Div:
+    """Taking a product off stage interrupts the pitch: one more tap, on a button that says so."""
+    return html.Div(html.Div([
+        html.P(className="lw-as-confirm-text"),
+        html.Div([Act("as_cancel", "cancel-off", "lw-as-act-cancel"),
+                  Act("as_confirm_off", "confirm-off", "lw-as-act-confirm")], className="lw-as-confirm-acts"),
+    ], className="lw-as-confirm-box", role="alertdialog"), className="lw-as-confirm", hidden=True)
 
 
 def CommentPanel() -> html.Section:
@@ -126,7 +167,8 @@ def AssistantPage(config: dict) -> html.Div:
         KpiGrid(),
         html.Div([AlertPanel(), RerunPanel(), CommentPanel()], className="lw-as-side"),
     ], className="lw-as-body", **{"data-room": room, "data-state": "waiting"})
-    return html.Div([dcc.Store(id=CONFIG_ID, data=config), html.Div(id=BOOT_ID, hidden=True), stage, Banner()],
+    return html.Div([dcc.Store(id=CONFIG_ID, data=config), html.Div(id=BOOT_ID, hidden=True), stage, Picker(),
+                     Confirm(), Banner()],
                     id="assistant", className=f"lw-assistant lang-{config.get('lang') or 'auto'}",
                     **{"data-conn": "connecting"})
 

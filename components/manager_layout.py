@@ -41,6 +41,7 @@ PRODUCT_COLUMNS = (
     ("units", "m_units", "int"),
     ("gmv", "m_gmv", "money"),
 )
+PRODUCT_PAGE_SIZES = (25, 50, 100)   # the first page of 25 is the live frame's (it carries 30)
 # (profit field, label) of a review, in the order a profit and loss statement reads
 PROFIT_FIELDS = (
     ("gmv", "m_p_gmv"),
@@ -87,15 +88,31 @@ def RoomRow() -> html.A:
                   className="lw-m-row", href="#", **{"data-template": "room", "data-alerts": "0"})
 
 
+def SortHead(key: str, label: str) -> html.Span:
+    """A column's header: a button that sorts the rooms by it (assets/manager-rooms.js), again to reverse."""
+    return html.Span(html.Button(T(label), type="button", className="lw-m-sort", **{"data-sort": key}),
+                     role="columnheader", **{"data-col": key, "aria-sort": "none"})
+
+
 def RoomsTable() -> html.Section:
-    head = html.Div([html.Span(T("m_room")), html.Span(T("m_state"))]
-                    + [html.Span(T(label), **{"data-col": key}) for key, label, _ in ROOM_COLUMNS]
-                    + [html.Span(T("m_alerts"), **{"data-col": "alerts"}), html.Span()],
-                    className="lw-m-row lw-m-row-head")
+    head = html.Div([SortHead("room", "m_room"), SortHead("state", "m_state")]
+                    + [SortHead(key, label) for key, label, _ in ROOM_COLUMNS]
+                    + [SortHead("alerts", "m_alerts"), html.Span()],
+                    className="lw-m-row lw-m-row-head", role="row")
     body = html.Div([html.Div(T("m_no_rooms"), className="lw-m-empty lw-m-rows-empty")], className="lw-m-rows")
-    foot = html.Div([html.Span(T("m_bounce_note")), html.Span(T("m_open_hint"), className="lw-m-hint")],
+    group = html.Button(T("m_group_platform"), type="button", className="lw-m-group-toggle",
+                        **{"aria-pressed": "false"})
+    foot = html.Div([html.Span(T("m_bounce_note")), group, html.Span(T("m_open_hint"), className="lw-m-hint")],
                     className="lw-m-footnote")
-    return html.Section([html.Div(RoomRow(), className="lw-m-templates"), head, body, foot], className="lw-m-overview")
+    # the template of a platform's header row when the rooms are grouped: its name and subtotals
+    group_row = html.Div([Field("platform", "lw-platform"), Field("group_rooms", "lw-m-group-rooms"),
+                          html.Span([html.Span(T("m_gmv")), " ", Field("group_gmv", "lw-m-group-num")]),
+                          html.Span([html.Span(T("m_online")), " ", Field("group_online", "lw-m-group-num")]),
+                          html.Span([html.Span(T("m_orders")), " ", Field("group_orders", "lw-m-group-num")]),
+                          html.Span([html.Span(T("m_spend")), " ", Field("group_spend", "lw-m-group-num")])],
+                         className="lw-m-group", **{"data-template": "group"})
+    return html.Section([html.Div([RoomRow(), group_row], className="lw-m-templates"), head, body, foot],
+                        className="lw-m-overview")
 
 
 def DetailHead() -> html.Div:
@@ -147,7 +164,21 @@ def ProductTable() -> html.Section:
                       className="lw-m-box-extra")
     table = html.Div(html.Table([html.Thead(head), html.Tbody(template)], className="lw-m-table"),
                      className="lw-m-table-wrap")
-    return Box("products", "m_products", table, extra=count)
+    # search (sku or name) and pages over every product of the session (GET /api/rooms/<room>/products?q=)
+    sizes = html.Label([html.Span(T("m_page_size")), " ",
+                        html.Select([html.Option(str(n), value=str(n)) for n in PRODUCT_PAGE_SIZES],
+                                    className="lw-m-page-size")],
+                       className="lw-m-page-size-box")
+    tools = html.Div([
+        html.Label([html.Span(T("m_search_products"), className="lw-m-search-label"),
+                    html.Span(className="lw-m-product-search")], className="lw-m-search-box"),
+        html.Div([html.Button(T("m_prev"), type="button", className="lw-m-btn lw-m-page-prev"),
+                  Field("product_page", "lw-m-page-text"),
+                  html.Button(T("m_next"), type="button", className="lw-m-btn lw-m-page-next"), sizes],
+                 className="lw-m-pager"),
+    ], className="lw-m-product-tools")
+    empty = html.Div(className="lw-m-empty lw-m-product-none", hidden=True)
+    return Box("products", "m_products", html.Div([tools, table, empty]), extra=count)
 
 
 def ReviewPanel() -> html.Div:

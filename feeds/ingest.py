@@ -142,7 +142,8 @@ def ingest_sync(client, events: list[dict]) -> dict:
 
 
 async def ingest_async(client, events: list[dict]) -> dict:
-    """As ingest_sync, for events a route of the web process made (a platform's push): the same judge and store."""
+    """As ingest_sync, for events the web process makes itself (a platform's push, a product put on stage from
+    the tablet): the same judge and store."""
     good, rejected = _judge_each([orjson.dumps(e) for e in events])
     flags = await store_async(client, good) if good else []
     return {"accepted": sum(flags), "duplicates": len(flags) - sum(flags), "rejected": rejected}

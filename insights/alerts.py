@@ -145,7 +145,19 @@ async def acknowledge_stored(r, alert_id: str, by: str) -> dict | None:
     return new
 
 
-def _new_id() -> str:
+async def save_async(r, record: dict) -> None:
+    """Store a record made outside the risk job (a restock request from the tablet; asyncio client): indexed,
+    in the history and told to every screen, as the job's own saves."""
+    pipe = r.pipeline(transaction=False)
+    pipe.hset(keys.ALERTS_BY_ID, record["id"], orjson.dumps(record))
+    pipe.zadd(keys.ALERTS_RECENT, {record["id"]: record["started"]})
+    pipe.zadd(keys.alerts_recent(record["room"]), {record["id"]: record["started"]})
+    pipe.xadd(keys.ALERTS, {"a": orjson.dumps(record)}, maxlen=HISTORY_MAXLEN, approximate=True)
+    pipe.publish(keys.NOTICE_CHANNEL, wire.alert(record))
+    await pipe.execute()
+
+
+def new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
@@ -161,7 +173,7 @@ class _Entry:
 
 
 class Tracker:
-    def __init__(self, new_id=_new_id):
+    def __init__(self, new_id=new_id):
         self.new_id = new_id
         self.open: dict[tuple, _Entry] = {}
         self.quiet: dict[tuple, _Entry] = {}    # resolved, in cooldown

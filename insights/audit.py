@@ -1,8 +1,10 @@
-"""The audit log of ad-spend changes: every proposal, decision, applied change and config edit, with who,
-when and the figures at that moment.
+"""The audit log of ad-spend changes (every proposal, decision, applied change and config edit, with who,
+when and the figures at that moment) and of the tablet's actions (a product put on or taken off stage, a restock
+asked for: insights/stage.py).
 
 One Redis stream, `keys.AUDIT`, field `a` = the entry as JSON:
-    {"ts": wall-clock epoch seconds, "kind": proposed|superseded|approved|rejected|applied|failed|config,
+    {"ts": wall-clock epoch seconds, "kind": proposed|superseded|approved|rejected|applied|failed|config
+     |stage_on|stage_off|restock_request,
      "room", "by", "suggestion" (id or null), "campaign", "action", "figures", ... kind-specific fields}
 
 Like the adapter, `record` returns what the client returns (an awaitable from an asyncio client).

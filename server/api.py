@@ -23,6 +23,7 @@ from store import keys, wire
 
 HEALTHY_HEARTBEAT_S = 5.0
 HEALTHY_LAG_S = 5.0
+MAX_QUERY = 128          # characters of a product search (`?q=`): a sku or a name is no longer
 
 
 def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict] | None = None) -> None:
@@ -72,6 +73,7 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
 
     @server.get("/api/rooms/{room}/products")
     async def products(room: str, request: Request):
+        """`?q=`: only the products whose sku or name holds it (case-insensitive); `total` counts those."""
         if denied := need(request, room=room):
             return denied
         try:
@@ -81,7 +83,12 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
             return web.error(400, str(e))
         if not await web.known_room(r, room):
             return unknown(room)
+        q = request.query_params.get("q", "").strip().casefold()
+        if len(q) > MAX_QUERY:
+            return web.error(400, f"`q` must be at most {MAX_QUERY} characters")
         rows = orjson.loads(await r.get(keys.products(room)) or b"[]")
+        if q:
+            rows = [p for p in rows if q in p["sku"].casefold() or q in (p.get("name") or "").casefold()]
         return web.json({"total": len(rows), "products": rows[offset:offset + limit]})
 
     @server.get("/api/rooms/{room}/series")

@@ -15,7 +15,8 @@ from dash import Dash
 import callbacks
 from server import pages
 from feeds import ingest
-from server import alert_actions, api, connector_routes, guard, push, share_routes, signin, suggestion_actions
+from server import (alert_actions, api, connector_routes, guard, push, share_routes, signin, stage_actions,
+                    suggestion_actions)
 from settings import LOOPBACK_HOSTS
 from store.connect import async_client
 
@@ -33,6 +34,7 @@ def build(redis_url: str, ingest_token: str | None = None,
     ingest.add_routes(app.server, r, ingest_token)
     alert_actions.add_routes(app.server, r)
     suggestion_actions.add_routes(app.server, r)
+    stage_actions.add_routes(app.server, r)
     share_routes.add_routes(app.server, r)
     connector_routes.add_routes(app.server, r, connectors)   # before api's catch-all 404 for /api/...
     api.add_routes(app.server, r, parts_status)

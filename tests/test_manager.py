@@ -384,7 +384,9 @@ def test_phone_shows_rooms_as_cards_without_sideways_scrolling(system, page):
     wait_text(page, f'{row("mgr-ph")} [data-metric="gmv"]', "¥597.00")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.locator(f'{row("mgr-ph")} [data-col="gmv"] .lw-m-cell-label').is_visible()   # labels on each card
-    assert not page.locator(".lw-m-row-head").is_visible()
+    # no table header above cards: its columns become sort chips (a phone sorts too)
+    assert page.locator('.lw-m-row-head .lw-m-sort[data-sort="gmv"]').is_visible()
+    assert page.evaluate("getComputedStyle(document.querySelector('.lw-m-row-head')).display") == "flex"
     page.locator(row("mgr-ph")).click()
     page.locator(detail_sel("mgr-ph")).wait_for(state="visible")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -25,6 +25,7 @@ ROOM_RULES = (
     Rule("stock_low", products.stock_low),
     Rule("sold_out", products.sold_out),
     Rule("clicks_no_sales", products.clicks_no_sales, products.Clicks),
+    Rule("restock_request", products.restock_request),
     Rule("buyer_burst", buyers.buyer_burst, buyers.Repeats),
     Rule("instant_orders", buyers.instant_orders),
     Rule("comment_flood", comments.comment_flood, comments.Flood),

@@ -60,3 +60,9 @@ def clicks_no_sales(own: Clicks, room, v, p: dict):
         if len(users) >= p["min_clickers"] and expected >= p["min_expected"] and pays[sku] <= p["max_pays"]:
             yield sku, {"sku": sku, "name": rows[sku].get("name") or sku, "clickers": len(users),
                         "pays": pays[sku], "expected": expected, "window_s": w}, None
+
+
+def restock_request(_own, _room, _view, _p):
+    """Raised by a person, not found in the events: the assistant asks from the tablet (insights/stage.py).
+    The rule is here for its block in rules.yaml (severity, audience, texts); the job has nothing to check."""
+    return ()
