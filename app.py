@@ -135,13 +135,15 @@ def main(argv: list[str] | None = None) -> None:
         sign_in = set_up_admin(redis_url, settings)
         supervisor.add("engine", lambda: parts.start("engine", "--redis-url", redis_url))
         supervisor.add("insights", lambda: parts.start("insights", "--redis-url", redis_url, "--every",
-                                                       str(settings.insights_every_s)))
+                                                       str(settings.insights_every_s),
+                                                       "--data-dir", str(settings.data_dir)))
         if settings.feed == "sim":
             supervisor.add("simulator", lambda: parts.start("feeds.simulator", "--redis-url", redis_url,
                                                             "--rooms", str(settings.rooms),
                                                             "--speed", str(settings.sim_speed),
                                                             "--session-minutes", str(settings.session_minutes)))
-        web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status)
+        web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status,
+                             settings.data_dir)
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "
                  "manager: /manager, API: /api/rooms)%s",
                  settings.host, settings.port, sign_in)
