@@ -216,7 +216,7 @@ def read_review(data_dir: Path, session: str) -> tuple[dict, pd.DataFrame] | Non
             return _cache[key]
     try:
         head = orjson.loads((path / "review.json").read_bytes())
-        products = pq.read_table(path / "products.parquet").to_pandas()
+        products = pq.read_table(path / "products.parquet", use_threads=False).to_pandas()
     except FileNotFoundError:
         return None
     with _cache_lock:
