@@ -1065,7 +1065,8 @@ def run_with(send, rooms: int, stop_event: threading.Event, speed: float = 1.0, 
         if first_end_s:
             a, b = first_end_s
             wall = a + (b - a) * i / max(1, rooms - 1)
-            room_cfg = replace(cfg, first_session_s=e0 - fresh + wall * speed)
+            first = e0 - fresh + wall * speed
+            room_cfg = replace(cfg, first_session_s=first) if first < cfg.session_s else cfg
         sim, events = _open_room(control_client, name, platform, f"{base}-{i}", room_cfg, fresh, e0)
         sims.append(sim)
         opening += events

@@ -2,11 +2,13 @@
 session goes to the archive on disk once (store/archive.py), with its events, series and review.
 
 A session is due when
-- a newer session has started (the engine froze it: its final figures are in Redis), or
+- a newer session has started (the engine froze it: its final figures are in Redis) and ARCHIVE_GRACE_S has
+  passed since this process first saw that (late events still reach its late record meanwhile), or
 - it ended with `session_end` and its room's figures have not changed for ARCHIVE_GRACE_S of wall time (events
   up to 60 s late still count in it, CONTRACT section 2), or
 - it is still running but its room has had no event for ARCHIVE_IDLE_S of wall time (a feed that died without
-  `session_end`): archived as it stands, `ended_by: "idle"`.
+  `session_end`): archived as it stands, `ended_by: "idle"` (else `session_end`, or `next_session` for a
+  session that a newer `session_start` ended).
 After archiving, the session's frozen figures and late record are dropped from Redis (`session_final`,
 `session_late`: the big per-session data, every product); its row in the room's session list stays, so
 `GET /api/rooms/<room>/sessions` still lists it, and `keys.ARCHIVED` says where its review now lives.
@@ -109,11 +111,16 @@ def assemble(room: str, session: str, final, late, snap_blob, live) -> tuple[dic
             "late": None}, snap.updated
 
 
+_frozen_seen: dict[str, float] = {}   # session -> wall time this process first found its figures frozen
+
+
 def due(data: dict, updated: float, now: float) -> str | None:
-    """Why the session is archived now (ended_by), or None."""
+    """Why the session is archived now (ended_by), or None. Frozen figures (a newer session has started) wait
+    ARCHIVE_GRACE_S from when this process first saw them, so late events still reach their late record."""
     m = data["metrics"]
     if updated == 0.0:
-        return "session_end" if m.get("ended") is not None else "superseded"
+        updated = _frozen_seen.setdefault(m["session"], now)
+        return "next_session" if now - updated >= ARCHIVE_GRACE_S else None
     quiet = now - (updated or now)
     if m.get("ended") is not None:
         return "session_end" if quiet >= ARCHIVE_GRACE_S else None
@@ -125,7 +132,7 @@ def archive_session(r, data_dir: Path, room: str, session: str, data: dict, ende
     events = session_events(log_entries(r, room), m["started"], m.get("ended"))
     alerts = session_alerts(r, room, session, m["started"], m.get("ended") or m["as_of"])
     head, products = build_review(session, data, alerts, events)
-    head["ended_by"] = ended_by
+    head["ended_by"] = "session_end" if any(e["type"] == "session_end" for e in events) else ended_by
     head["archived"] = True
     head["archived_at"] = time.time()
     done = archive.write(data_dir, head, products, events, data["series"], hook)

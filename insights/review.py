@@ -37,7 +37,7 @@ def build_review(session: str, data: dict, alerts: list[dict], events: list[dict
         "title": m.get("title"),
         "started": m.get("started"),
         "ended": m.get("ended"),
-        "totals": m,
+        "totals": {**m, "room": data["room"], "platform": data.get("platform")},   # frozen or live: one shape
         "profit": profit_block(m, products),
         "sources": [{"source": name, **fig} for name, fig in m["sources"].items()],
         "products_total": len(products),
