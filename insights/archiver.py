@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 import orjson
+import redis
 
 from insights.review import build_review
 from settings import ARCHIVE_GRACE_S, ARCHIVE_IDLE_S
-from store import archive, keys, wire
+from store import archive, deadletters, keys, wire
 
 log = logging.getLogger("livewall.archive")
 CHUNK = 10000
@@ -168,13 +169,20 @@ def run(r, data_dir: Path, now: float | None = None, hook=None) -> int:
                     head, _p = archive.read_review(data_dir, session)
                     mark(r, head)
                 continue
-            got = figures(r, room, session, now)
-            if got is None:
-                continue
-            data, why = got
-            if archive_session(r, data_dir, room, session, data, why, hook):
-                n += 1
-                log.info("archived %s (%s)", session, why)
+            try:
+                got = figures(r, room, session, now)
+                if got is None:
+                    continue
+                data, why = got
+                if archive_session(r, data_dir, room, session, data, why, hook):
+                    n += 1
+                    log.info("archived %s (%s)", session, why)
+            except (redis.RedisError, OSError):
+                raise   # the store or the disk: the next run tries again
+            except Exception as e:  # noqa: BLE001 - one session's failure never stops the others' archiving
+                deadletters.record(r, "archive", room, f"{session}: {type(e).__name__}: {e}")
+                log.exception("archiving %s failed; set aside as a dead letter (tried again after a restart)",
+                              session)
             _done.add(session)
     return n
 
