@@ -77,8 +77,9 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _parquet(path: Path, table: pa.Table) -> None:
-    pq.write_table(table, path, compression="zstd")
+def _parquet(path: Path, table: pa.Table, compression: str = "snappy") -> None:
+    """snappy where a review reads the file (cheap to decode), zstd for the events (big, seldom read)."""
+    pq.write_table(table, path, compression=compression)
     with open(path, "rb+") as f:
         os.fsync(f.fileno())
 
@@ -106,7 +107,7 @@ def write(data_dir: Path, head: dict, products: pd.DataFrame, events: list[dict]
     tmp = final.parent / f".tmp-{head['session']}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        _parquet(tmp / "events.parquet", events_table(events))
+        _parquet(tmp / "events.parquet", events_table(events), "zstd")
         hook and hook("events")
         _parquet(tmp / "series.parquet", pa.Table.from_pylist(series) if series else pa.table({"minute": []}))
         _parquet(tmp / "products.parquet", frame_table(products))
