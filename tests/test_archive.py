@@ -109,10 +109,16 @@ def archive_once(url: str, data: Path, crash_at: str = "") -> subprocess.Complet
 
 def test_exactly_once_across_kill_9(store):
     server, d = store
-    # the app's own jobs never archive here (a grace of a day); a process of ours does, and is killed
+    # the app's own jobs never archive an ended session here (a grace of a day); a process of ours does, and is
+    # killed. They do archive a running session whose room is quiet for 3 s, as it stands.
     system = System(server.url, free_port(), d / "a.log", args=("--data-dir", str(d / "app-data")),
-                    env={"LIVEWALL_ARCHIVE_GRACE_S": "86400"}).start()
+                    env={"LIVEWALL_ARCHIVE_GRACE_S": "86400", "LIVEWALL_ARCHIVE_IDLE_S": "3"}).start()
     try:
+        system.post(session("quiet", NOW, 3, end=False))
+        [idle] = wait_until(lambda: [s for s in system.get("/api/rooms/quiet/sessions")["sessions"] if s["archived"]],
+                            timeout=60, what="the quiet room's session archived")
+        review = system.get(f"/api/sessions/{idle['session']}/review")
+        assert review["ended_by"] == "idle" and review["ended"] is None and review["totals"]["gmv"] == 90.0
         room = "once"
         system.post(session(room, NOW, 8, end=True))
         system.metrics_when(room, lambda m: m["ended"] is not None)
