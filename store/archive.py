@@ -103,9 +103,10 @@ def write(data_dir: Path, head: dict, products: pd.DataFrame, events: list[dict]
     final = session_dir(data_dir, head["session"])
     if final.exists():
         return False
-    final.parent.mkdir(parents=True, exist_ok=True)
+    root(data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    final.parent.mkdir(exist_ok=True, mode=0o700)
     tmp = final.parent / f".tmp-{head['session']}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp.mkdir(mode=0o700)   # viewers' ids and comments: for the data dir's owner only, like Redis's files
     try:
         _parquet(tmp / "events.parquet", events_table(events), "zstd")
         hook and hook("events")
@@ -113,6 +114,8 @@ def write(data_dir: Path, head: dict, products: pd.DataFrame, events: list[dict]
         _parquet(tmp / "products.parquet", frame_table(products))
         hook and hook("products")
         _write_file(tmp / "review.json", orjson.dumps(head, option=orjson.OPT_SERIALIZE_NUMPY))
+        for f in tmp.iterdir():
+            f.chmod(0o600)
         _fsync_dir(tmp)
         try:
             os.rename(tmp, final)
@@ -154,7 +157,7 @@ def _index_path(data_dir: Path) -> Path:
 
 
 def _locked(data_dir: Path):
-    root(data_dir).mkdir(parents=True, exist_ok=True)
+    root(data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
     f = open(root(data_dir) / ".index.lock", "a+")
     fcntl.flock(f, fcntl.LOCK_EX)
     return f
