@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
         forget_old_connectors(redis_url, connectors)
         supervisor.add("engine", lambda: parts.start("engine", "--redis-url", redis_url))
         supervisor.add("insights", lambda: parts.start("insights", "--redis-url", redis_url, "--every",
-                                                       str(settings.insights_every_s)))
+                                                       str(settings.insights_every_s),
+                                                       "--data-dir", str(settings.data_dir)))
         if settings.feed == "sim":
             supervisor.add("simulator", lambda: parts.start("feeds.simulator", "--redis-url", redis_url,
                                                             "--rooms", str(settings.rooms),
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
                     "feeds.connectors", name, "--config", str(settings.connectors), "--redis-url", redis_url))
         try:
             web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status,
-                                 connectors)
+                                 connectors, settings.data_dir)
         except connectors_config.ConfigError as e:
             fail(f"connectors config: {e}")
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "

@@ -27,6 +27,10 @@ RESUME_EVERY_S = 2.0
 # An outage up to this much event time is caught up, session and all; after a longer one a room's running
 # session ends at its last event and a new one starts (simulating hours of missed events would take minutes).
 RESUME_MAX_GAP_S = 1800.0
+# A fresh simulated room's first session ends this many minutes (wall clock, "A,B": staggered across rooms)
+# after the start, so that `python app.py` has ended sessions to review within minutes; later ones last
+# --session-minutes. The simulator's --first-session-minutes changes it ("0": full length).
+SIM_FIRST_SESSION_MINUTES = "3,8"
 # The web process's Redis calls: each answers or fails within this (a stalled Redis then gets a 503 with
 # Retry-After, CONTRACT section 3, instead of a request hanging); connecting gets less.
 WEB_REDIS_TIMEOUT_S = 1.0
@@ -56,6 +60,16 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Resolving credentials that live in Redis (a session, a token, a link) waits at most this long: while Redis is
 # away a request gets 503 at once, as ingest does, rather than hanging behind the client's retries.
 IDENTIFY_TIMEOUT_S = 1.5
+# The archive (insights/archiver.py, store/archive.py): a session that ended with session_end is archived once its
+# room has had no new figures for ARCHIVE_GRACE_S (events up to 60 s late still count in it); a session whose room
+# has had no event for ARCHIVE_IDLE_S of wall time is archived as it stands (a feed that died without
+# session_end). Both can be set in the environment (LIVEWALL_ARCHIVE_GRACE_S, LIVEWALL_ARCHIVE_IDLE_S).
+ARCHIVE_GRACE_S = float(os.environ.get("LIVEWALL_ARCHIVE_GRACE_S", 65))
+ARCHIVE_IDLE_S = float(os.environ.get("LIVEWALL_ARCHIVE_IDLE_S", 30 * 60))
+ARCHIVE_EVERY_S = 5.0
+# The review of a running session reads its events from the room's log on request; past this many log entries
+# it comes without segments and per-minute sources (`partial: true`) until the session is archived.
+LIVE_REVIEW_MAX_EVENTS = 300_000
 # A screen that has had no frame of a running session for this long says how old its data is instead of "live".
 SCREEN_STALE_S = 10
 # Connectors to the platforms (feeds/connectors/): the config file read at start (--connectors F, else this name

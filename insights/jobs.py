@@ -6,16 +6,19 @@ import logging
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from insights import ads, rerun, risk
+from pathlib import Path
+
+from insights import ads, archiver, rerun, risk
 from store.parts import gc_keeper
 from store import deadletters, keys
 from store.connect import sync_client
+from settings import ARCHIVE_EVERY_S
 
 log = logging.getLogger("livewall.insights")
 RISK_EVERY_S = 0.5   # alerts must reach the screens within ~2 s of the events that fire them
 
 
-def build(redis_url: str, every_s: float) -> BackgroundScheduler:
+def build(redis_url: str, every_s: float, data_dir: Path | None = None) -> BackgroundScheduler:
     r = sync_client(redis_url, retries=3)   # a job that fails runs again at its next interval
     events = sync_client(redis_url, retries=3)   # the risk job's own: it reads every event, raw
     sched = BackgroundScheduler(job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30})
@@ -25,6 +28,13 @@ def build(redis_url: str, every_s: float) -> BackgroundScheduler:
                   name="re-run recommendations")
     sched.add_job(guarded, "interval", seconds=RISK_EVERY_S, args=["risk", risk.run, events], id="risk",
                   name="risk rules")
+    if data_dir is not None:
+        try:
+            archiver.start(data_dir)
+        except OSError as e:   # the archive job's own runs say it again; the other jobs go on
+            log.warning("archive in %s: %s", data_dir, e)
+        sched.add_job(guarded, "interval", seconds=ARCHIVE_EVERY_S, args=["archive", archiver.run, r, data_dir],
+                      id="archive", name="session archive")
     sched.add_job(gc_keeper(), "interval", seconds=5, id="gc", name="short garbage collections")
     return sched
 
