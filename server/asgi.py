@@ -15,7 +15,7 @@ from dash import Dash
 import callbacks
 from server import pages
 from feeds import ingest
-from server import alert_actions, api, guard, push, share_routes, signin, suggestion_actions
+from server import alert_actions, api, guard, push, review_routes, share_routes, signin, suggestion_actions
 from settings import LOOPBACK_HOSTS
 from store.connect import async_client
 
@@ -34,6 +34,7 @@ def build(redis_url: str, ingest_token: str | None = None,
     alert_actions.add_routes(app.server, r)
     suggestion_actions.add_routes(app.server, r)
     share_routes.add_routes(app.server, r)
+    review_routes.add_routes(app.server, r)   # before api's catch-all 404 for /api/...
     api.add_routes(app.server, r, parts_status)
     push.add_routes(app.server, redis_url, r)
     pages.register()
