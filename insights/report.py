@@ -20,7 +20,7 @@ import orjson
 
 from insights import baseline, webhook
 from settings import BASELINE_SESSIONS
-from store import keys
+from store import keys, wire
 
 log = logging.getLogger("livewall.report")
 
@@ -46,8 +46,15 @@ def ended_between(r, start: float, end: float) -> list[tuple[str, dict]]:
 
 
 def _final(r, room: str, session: str) -> dict | None:
+    """A session's figures: frozen once a newer session started, else still the room's live ones."""
     blob = r.get(keys.session_final(room, session))
-    return orjson.loads(blob) if blob else None
+    if blob:
+        return orjson.loads(blob)
+    snap = r.get(keys.snapshot(room))
+    metrics = wire.read_frame(snap).metrics if snap else None
+    if not metrics or metrics.get("session") != session:
+        return None
+    return {"metrics": metrics, "series": orjson.loads(r.get(keys.series(room)) or b"[]")}
 
 
 def gmv_vs_baseline(r, room: str, row: dict, rows: list[dict], series: list[dict]) -> float | None:
