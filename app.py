@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
         supervisor.add("insights", lambda: parts.start("insights", "--redis-url", redis_url, "--every",
                                                        str(settings.insights_every_s),
+                                                       "--data-dir", str(settings.data_dir),
                                                        "--daily-report-at", settings.daily_report_at,
                                                        "--report-tz", settings.report_tz, "--public-url", public_url))
         if settings.feed == "sim":
@@ -144,7 +145,8 @@ def main(argv: list[str] | None = None) -> None:
                                                             "--rooms", str(settings.rooms),
                                                             "--speed", str(settings.sim_speed),
                                                             "--session-minutes", str(settings.session_minutes)))
-        web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status)
+        web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status,
+                             settings.data_dir)
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "
                  "manager: /manager, API: /api/rooms)%s",
                  settings.host, settings.port, sign_in)

@@ -56,6 +56,16 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Resolving credentials that live in Redis (a session, a token, a link) waits at most this long: while Redis is
 # away a request gets 503 at once, as ingest does, rather than hanging behind the client's retries.
 IDENTIFY_TIMEOUT_S = 1.5
+# The archive (insights/archiver.py, store/archive.py): a session that ended with session_end is archived once its
+# room has had no new figures for ARCHIVE_GRACE_S (events up to 60 s late still count in it); a session whose room
+# has had no event for ARCHIVE_IDLE_S of wall time is archived as it stands (a feed that died without
+# session_end). Both can be set in the environment (LIVEWALL_ARCHIVE_GRACE_S, LIVEWALL_ARCHIVE_IDLE_S).
+ARCHIVE_GRACE_S = float(os.environ.get("LIVEWALL_ARCHIVE_GRACE_S", 65))
+ARCHIVE_IDLE_S = float(os.environ.get("LIVEWALL_ARCHIVE_IDLE_S", 30 * 60))
+ARCHIVE_EVERY_S = 5.0
+# The review of a running session reads its events from the room's log on request; past this many log entries
+# it comes without segments and per-minute sources (`partial: true`) until the session is archived.
+LIVE_REVIEW_MAX_EVENTS = 300_000
 # A screen that has had no frame of a running session for this long says how old its data is instead of "live".
 SCREEN_STALE_S = 10
 

@@ -71,7 +71,8 @@
     function profit(p) {
       Object.keys(figs).forEach(function (k) {
         var v = p[k], el = figs[k];
-        D.setText(el, k === "roi" ? lw.fmt("ratio", lang, v) : exact(lang, v));
+        D.setText(el, k === "roi" || k === "break_even_roi" ? lw.fmt("ratio", lang, v) :
+          k === "cost_coverage" ? lw.fmt("pct", lang, v) : exact(lang, v));
         el.setAttribute("data-value", v === null || v === undefined ? "" : String(v));
         el.classList.toggle("is-negative", typeof v === "number" && v < 0);
       });

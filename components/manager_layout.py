@@ -50,6 +50,9 @@ PROFIT_FIELDS = (
     ("ad_spend", "m_p_spend"),
     ("gross_profit", "m_p_profit"),
     ("roi", "m_p_roi"),
+    ("gross_profit_known", "m_p_profit_known"),
+    ("cost_coverage", "m_p_coverage"),
+    ("break_even_roi", "m_p_breakeven"),
 )
 REVIEW_PRODUCT_COLUMNS = (("price", "m_price"), ("units", "m_units"), ("gmv", "m_gmv"), ("cost", "m_cost"),
                           ("margin", "m_margin"), ("stock", "m_stock"))

@@ -11,10 +11,13 @@ GMV, visits and paid orders summed, online averaged.
 """
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import orjson
 
 from settings import BASELINE_CACHE_S
-from store import keys
+from store import archive, keys, wire
 
 FIELDS = ("gmv", "online", "visits", "paid_orders")
 SUMMED = ("gmv", "visits", "paid_orders")   # over the compared minutes; online is averaged
@@ -72,16 +75,22 @@ async def session_rows(r, room: str) -> list[dict]:
     return [orjson.loads(v) for v in (await r.hgetall(keys.session_list(room))).values()]
 
 
-async def series_of(r, room: str, session: str) -> list[dict] | None:
-    """An ended session's per-minute series (from its frozen figures), the current one's from the live key."""
+async def series_of(r, data_dir: Path, room: str, session: str) -> list[dict] | None:
+    """A session's per-minute series: from the archive once archived, else its frozen figures in Redis, else
+    (the running or latest session) the room's live series."""
+    if archive.is_archived(data_dir, session):
+        return await asyncio.to_thread(archive.read_series, data_dir, session)
     blob = await r.get(keys.session_final(room, session))
     if blob:
         return orjson.loads(blob)["series"]
+    snap = await r.get(keys.snapshot(room))
+    if snap and wire.read_frame(snap).metrics.get("session") == session:
+        return orjson.loads(await r.get(keys.series(room)) or b"[]")
     return None
 
 
-async def for_session(r, room: str, session: str, started: float, n: int, chosen: list[str] | None = None,
-                      series: list[dict] | None = None) -> dict:
+async def for_session(r, data_dir: Path, room: str, session: str, started: float, n: int,
+                      chosen: list[str] | None = None, series: list[dict] | None = None) -> dict:
     """The baseline of `session` (the last n earlier ended sessions of the room, or `chosen`), cached in Redis
     (earlier sessions do not change), and, given the session's series, the comparison."""
     ids = chosen if chosen else earlier_sessions(await session_rows(r, room), started, n)
@@ -90,7 +99,7 @@ async def for_session(r, room: str, session: str, started: float, n: int, chosen
     if blob:
         base = orjson.loads(blob)
     else:
-        earlier = [s for s in [await series_of(r, room, sid) for sid in ids] if s]
+        earlier = [s for s in [await series_of(r, data_dir, room, sid) for sid in ids] if s]
         base = baseline(earlier)
         await r.set(cache, orjson.dumps(base), ex=BASELINE_CACHE_S)
     out = {"room": room, "session": session, "how": "mean", "sessions": ids, "baseline": base}

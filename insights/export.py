@@ -16,7 +16,7 @@ import html
 import io
 import math
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,7 @@ MEDIA = {"csv": "text/csv; charset=utf-8",
          "html": "text/html; charset=utf-8"}
 UNKNOWN = "unknown"
 # figures that are unknown, not zero, when a cost is unknown (insights/review.py writes them as null)
-COST_FIELDS = frozenset({"cost", "profit", "cost_of_goods", "gross_profit", "margin", "breakeven_roi"})
+COST_FIELDS = frozenset({"cost", "profit", "cost_of_goods", "gross_profit", "gross_profit_known", "break_even_roi"})
 # the product columns in the order a buyer reads them; any other field the review carries follows
 PRODUCT_ORDER = ("sku", "name", "price", "cost", "profit", "units", "gmv", "buyers", "viewers", "clickers",
                  "cart_adders", "ctr", "cvr", "stock", "on_stage", "stage_seconds")
@@ -89,6 +89,11 @@ def table_columns(rows: list[dict]) -> list[str]:
     return cols
 
 
+def flat_segments(review: dict) -> list[dict]:
+    """Each stage segment (讲解) as one flat row: the room's figures during it as `room.avg_online`, ..."""
+    return [dict(scalars(s)) for s in review.get("segments") or [] if isinstance(s, dict)]
+
+
 def summary_rows(review: dict, tz: str) -> list[tuple[str, object]]:
     t = review.get("totals") or {}
     head = [("session", review.get("session")), ("room", review.get("room")), ("platform", review.get("platform")),
@@ -113,9 +118,13 @@ def blocks(review: dict, products: Iterable[dict], tz: str):
         for p in products:
             yield [cell(c, p.get(c)) for c in cols]
     yield "products", cols, product_rows()
-    segments = [s for s in review.get("segments") or [] if isinstance(s, dict)]
+    segments = flat_segments(review)
     seg_cols = table_columns(segments)
     yield "segments", seg_cols, ([cell(c, s.get(c)) for c in seg_cols] for s in segments)
+    sources = [s for s in review.get("sources") or [] if isinstance(s, dict)]
+    if sources:
+        src_cols = table_columns(sources)
+        yield "sources", src_cols, ([cell(c, s.get(c)) for c in src_cols] for s in sources)
     yield "timeline", ["minute", "time", *TIMELINE_FIELDS], (
         [m["minute"], when(m["minute"], tz), *(cell(f, m.get(f)) for f in TIMELINE_FIELDS)] for m in minutes(review))
 
@@ -319,8 +328,9 @@ def _table(cols: list[str], rows: Iterable[list], css: str = "") -> str:
 
 PROFIT_LABELS = (("gmv", "GMV 成交金额"), ("refund_amount", "Refunds 退款"), ("net_gmv", "Net GMV 净成交"),
                  ("cost_of_goods", "Cost of goods 商品成本"), ("cost_coverage", "Cost coverage 成本覆盖"),
-                 ("ad_spend", "Ad spend 投流消耗"), ("gross_profit", "Gross profit 毛利"), ("roi", "ROI"),
-                 ("breakeven_roi", "Break-even ROI 保本ROI"))
+                 ("ad_spend", "Ad spend 投流消耗"), ("gross_profit", "Gross profit 毛利"),
+                 ("gross_profit_known", "Goods margin, known costs 已知成本毛利"), ("roi", "ROI"),
+                 ("break_even_roi", "Break-even ROI 保本ROI"))
 TOTAL_LABELS = (("gmv", "GMV"), ("paid_orders", "Paid orders 成交单数"), ("buyers", "Buyers 买家"),
                 ("viewers", "Viewers 观看人数"), ("peak_online", "Peak online 峰值在线"),
                 ("avg_dwell_s", "Avg. dwell (s) 人均观看"), ("bounce_2s_rate", "2-s bounce 2秒跳出率"),
@@ -332,9 +342,10 @@ def _fig(field: str, v) -> tuple[str, bool]:
         return (UNKNOWN, True) if field in COST_FIELDS else ("—", False)
     if field in ("cost_coverage", "bounce_2s_rate", "cvr", "ctr"):
         return f"{v * 100:.1f}%", False
-    if field in ("roi", "breakeven_roi", "avg_dwell_s"):
+    if field in ("roi", "break_even_roi", "avg_dwell_s"):
         return f"{v:,.2f}", False
-    if field in ("gmv", "refund_amount", "net_gmv", "cost_of_goods", "ad_spend", "gross_profit", "gpm"):
+    if field in ("gmv", "refund_amount", "net_gmv", "cost_of_goods", "ad_spend", "gross_profit", "gross_profit_known",
+                 "covered_gmv", "unknown_cost_gmv", "gpm"):
         return _money(v), False
     return _num(v), False
 
@@ -373,24 +384,39 @@ def html_report(review: dict, top_products: list[dict], tz: str = "UTC", baselin
     cols = [c for c in ("sku", "name", "price", "cost", "units", "gmv", "profit", "ctr", "cvr")
             if c in ("sku", "name", "cost") or any(c in r for r in top_products)]
     parts.append(f"<h2>Top products 商品 (top {len(top_products)} by GMV)</h2>")
-    parts.append(_table(cols, ([_html_cell(c, r.get(c)) for c in cols] for r in top_products)))
-    segments = [s for s in review.get("segments") or [] if isinstance(s, dict)]
+    parts.append(_table(cols, ([_html_cell(c, r.get(c), tz) for c in cols] for r in top_products), "products"))
+    segments = flat_segments(review)
     if segments:
-        seg_cols = table_columns(segments)
-        parts.append("<h2>Segments 讲解 / 分段</h2>")
-        parts.append(_table(seg_cols, ([_html_cell(c, s.get(c)) for c in seg_cols] for s in segments[:200])))
+        cols = [c for c in SEGMENT_COLUMNS if any(c in r for r in segments)]
+        rows = [[_html_cell(c, seg.get(c), tz) for c in cols] for seg in segments[:200]]
+        whole = dict(scalars({"room": review.get("session_room") or {}}))
+        if whole:
+            rows.append(["session 全场"] + [_html_cell(c, whole.get(c), tz) if c.startswith("room.") else ""
+                                            for c in cols[1:]])
+        parts.append("<h2>Segments 讲解 (each time a product was on stage; the room during it)</h2>")
+        parts.append(_table([SEGMENT_LABELS.get(c, c) for c in cols], rows, "segments"))
     parts.append("</body></html>")
     return "".join(parts)
 
 
-def _html_cell(field: str, v) -> str:
+SEGMENT_COLUMNS = ("n", "name", "start", "seconds", "views", "clicks", "ctr", "cvr", "units", "gmv",
+                   "room.avg_online", "room.bounce_2s_rate", "room.avg_dwell_s", "room.gpm")
+SEGMENT_LABELS = {"n": "#", "start": "start 开始", "seconds": "length (s) 时长", "views": "views 曝光",
+                  "clicks": "clicks 点击", "units": "units 件数", "room.avg_online": "online 平均在线",
+                  "room.bounce_2s_rate": "2-s bounce 2秒跳出", "room.avg_dwell_s": "dwell (s) 人均时长",
+                  "room.gpm": "GPM"}
+
+
+def _html_cell(field: str, v, tz: str = "UTC") -> str:
     if v is None:
         return UNKNOWN if field in COST_FIELDS else "—"
-    if isinstance(v, float) and field in ("ctr", "cvr") or field.endswith("_rate"):
-        return f"{v * 100:.1f}%" if isinstance(v, (int, float)) else str(v)
+    if isinstance(v, (int, float)) and (field in ("ctr", "cvr") or field.endswith("_rate")):
+        return f"{v * 100:.1f}%"
     if field in ("start", "end", "started", "ended") and isinstance(v, (int, float)):
-        return datetime.fromtimestamp(v, timezone.utc).strftime("%H:%M:%S")
-    return _num(v)
+        return datetime.fromtimestamp(v, ZoneInfo(tz)).strftime("%H:%M:%S")
+    if field in ("gmv", "price", "cost", "profit") and isinstance(v, (int, float)):
+        return _money(v)
+    return _num(v, 0 if field == "seconds" else 2)
 
 
 def filename(review: dict, fmt: str) -> str:

@@ -13,6 +13,7 @@ import logging
 import time
 import urllib.parse
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -20,7 +21,7 @@ import orjson
 
 from insights import baseline, webhook
 from settings import BASELINE_SESSIONS
-from store import keys, wire
+from store import archive, keys, wire
 
 log = logging.getLogger("livewall.report")
 
@@ -45,8 +46,13 @@ def ended_between(r, start: float, end: float) -> list[tuple[str, dict]]:
     return sorted(out, key=lambda x: (x[0], x[1]["started"]))
 
 
-def _final(r, room: str, session: str) -> dict | None:
-    """A session's figures: frozen once a newer session started, else still the room's live ones."""
+def _final(r, data_dir: Path | None, room: str, session: str) -> dict | None:
+    """A session's metrics and series: from the archive once archived, else its frozen figures in Redis, else
+    (the room's latest session) the live ones."""
+    if data_dir is not None and archive.is_archived(data_dir, session):
+        got = archive.read_review(data_dir, session)
+        if got:
+            return {"metrics": got[0]["totals"], "series": archive.read_series(data_dir, session)}
     blob = r.get(keys.session_final(room, session))
     if blob:
         return orjson.loads(blob)
@@ -57,9 +63,10 @@ def _final(r, room: str, session: str) -> dict | None:
     return {"metrics": metrics, "series": orjson.loads(r.get(keys.series(room)) or b"[]")}
 
 
-def gmv_vs_baseline(r, room: str, row: dict, rows: list[dict], series: list[dict]) -> float | None:
+def gmv_vs_baseline(r, data_dir: Path | None, room: str, row: dict, rows: list[dict], series: list[dict]
+                    ) -> float | None:
     ids = baseline.earlier_sessions(rows, row["started"], BASELINE_SESSIONS)
-    earlier = [f["series"] for f in (_final(r, room, sid) for sid in ids) if f]
+    earlier = [f["series"] for f in (_final(r, data_dir, room, sid) for sid in ids) if f]
     if not earlier:
         return None
     return next(c["change"] for c in baseline.compare(series, baseline.baseline(earlier)) if c["metric"] == "gmv")
@@ -92,7 +99,8 @@ def review_url(public_url: str, room: str, session: str) -> str:
     return f"{public_url.rstrip('/')}/manager?{q}"
 
 
-def text(r, now: float, tz: str, public_url: str, markdown: bool = True) -> tuple[str, str, str]:
+def text(r, data_dir: Path | None, now: float, tz: str, public_url: str, markdown: bool = True
+         ) -> tuple[str, str, str]:
     """(day, title, body) of the report for the day before `now`."""
     day, start, end = day_bounds(now, tz)
     sessions = ended_between(r, start, end)
@@ -102,22 +110,22 @@ def text(r, now: float, tz: str, public_url: str, markdown: bool = True) -> tupl
     rows_by_room: dict[str, list[dict]] = {}
     for room, row in sessions:
         rows = rows_by_room.setdefault(room, [orjson.loads(v) for v in r.hgetall(keys.session_list(room)).values()])
-        final = _final(r, room, row["session"])
-        change = gmv_vs_baseline(r, room, row, rows, final["series"]) if final else None
+        final = _final(r, data_dir, room, row["session"])
+        change = gmv_vs_baseline(r, data_dir, room, row, rows, final["series"]) if final else None
         lines.append(line(room, row, final, change, review_url(public_url, room, row["session"]), tz, markdown))
     if not sessions:
         lines.append("昨天没有结束的场次 No session ended yesterday.")
     return day, title, "\n".join(lines)
 
 
-def run(r, conf: dict | None, tz: str, public_url: str, now: float | None = None,
+def run(r, data_dir: Path | None, conf: dict | None, tz: str, public_url: str, now: float | None = None,
         client: httpx.Client | None = None) -> bool:
     """Send yesterday's report once; True when it went out now."""
     if not conf or not conf.get("url"):
         return False
     now = time.time() if now is None else now
     fmt = conf.get("format", "wecom")
-    day, title, body = text(r, now, tz, public_url, markdown=fmt != "feishu")
+    day, title, body = text(r, data_dir, now, tz, public_url, markdown=fmt != "feishu")
     if not r.sadd(keys.DAILY_REPORT_SENT, day):
         return False
     try:

@@ -1,42 +1,99 @@
-"""The review of a session (复盘): totals, profit, products, traffic segments and a timeline."""
+"""The review of a session (复盘): totals, honest profit, products, stage segments (讲解) and the live review.
+
+`build_review` makes a review in two parts: the head (a dict: everything but the product rows, small whatever
+the session's size) and the products (a DataFrame, one row per sku, with `profit`). The archive
+(store/archive.py) keeps them as review.json and products.parquet; `respond` joins a head and one page of
+products for `GET /api/sessions/<session>/review` (CONTRACT section 3; the query is described in the README).
+"""
 from __future__ import annotations
 
 import pandas as pd
 
+from insights.segments import live_review, stage_segments
 
-def build_review(session: str, data: dict, alerts: list[dict]) -> dict:
+SORTS = ("gmv", "units", "buyers", "viewers", "clickers", "ctr", "cvr", "profit", "price", "stock",
+         "stage_seconds", "sku", "name")
+DEFAULT_SORT = "-gmv"
+INT_COLUMNS = frozenset(("stock", "viewers", "clickers", "cart_adders", "buyers", "units", "orders", "paid_orders"))
+REVIEW_VERSION = 2   # in every head: an archive written by another version is read as it is, never rebuilt
+
+
+def build_review(session: str, data: dict, alerts: list[dict], events: list[dict] | None) -> tuple[dict, pd.DataFrame]:
+    """`data`: the session's frozen (or current) figures: room, platform, metrics, products, series, late.
+    `events`: the session's events in application order ((ts, arrival)); None when not at hand (a running
+    session too big to read at once): then `segments` and the per-minute sources are absent (`partial`)."""
     m = data["metrics"]
-    products = pd.DataFrame(data["products"])
-    if products.empty:
-        cogs_cents = 0
-    else:
-        # cost of goods is known only where a product_on carried `cost`; unknown costs count as zero
-        cost = products["cost"].fillna(0.0)
-        cogs_cents = int(((cost * 100).round() * products["units"]).sum())
-    gmv_c, refund_c, spend_c = (round(m[k] * 100) for k in ("gmv", "refund_amount", "ad_spend"))
-    profit = {
-        "gmv": m["gmv"],
-        "refund_amount": m["refund_amount"],
-        "net_gmv": m["net_gmv"],
-        "cost_of_goods": cogs_cents / 100,
-        "ad_spend": m["ad_spend"],
-        "gross_profit": (gmv_c - refund_c - cogs_cents - spend_c) / 100,
-        "roi": m["roi"],
-    }
-    segments = [{"source": name, **fig} for name, fig in m["sources"].items()]
-    timeline = [{"kind": "minute", **row} for row in data["series"]]
-    timeline += [{"kind": "alert", "ts": a.get("started"), "rule": a.get("rule"), "severity": a.get("severity")}
-                 for a in alerts]
-    return {
+    products = product_frame(data["products"])
+    alerts = [{"kind": "alert", "ts": a.get("started"), "rule": a.get("rule"), "severity": a.get("severity"),
+               "id": a.get("id")} for a in alerts]
+    head = {
+        "version": REVIEW_VERSION,
         "session": session,
         "room": data["room"],
         "platform": data.get("platform"),
+        "title": m.get("title"),
+        "started": m.get("started"),
+        "ended": m.get("ended"),
         "totals": m,
-        "profit": profit,
-        "products": data["products"],
-        "segments": segments,
-        "timeline": timeline,
+        "profit": profit_block(m, products),
+        "sources": [{"source": name, **fig} for name, fig in m["sources"].items()],
+        "products_total": len(products),
         "late": late_block(data.get("late")),
+        "partial": events is None,
+    }
+    if events is None:
+        head.update(segments=[], session_room=None, moments={},
+                    timeline=[{"kind": "minute", **row} for row in data["series"]] + alerts)
+    else:
+        segments, session_room = stage_segments(events, m)
+        timeline, moments = live_review(events, data["series"], segments, m)
+        head.update(segments=segments, session_room=session_room, moments=moments, timeline=timeline + alerts)
+    return head, products
+
+
+def product_frame(rows: list[dict]) -> pd.DataFrame:
+    """The engine's product rows with `profit` = gmv − cost × units, null where the cost is unknown."""
+    df = pd.DataFrame(rows)
+    for col in INT_COLUMNS.intersection(df.columns):   # counts stay whole (stock 100, not 100.0), null or not
+        df[col] = df[col].astype("Int64")
+    if df.empty:
+        return pd.DataFrame(columns=["sku", "name", "price", "cost", "units", "gmv", "profit"])
+    cost_c = (df["cost"].astype("float64") * 100).round()
+    gmv_c = (df["gmv"].astype("float64") * 100).round()
+    df["profit"] = ((gmv_c - cost_c * df["units"]) / 100).astype("float64")   # NaN where cost is NaN
+    return df
+
+
+def profit_block(m: dict, products: pd.DataFrame) -> dict:
+    """Cost of goods only where cost is known, and the share of GMV it covers (CONTRACT section 3).
+
+    `cost_of_goods` = Σ cost × units over products whose cost is known; `cost_coverage` = their GMV / GMV (null
+    on no GMV). `gross_profit_known` = their GMV − cost of goods: the goods margin of the covered part (before
+    refunds and ad spend, which are not known per product); null when no product's cost is known.
+    `gross_profit` = GMV − refunds − cost of goods − ad spend, only when every sold product's cost is known
+    (else null: never GMV shown as profit). `break_even_roi` (保本ROI) = covered GMV / (covered GMV − cost of
+    goods) = 1 / gross margin rate of the covered part: the ROI (GMV / ad spend) at which the ad spend eats the
+    whole goods margin; null without covered GMV or margin."""
+    known = products[products["cost"].notna()] if len(products) else products
+    cogs_c = int(((known["cost"].astype("float64") * 100).round() * known["units"].astype("float64")).sum()) \
+        if len(known) else 0
+    covered_c = int((known["gmv"].astype("float64") * 100).round().sum()) if len(known) else 0
+    gmv_c, refund_c, spend_c = (round(m[k] * 100) for k in ("gmv", "refund_amount", "ad_spend"))
+    margin_c = covered_c - cogs_c
+    return {
+        "gmv": m["gmv"],
+        "refund_amount": m["refund_amount"],
+        "net_gmv": m["net_gmv"],
+        "cost_of_goods": cogs_c / 100,
+        "cost_coverage": covered_c / gmv_c if gmv_c else None,
+        "covered_gmv": covered_c / 100,
+        "unknown_cost_gmv": (gmv_c - covered_c) / 100,
+        "unknown_cost_products": int(len(products) - len(known)),
+        "ad_spend": m["ad_spend"],
+        "gross_profit": (gmv_c - refund_c - cogs_c - spend_c) / 100 if covered_c == gmv_c else None,
+        "gross_profit_known": margin_c / 100 if len(known) else None,
+        "break_even_roi": covered_c / margin_c if covered_c and margin_c > 0 else None,
+        "roi": m["roi"],
     }
 
 
@@ -49,3 +106,69 @@ def late_block(rec: dict | None) -> dict:
             "gmv": by_type.get("pay", {}).get("amount", 0.0),
             "refund_amount": by_type.get("refund", {}).get("amount", 0.0),
             "events": rec["events"]}
+
+
+class BadQuery(ValueError):
+    pass
+
+
+def page_query(params) -> dict:
+    """limit (default 100, up to 1000), offset, q (substring of sku or name, any case), sort (a SORTS name,
+    `-` first for descending; default -gmv) or sort + order=asc|desc. BadQuery with the reason otherwise."""
+    def integer(name, default, hi):
+        raw = params.get(name)
+        if raw is None:
+            return default
+        if not raw.isdigit() or int(raw) > hi:
+            raise BadQuery(f"`{name}` must be an integer from 0 to {hi}")
+        return int(raw)
+    sort = params.get("sort") or DEFAULT_SORT
+    desc = sort.startswith("-")
+    key = sort.lstrip("-+")
+    order = params.get("order")
+    if order is not None:
+        if order not in ("asc", "desc"):
+            raise BadQuery("`order` must be asc or desc")
+        desc = order == "desc"
+    if key not in SORTS:
+        raise BadQuery(f"`sort` must be one of {', '.join(SORTS)} (prefix - for descending)")
+    q = params.get("q") or ""
+    if len(q) > 200:
+        raise BadQuery("`q` is at most 200 characters")
+    return {"limit": integer("limit", 100, 1000), "offset": integer("offset", 0, 10 ** 9), "q": q,
+            "sort": key, "desc": desc}
+
+
+def page_products(products: pd.DataFrame, query: dict) -> tuple[int, list[dict]]:
+    """(rows matching q, the page of them in the asked order). Ties go by sku; nulls (unknown cost, a rate
+    with no denominator) come last either way."""
+    df = products
+    if query["q"] and len(df):
+        q = query["q"].casefold()
+        hit = df["sku"].str.casefold().str.contains(q, regex=False)
+        if "name" in df:
+            hit |= df["name"].fillna("").astype(str).str.casefold().str.contains(q, regex=False)
+        df = df[hit]
+    total = len(df)
+    key = query["sort"]
+    if total and key in df:
+        col = df[key].astype(str).str.casefold() if key in ("sku", "name") else df[key]
+        df = df.assign(_k=col).sort_values(["sku"], kind="stable") \
+               .sort_values("_k", ascending=not query["desc"], kind="stable", na_position="last").drop(columns="_k")
+    page = df.iloc[query["offset"]:query["offset"] + query["limit"]]
+    return total, records(page)
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts, NaN as null."""
+    out = df.astype(object).where(df.notna(), None).to_dict("records")
+    return out
+
+
+def respond(head: dict, products: pd.DataFrame, query: dict) -> dict:
+    total, rows = page_products(products, query)
+    sort = ("-" if query["desc"] else "") + query["sort"]
+    return {**head, "products": rows,
+            "page": {"total": total, "offset": query["offset"], "limit": query["limit"], "q": query["q"],
+                     "sort": sort},
+            "total": total}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Callable
 
 import orjson
@@ -14,18 +15,23 @@ from fastapi.responses import Response
 
 from feeds.schema import ROOM_RE
 from insights.alerts import recent as recent_alerts
-from insights.review import build_review
-from server import auth, web
+from insights.review import BadQuery, page_query, respond
+from server import auth, session_list, web
+from server.reviews import Reviews
 from server.guard import identity, need
 from settings import HEALTH_TIMEOUT_S
-from store import keys, wire
+from store import archive, keys, wire
 
 HEALTHY_HEARTBEAT_S = 5.0
 HEALTHY_LAG_S = 5.0
 
 
-def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict] | None = None) -> None:
-    """`parts`: the supervised parts' state, for /healthz (only `python app.py` has a supervisor)."""
+def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict] | None = None,
+               data_dir: Path | None = None) -> None:
+    """`parts`: the supervised parts' state, for /healthz (only `python app.py` has a supervisor); `data_dir`:
+    where archived sessions are read."""
+    reviews = Reviews(r, data_dir)
+    data = reviews.data_dir
     async def snapshot(room: str) -> wire.Frame | None:
         if not ROOM_RE.match(room):
             return None
@@ -114,31 +120,58 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
         if not await web.known_room(r, room):
             return unknown(room)
         rows = [orjson.loads(v) for v in (await r.hgetall(keys.session_list(room))).values()]
+        if rows:
+            marks = await r.hmget(keys.ARCHIVED, [s["session"] for s in rows])
+            for s, mark in zip(rows, marks):
+                s["archived"] = mark is not None
         rows.sort(key=lambda s: s["started"], reverse=True)
         return web.json({"sessions": rows})
 
-    @server.get("/api/sessions/{session}/review")
-    async def review(session: str, request: Request):
+    @server.get("/api/sessions")
+    async def sessions_by_date(request: Request):
+        """Sessions of every room the caller may read, newest first: ?from=&to= (dates, README "Reviews"),
+        ?room=, ?platform=, ?limit= (default 100), ?offset=."""
         if denied := need(request):
             return denied
-        room = await r.hget(keys.SESSIONS, session)
+        try:
+            span = session_list.date_span(request.query_params)
+            limit = web.int_param(request, "limit", 100, 1, 1000)
+            offset = web.int_param(request, "offset", 0, 0, 10 ** 9)
+        except ValueError as e:
+            return web.error(400, str(e))
+        room, platform = request.query_params.get("room"), request.query_params.get("platform")
+        if room is not None and not ROOM_RE.match(room):
+            return web.error(400, "`room` must match [A-Za-z0-9_.:-]{1,64}")
+        if room is not None and (denied := need(request, room=room)):
+            return denied
+        who = identity(request)
+        names = [n for n in sorted(x.decode() for x in await r.smembers(keys.ROOMS))
+                 if auth.can_read(who, n) and room in (None, n)]
+        rows = await session_list.gather(r, names, lambda n: archive.read_index(data))
+        rows = session_list.pick(rows, span, platform)
+        return web.json({"total": len(rows), "sessions": rows[offset:offset + limit]})
+
+    @server.get("/api/sessions/{session}/review")
+    async def review(session: str, request: Request):
+        """The review with one page of its products: ?limit= (default 100, up to 1000), ?offset=, ?q= (sku or
+        name, any case), ?sort= (gmv, units, buyers, ctr, cvr, profit, ...; `-` first: descending; default -gmv)
+        or ?order=asc|desc; `total` = products matching q."""
+        if denied := need(request):
+            return denied
+        try:
+            query = page_query(request.query_params)
+        except BadQuery as e:
+            return web.error(400, str(e))
+        room = archive.room_of(session)
         if room is None:
             return web.error(404, f"unknown session {session!r}")
-        room = room.decode()
         if denied := need(request, room=room):
             return denied
-        final, late = await r.mget(keys.session_final(room, session), keys.session_late(room, session))
-        if final:
-            data = {**orjson.loads(final), "late": orjson.loads(late) if late else None}
-        else:
-            snap = await snapshot(room)
-            if not snap or snap.metrics["session"] != session:
-                return web.error(404, f"session {session!r} has no stored figures")
-            data = {"room": room, "platform": snap.platform, "metrics": snap.metrics,
-                    "products": orjson.loads(await r.get(keys.products(room)) or b"[]"),
-                    "series": orjson.loads(await r.get(keys.series(room)) or b"[]")}
-        alerts = await recent_alerts(r, room=room, limit=500)
-        return web.json(build_review(session, data, [a for a in alerts if a.get("session") in (None, session)]))
+        got = await reviews.load(session)
+        if got is None:
+            return web.error(404, f"unknown session {session!r}")
+        head, products = got
+        return web.json(await asyncio.to_thread(respond, head, products, query))
 
     @server.get("/api/alerts")
     async def alerts(request: Request):

@@ -24,8 +24,9 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"   # Dash would look b
 
 def build(redis_url: str, ingest_token: str | None = None,
           allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS),
-          parts_status: Callable[[], dict] | None = None) -> guard.Guard:
-    """The web process's ASGI app: the checks of server/guard.py around Dash, the API and the websocket."""
+          parts_status: Callable[[], dict] | None = None, data_dir: Path | None = None) -> guard.Guard:
+    """The web process's ASGI app: the checks of server/guard.py around Dash, the API and the websocket.
+    `data_dir`: where the archive of ended sessions is read (store/archive.py); None: the default data dir."""
     app = Dash(__name__, backend="fastapi", title="livewall", use_pages=True, pages_folder="",
                suppress_callback_exceptions=True, update_title=None, assets_folder=str(ASSETS))
     r = async_client(redis_url)
@@ -34,8 +35,8 @@ def build(redis_url: str, ingest_token: str | None = None,
     alert_actions.add_routes(app.server, r)
     suggestion_actions.add_routes(app.server, r)
     share_routes.add_routes(app.server, r)
-    review_routes.add_routes(app.server, r)   # before api's catch-all 404 for /api/...
-    api.add_routes(app.server, r, parts_status)
+    review_routes.add_routes(app.server, r, data_dir)   # before api's catch-all 404 for /api/...
+    api.add_routes(app.server, r, parts_status, data_dir)
     push.add_routes(app.server, redis_url, r)
     pages.register()
     callbacks.register(app)

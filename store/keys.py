@@ -15,6 +15,7 @@ NOTICE_CHANNEL = "lw:notices"     # pub/sub: alert changes and fresh insights, f
 SIM_CLOCK = "lw:sim:clock"        # JSON: the simulator's event time and control position at its last save
 SIM_CONTROLS = "lw:sim:controls"  # STREAM of control commands for the simulator process (feeds/simulator.py)
 SIM_TRUTH = "lw:sim:truth"        # HASH room -> JSON truth(), refreshed by the simulator's run loop
+ARCHIVED = "lw:archived"          # HASH session id -> JSON index row: sessions archived on disk (store/archive.py)
 
 
 def events(room: str) -> str:

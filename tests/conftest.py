@@ -118,8 +118,10 @@ class System:
         self.redis_url = redis_url
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        # the archive goes beside the log, never to the default data dir (~/.livewall)
+        self.data_dir = Path(args[args.index("--data-dir") + 1]) if "--data-dir" in args else log.parent / "data"
         argv = ["app.py", "--feed", feed, "--port", str(port), "--redis-url", redis_url, "--insights-every", "1",
-                *args]
+                *args, *(() if "--data-dir" in args else ("--data-dir", str(self.data_dir)))]
         self.part = Part(argv, env={"LIVEWALL_ADMIN_PASSWORD": ADMIN_PASSWORD,
                                     **({"LIVEWALL_INGEST_TOKEN": token} if token else {}), **(env or {})}, log=log)
         self.http = httpx.Client(base_url=self.url, timeout=30)

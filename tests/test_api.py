@@ -35,9 +35,12 @@ def test_sessions_and_review(system):
     assert review["totals"]["gmv"] == 200.0 and review["totals"]["units"] == 4
     # gross profit = GMV 200 − refunds 15 − cost of goods (4 units × ¥20) − ad spend 30
     assert review["profit"] == {"gmv": 200.0, "refund_amount": 15.0, "net_gmv": 185.0, "cost_of_goods": 80.0,
-                                "ad_spend": 30.0, "gross_profit": 75.0, "roi": 200.0 / 30.0}
-    assert {s["source"] for s in review["segments"]} >= {"paid", "other"}
-    assert review["timeline"] and review["products"][0]["sku"] == "cup"
+                                "cost_coverage": 1.0, "covered_gmv": 200.0, "unknown_cost_gmv": 0.0,
+                                "unknown_cost_products": 0, "ad_spend": 30.0, "gross_profit": 75.0,
+                                "gross_profit_known": 120.0, "break_even_roi": 200.0 / 120.0, "roi": 200.0 / 30.0}
+    assert {s["source"] for s in review["sources"]} >= {"paid", "other"}
+    assert [(s["sku"], s["start"], s["end"]) for s in review["segments"]] == [("cup", NOW + 1, NOW + 20)]
+    assert review["timeline"] and review["products"][0]["sku"] == "cup" and review["total"] == 1
 
 
 def test_products_paging_and_unknown_rooms(system):

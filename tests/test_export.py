@@ -13,6 +13,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from insights import export
+
 from tests.conftest import wait_until
 
 _ids = itertools.count()
@@ -79,10 +81,11 @@ def test_csv_has_the_reviews_figures_unknown_costs_and_no_formulas(system, revie
     assert resp.headers["content-disposition"].startswith("attachment; filename=")
     assert ".csv" in resp.headers["content-disposition"]
     blocks = csv_blocks(resp.text)
-    assert set(blocks) == {"summary", "profit", "products", "segments", "timeline"}
+    assert set(blocks) == {"summary", "profit", "products", "segments", "sources", "timeline"}
     profit = dict(zip(blocks["profit"]["field"], blocks["profit"]["value"]))
+    assert review["profit"]["gross_profit"] is None      # p3 and p5 sold with no cost: never GMV as profit
     for k, v in review["profit"].items():
-        assert profit[k] == ("unknown" if v is None else str(v)), k
+        assert profit[k] == ("unknown" if v is None and k in export.COST_FIELDS else "" if v is None else str(v)), k
     products = blocks["products"].set_index("sku")
     assert len(products) == len(review["products"])
     for p in review["products"]:
@@ -93,6 +96,10 @@ def test_csv_has_the_reviews_figures_unknown_costs_and_no_formulas(system, revie
         name = row["name"]
         assert name == ("'" + p["name"] if p["name"][0] in "=+-@" else p["name"])
     assert products.loc["p3", "cost"] == "unknown"
+    segs = blocks["segments"]
+    assert len(segs) == len(review["segments"]) > 0
+    assert [float(g) for g in segs["gmv"]] == [s["gmv"] for s in review["segments"]]
+    assert [float(v) for v in segs["room.avg_online"]] == [s["room"]["avg_online"] for s in review["segments"]]
     minutes = [t for t in review["timeline"] if t["kind"] == "minute"]
     tl = blocks["timeline"]
     assert [int(m) for m in tl["minute"]] == [m["minute"] for m in minutes]
@@ -116,7 +123,9 @@ def test_xlsx_has_the_reviews_figures_and_text_cells(system, reviewed):
         name = r[head.index("name")]
         assert name.data_type == "s" and name.value == p["name"]   # a string cell, as the viewer wrote it
     summary = {r[0].value: r[1].value for r in wb["summary"].iter_rows() if len(r) > 1}
-    assert summary["gross_profit"] == review["profit"]["gross_profit"]
+    for k in ("gross_profit", "gross_profit_known", "cost_of_goods", "break_even_roi"):
+        want = review["profit"][k]
+        assert summary[k] == ("unknown" if want is None else pytest.approx(want, rel=1e-12)), k   # XLSX keeps 15 digits
 
 
 def test_export_refuses_a_bad_format_and_strangers(system, reviewed):
@@ -147,7 +156,7 @@ def test_the_html_report_opens_offline_with_its_chart(system, reviewed, browser,
     minutes = [t for t in review["timeline"] if t["kind"] == "minute"]
     assert page.locator("svg.chart rect.bar").count() == len(minutes)
     assert page.locator("svg.chart text.ax").count() > 3 + 3      # round money ticks and > 3 time labels
-    p3 = page.locator("tr", has_text=NASTY["p3"])
+    p3 = page.locator("table.products tr", has_text=NASTY["p3"])
     assert "unknown" in p3.inner_text() and "0.00" not in p3.inner_text().split("unknown")[0][-8:]
     assert page.get_by_text(NASTY["p5"]).count() >= 1              # shown as text
     assert [u for u in requests if not u.startswith("file:")] == []

@@ -269,10 +269,15 @@ def test_a_session_review_shows_the_profit_of_the_api(system, page):
     assert f"session={session['session']}" in page.url.replace("%40", "@")
 
     review = system.get(f"/api/sessions/{session['session']}/review")
-    for field, value in review["profit"].items():
+    shown = page.eval_on_selector_all(".lw-m-review [data-profit]", "els => els.map(e => e.dataset.profit)")
+    assert {"gmv", "cost_of_goods", "gross_profit", "cost_coverage", "break_even_roi"} <= set(shown)
+    for field in shown:
+        value = review["profit"][field]
         cell = f'.lw-m-review [data-profit="{field}"]'
         assert float(page.get_attribute(cell, "data-value")) == value, field
-        assert page.text_content(cell) == (fmt("ratio", value) if field == "roi" else exact(value)), field
+        text = (fmt("ratio", value) if field in ("roi", "break_even_roi") else
+                fmt("pct", value) if field == "cost_coverage" else exact(value))
+        assert page.text_content(cell) == text, field
     assert review["profit"]["gross_profit"] != review["profit"]["gmv"]   # costs and spend were taken off
     assert page.locator(".lw-m-review-products tbody tr").count() == len(review["products"])
     minutes = [t for t in review["timeline"] if t["kind"] == "minute"]

@@ -70,7 +70,7 @@ def test_yesterdays_sessions_reach_the_chat_once(system, bot):
 
     r = redis.Redis.from_url(system.redis_url)
     conf = {"url": bot.url, "format": "wecom"}
-    assert report.run(r, conf, TZ, "http://livewall.example:8050", now=now)
+    assert report.run(r, system.data_dir, conf, TZ, "http://livewall.example:8050", now=now)
     [body] = bot.bodies
     text = body["markdown"]["content"]
     day = (midnight - timedelta(days=1)).strftime("%Y-%m-%d")
@@ -90,5 +90,5 @@ def test_yesterdays_sessions_reach_the_chat_once(system, bot):
     assert "vs baseline +100.0%" in second_line    # 151 against the mean of both earlier: (50+50)/2 + (51+0)/2
     assert "ROI 0.56" in first_line                # 50 / 88.8
     # once a day
-    assert not report.run(r, conf, TZ, "http://livewall.example:8050", now=now)
+    assert not report.run(r, system.data_dir, conf, TZ, "http://livewall.example:8050", now=now)
     assert len(bot.bodies) == 1
