@@ -54,7 +54,7 @@ def ended(system, room: str, events: list[dict]) -> str:
         r = system.http.get(f"/api/rooms/{room}/sessions")
         rows = r.json()["sessions"] if r.status_code == 200 else []
         return next((s["session"] for s in rows if s["started"] == t0 and s["ended"] is not None), None)
-    return wait_until(done, what=f"the session of {room} from {t0} ended")
+    return wait_until(done, timeout=30, what=f"the session of {room} from {t0} ended")
 
 
 @pytest.fixture(scope="module")
