@@ -23,6 +23,13 @@
     return (v < 0 ? "-¥" : "¥") + f.format(Math.abs(v));
   }
 
+  var ints = {};
+  // a count written out in full (100,000, not 100.0K): a pager is read exactly
+  function whole(lang, n) {
+    var f = ints[lang] || (ints[lang] = new Intl.NumberFormat(lang === "zh" ? "zh-CN" : "en-US"));
+    return f.format(n);
+  }
+
   function two(n) { return (n < 10 ? "0" : "") + n; }
   function when(ts) {
     var d = new Date(ts * 1000);
@@ -60,7 +67,8 @@
     var segBody = panel.querySelector(".lw-m-review-segments tbody");
     var cmp = panel.querySelector(".lw-m-compare"), cmpBody = cmp.querySelector("tbody");
     var late = panel.querySelector(".lw-m-late");
-    var search = panel.querySelector(".lw-m-product-search");
+    // dcc.Input: the <input> sits inside a container that carries the class
+    var search = panel.querySelector(".lw-m-product-search input") || panel.querySelector("input.lw-m-product-search");
     var prev = panel.querySelector(".lw-m-page-prev"), next = panel.querySelector(".lw-m-page-next");
     var sortButtons = panel.querySelectorAll(".lw-m-sort");
     var room = null, current = null, sessions = [], asked = 0, pageAsked = 0;
@@ -152,8 +160,7 @@
 
     function pager() {
       var pages = Math.max(1, Math.ceil(total / PAGE)), n = Math.floor(query.offset / PAGE) + 1;
-      D.setText(f.page_info, lw.t(lang, "m_page", {n: lw.fmt("int", lang, n), m: lw.fmt("int", lang, pages),
-                                                   total: lw.fmt("int", lang, total)}));
+      D.setText(f.page_info, lw.t(lang, "m_page", {n: whole(lang, n), m: whole(lang, pages), total: whole(lang, total)}));
       prev.disabled = n <= 1;
       next.disabled = n >= pages;
       sortButtons.forEach(function (b) {
