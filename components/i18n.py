@@ -49,6 +49,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "trend_online": ("在线人数", "Online"),
     "trend_product": ("换品", "product change"),
     "trend_alert": ("告警", "alert"),
+    "trend_ghost": ("往期同时段在线", "earlier sessions' online"),
     # funnel
     "funnel": ("转化漏斗", "Conversion funnel"),
     "impressed": ("直播间曝光", "Impressions"),

@@ -181,3 +181,34 @@ def test_a_100000_product_review_opens_at_once_and_searches(system, sessions, pa
     # unknown costs: two products in three have none
     assert page.locator('.lw-m-review-products tbody tr').nth(1).locator('[data-col="cost"]').text_content() \
         == "unknown"
+
+
+# ---- the ghost on the wall -----------------------------------------------------------------------------------
+
+def test_the_wall_shows_todays_curve_against_the_baseline(system, browser):
+    room = "rvp-live"
+    now = time.time()
+    t0 = (now // 60) * 60 - 5 * 3600
+    earlier = [ended(system, room, session_events(room, t0 + i * 3600, [(10 + 20 * k, "p1", 50.0) for k in range(12)],
+                                                  title=f"往期{i}", minutes=8)) for i in range(2)]
+    start = now - 150
+    system.post([ev(room, "session_start", start, title="今天"),
+                 ev(room, "enter", start + 5, user="t1", source="recommend"),
+                 ev(room, "enter", now - 1, user="t2", source="recommend")])
+    system.metrics_when(room, lambda m: m["ended"] is None and m["online"] == 2)
+    base = system.get(f"/api/rooms/{room}/baseline")
+    assert base["sessions"] == earlier[::-1]
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = system.sign_in(ctx.new_page())
+    asked = []
+    page.on("request", lambda req: asked.append(req.url) if "/baseline" in req.url else None)
+    page.goto(f"{system.url}/wall?room={room}&lang=en")
+    page.wait_for_selector(".lw-trend.has-ghost", timeout=20000)
+    ghost = page.evaluate("""() => { const g = document.querySelector('.lw-trend .js-plotly-plot');
+        const t = g.data[4]; return {name: t.name, y: Array.from(t.y), dash: t.line.dash, n: t.x.length}; }""")
+    assert ghost["name"] == "online-baseline" and ghost["dash"] == "dash" and ghost["n"] >= 2
+    by_minute = {b["minute_from_start"]: b["online"] for b in base["baseline"]}
+    assert ghost["y"] == [by_minute[k] for k in range(ghost["n"])]
+    assert page.locator(".lw-legend-ghost").is_visible()
+    assert len(asked) == 1          # once for the session, not per frame
+    ctx.close()
