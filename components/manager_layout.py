@@ -110,6 +110,18 @@ def RoomsTable() -> html.Section:
     return html.Section([html.Div(RoomRow(), className="lw-m-templates"), head, body, foot], className="lw-m-overview")
 
 
+def SessionsByDate() -> html.Section:
+    """Every room's sessions in a date range (assets/manager-dates.js builds the date pickers and the rows)."""
+    head = html.Tr([html.Th(T("m_dates_start")), html.Th(T("m_room"), className="lw-m-col-name"),
+                    html.Th(T("m_dates_title"), className="lw-m-col-name"), html.Th(T("m_seg_length")),
+                    html.Th(T("m_gmv")), html.Th()])
+    body = html.Div([html.Div([html.Div(className="lw-m-dates-tools"), html.Span(className="lw-m-dates-status")],
+                              className="lw-m-dates-bar"),
+                     html.Div(html.Table([html.Thead(head), html.Tbody()], className="lw-m-table"),
+                              className="lw-m-table-wrap lw-m-dates-wrap")])
+    return Box("dates", "m_dates", body)
+
+
 def DetailHead() -> html.Div:
     return html.Div([
         html.Button(T("m_back"), className="lw-m-back", type="button"),
@@ -330,7 +342,7 @@ def ManagerPage(config: dict) -> html.Div:
         html.Div(id=BOOT_ID, hidden=True),
         ManagerHeader(*((config.get("user") or {}).get(k) or "" for k in ("name", "role"))),
         html.Main([
-            html.Div([RoomsTable(), RoomDetail()], className="lw-m-primary"),
+            html.Div([RoomsTable(), SessionsByDate(), RoomDetail()], className="lw-m-primary"),
             html.Aside([suggestions, alerts], className="lw-m-aside"),
         ], className="lw-m-main"),
         LinksPanel(),

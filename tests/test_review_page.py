@@ -212,3 +212,24 @@ def test_the_wall_shows_todays_curve_against_the_baseline(system, browser):
     assert page.locator(".lw-legend-ghost").is_visible()
     assert len(asked) == 1          # once for the session, not per frame
     ctx.close()
+
+
+def test_sessions_by_date_across_rooms_open_their_review(system, sessions, page):
+    open_manager(page, system, viewport=LAPTOP)
+    page.wait_for_selector('.lw-m-dates[data-state="ready"]')
+    listed = page.locator(".lw-m-dates tbody tr").evaluate_all("rs => rs.map(r => r.dataset.session)")
+    assert set(sessions) <= set(listed)
+    api = system.get("/api/sessions?limit=200")["sessions"]
+    assert listed == [s["session"] for s in api if s["session"] in listed]     # newest first, as the API
+    # a range with nothing in it
+    page.fill(".lw-m-dates-tools input >> nth=0", "2001-01-01")
+    page.fill(".lw-m-dates-tools input >> nth=1", "2001-01-02")
+    page.click(".lw-m-dates-go")
+    page.wait_for_function("() => document.querySelectorAll('.lw-m-dates tbody tr').length === 0")
+    page.fill(".lw-m-dates-tools input >> nth=0", "")
+    page.fill(".lw-m-dates-tools input >> nth=1", "")
+    page.click(".lw-m-dates-go")
+    row = page.locator(f'.lw-m-dates tr[data-session="{sessions[0]}"]')
+    row.wait_for()
+    row.locator("a").click()
+    page.wait_for_selector(f'.lw-m-review[data-state="ready"][data-session="{sessions[0]}"]')
