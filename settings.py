@@ -27,6 +27,10 @@ RESUME_EVERY_S = 2.0
 # An outage up to this much event time is caught up, session and all; after a longer one a room's running
 # session ends at its last event and a new one starts (simulating hours of missed events would take minutes).
 RESUME_MAX_GAP_S = 1800.0
+# A fresh simulated room's first session ends this many minutes (wall clock, "A,B": staggered across rooms)
+# after the start, so that `python app.py` has ended sessions to review within minutes; later ones last
+# --session-minutes. The simulator's --first-session-minutes changes it ("0": full length).
+SIM_FIRST_SESSION_MINUTES = "3,8"
 # The web process's Redis calls: each answers or fails within this (a stalled Redis then gets a 503 with
 # Retry-After, CONTRACT section 3, instead of a request hanging); connecting gets less.
 WEB_REDIS_TIMEOUT_S = 1.0

@@ -42,8 +42,8 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from feeds.ingest import ingest_sync
-from settings import (REDIS_URL_ENV, RESUME_EVERY_S, RESUME_MAX_GAP_S, add_sender_token_options,
-                      parser)
+from settings import (REDIS_URL_ENV, RESUME_EVERY_S, RESUME_MAX_GAP_S, SIM_FIRST_SESSION_MINUTES,
+                      add_sender_token_options, parser)
 from store import keys
 
 log = logging.getLogger("livewall.simulator")
@@ -155,6 +155,7 @@ class SimConfig:
     anomaly_kinds: tuple = ANOMALY_KINDS
     flash_sale_share: float = 0.15  # share of product_on that are flash sales
     refund_rate: float = 0.03
+    first_session_s: float | None = None   # the room's first session lasts this instead (no jitter)
 
 
 @dataclass
@@ -482,6 +483,9 @@ class SimRoom:
         self._live = True
         self._session_start = ts
         self._end_ts = ts + cfg.session_s * rng.uniform(1 - cfg.session_jitter, 1 + cfg.session_jitter)
+        first = getattr(cfg, "first_session_s", None)   # a resume record from before the field has none
+        if self._session_no == 1 and first:
+            self._end_ts = ts + first
         self._on = self._last_on = None
         self._stage_token = 0
         self._stage_price = 0.0
@@ -1036,7 +1040,7 @@ def _http_sender(url: str, token: str | None, stop_event: threading.Event, token
 
 
 def run_with(send, rooms: int, stop_event: threading.Event, speed: float = 1.0, seed=None, control_client=None,
-             preroll_s: float = 0.0, **config) -> None:
+             preroll_s: float = 0.0, first_end_s: tuple[float, float] | None = None, **config) -> None:
     """Step `rooms` rooms to the wall clock (times `speed`) every STEP_S and hand their events to send(),
     which returns whether they were stored.
 
@@ -1045,7 +1049,9 @@ def run_with(send, rooms: int, stop_event: threading.Event, speed: float = 1.0, 
     it, catching up with the outage in event time. A room that cannot (no usable record, or an outage longer
     than RESUME_MAX_GAP_S) has its running session ended at its last event and a new one started now; with
     preroll_s, a room with no events at all begins with a session already running for up to that long,
-    staggered across rooms, so that the screens start with sessions in full swing at different stages."""
+    staggered across rooms, so that the screens start with sessions in full swing at different stages.
+    With first_end_s = (a, b), a fresh room's first session ends a to b seconds of wall time after the start,
+    staggered across rooms, so that a newcomer has ended sessions to review within minutes."""
     base = seed if seed is not None else random.SystemRandom().randrange(2 ** 31)
     cfg = replace(SimConfig(session_jitter=0.15), **config)
     t0 = time.time()
@@ -1054,8 +1060,14 @@ def run_with(send, rooms: int, stop_event: threading.Event, speed: float = 1.0, 
     e0 = max(t0, clock["event"] + (t0 - clock["wall"]) * speed) if clock else t0
     sims, opening = [], []
     for i, (name, platform) in enumerate(room_names(rooms)):
-        sim, events = _open_room(control_client, name, platform, f"{base}-{i}", cfg,
-                                 e0 - preroll_s * (rooms - i) / rooms, e0)
+        fresh = e0 - preroll_s * (rooms - i) / rooms
+        room_cfg = cfg
+        if first_end_s:
+            a, b = first_end_s
+            wall = a + (b - a) * i / max(1, rooms - 1)
+            first = e0 - fresh + wall * speed
+            room_cfg = replace(cfg, first_session_s=first) if first < cfg.session_s else cfg
+        sim, events = _open_room(control_client, name, platform, f"{base}-{i}", room_cfg, fresh, e0)
         sims.append(sim)
         opening += events
     if opening and not send(opening):
@@ -1183,7 +1195,7 @@ def _close_log(client, room: str) -> tuple[list[dict], float]:
 
 
 def run(redis_url: str, rooms: int, stop_event: threading.Event, speed: float = 1.0, seed=None,
-        preroll_s: float = 0.0, **config) -> None:
+        preroll_s: float = 0.0, first_end_s: tuple[float, float] | None = None, **config) -> None:
     """The app's feed: `rooms` simulated rooms stored straight into Redis until stop_event is set."""
     from store.connect import sync_client
     client = sync_client(redis_url)
@@ -1191,7 +1203,7 @@ def run(redis_url: str, rooms: int, stop_event: threading.Event, speed: float = 
     client.set_retry(Retry(ExponentialBackoff(cap=0.2, base=0.05), 2))
     try:
         run_with(_redis_sender(client, stop_event), rooms, stop_event, speed, seed, control_client=client,
-                 preroll_s=preroll_s, **config)
+                 preroll_s=preroll_s, first_end_s=first_end_s, **config)
     finally:
         client.close()
 
@@ -1208,14 +1220,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--preroll-minutes", type=float, default=10.0,
                    help="rooms with no events yet start with sessions already running for up to this long, "
                         "staggered across rooms (a restarted room continues its session instead)")
+    p.add_argument("--first-session-minutes", default=SIM_FIRST_SESSION_MINUTES,
+                   help="A,B: fresh rooms' first sessions end A to B minutes (wall clock) after the start, staggered "
+                        "across rooms, so that there are reviews to open at once; 0 for full-length first sessions")
     a = p.parse_args(argv)
+    first_end_s = _minutes_span(p, a.first_session_minutes)
     if not a.redis_url and not a.url:
         p.error(f"give --redis-url (or {REDIS_URL_ENV}) or --url")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)   # a line per request would drown the log
     from store.parts import stop_on_signals
     stop = stop_on_signals()
-    config = {"session_s": a.session_minutes * 60, "preroll_s": a.preroll_minutes * 60}
+    config = {"session_s": a.session_minutes * 60, "preroll_s": a.preroll_minutes * 60, "first_end_s": first_end_s}
     log.info("simulating %d rooms at speed %g", a.rooms, a.speed)
     if a.url:
         from store.connect import sync_client
@@ -1228,6 +1244,18 @@ def main(argv: list[str] | None = None) -> None:
                  control_client=control, **config)
     else:
         run(a.redis_url, a.rooms, stop, a.speed, a.seed, **config)
+
+
+def _minutes_span(p, raw: str) -> tuple[float, float] | None:
+    try:
+        parts = [float(x) for x in raw.split(",")]
+    except ValueError:
+        parts = []
+    if parts == [0.0]:
+        return None
+    if len(parts) != 2 or not 0 < parts[0] <= parts[1]:
+        p.error("--first-session-minutes takes A,B with 0 < A <= B (or 0)")
+    return parts[0] * 60, parts[1] * 60
 
 
 if __name__ == "__main__":

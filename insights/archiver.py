@@ -2,11 +2,13 @@
 session goes to the archive on disk once (store/archive.py), with its events, series and review.
 
 A session is due when
-- a newer session has started (the engine froze it: its final figures are in Redis), or
+- a newer session has started (the engine froze it: its final figures are in Redis) and ARCHIVE_GRACE_S has
+  passed since this process first saw that (late events still reach its late record meanwhile), or
 - it ended with `session_end` and its room's figures have not changed for ARCHIVE_GRACE_S of wall time (events
   up to 60 s late still count in it, CONTRACT section 2), or
 - it is still running but its room has had no event for ARCHIVE_IDLE_S of wall time (a feed that died without
-  `session_end`): archived as it stands, `ended_by: "idle"`.
+  `session_end`): archived as it stands, `ended_by: "idle"` (else `session_end`, or `next_session` for a
+  session that a newer `session_start` ended).
 After archiving, the session's frozen figures and late record are dropped from Redis (`session_final`,
 `session_late`: the big per-session data, every product); its row in the room's session list stays, so
 `GET /api/rooms/<room>/sessions` still lists it, and `keys.ARCHIVED` says where its review now lives.
@@ -18,10 +20,11 @@ import time
 from pathlib import Path
 
 import orjson
+import redis
 
 from insights.review import build_review
 from settings import ARCHIVE_GRACE_S, ARCHIVE_IDLE_S
-from store import archive, keys, wire
+from store import archive, deadletters, keys, wire
 
 log = logging.getLogger("livewall.archive")
 CHUNK = 10000
@@ -109,11 +112,16 @@ def assemble(room: str, session: str, final, late, snap_blob, live) -> tuple[dic
             "late": None}, snap.updated
 
 
+_frozen_seen: dict[str, float] = {}   # session -> wall time this process first found its figures frozen
+
+
 def due(data: dict, updated: float, now: float) -> str | None:
-    """Why the session is archived now (ended_by), or None."""
+    """Why the session is archived now (ended_by), or None. Frozen figures (a newer session has started) wait
+    ARCHIVE_GRACE_S from when this process first saw them, so late events still reach their late record."""
     m = data["metrics"]
     if updated == 0.0:
-        return "session_end" if m.get("ended") is not None else "superseded"
+        updated = _frozen_seen.setdefault(m["session"], now)
+        return "next_session" if now - updated >= ARCHIVE_GRACE_S else None
     quiet = now - (updated or now)
     if m.get("ended") is not None:
         return "session_end" if quiet >= ARCHIVE_GRACE_S else None
@@ -125,7 +133,7 @@ def archive_session(r, data_dir: Path, room: str, session: str, data: dict, ende
     events = session_events(log_entries(r, room), m["started"], m.get("ended"))
     alerts = session_alerts(r, room, session, m["started"], m.get("ended") or m["as_of"])
     head, products = build_review(session, data, alerts, events)
-    head["ended_by"] = ended_by
+    head["ended_by"] = "session_end" if any(e["type"] == "session_end" for e in events) else ended_by
     head["archived"] = True
     head["archived_at"] = time.time()
     done = archive.write(data_dir, head, products, events, data["series"], hook)
@@ -161,13 +169,20 @@ def run(r, data_dir: Path, now: float | None = None, hook=None) -> int:
                     head, _p = archive.read_review(data_dir, session)
                     mark(r, head)
                 continue
-            got = figures(r, room, session, now)
-            if got is None:
-                continue
-            data, why = got
-            if archive_session(r, data_dir, room, session, data, why, hook):
-                n += 1
-                log.info("archived %s (%s)", session, why)
+            try:
+                got = figures(r, room, session, now)
+                if got is None:
+                    continue
+                data, why = got
+                if archive_session(r, data_dir, room, session, data, why, hook):
+                    n += 1
+                    log.info("archived %s (%s)", session, why)
+            except (redis.RedisError, OSError):
+                raise   # the store or the disk: the next run tries again
+            except Exception as e:  # noqa: BLE001 - one session's failure never stops the others' archiving
+                deadletters.record(r, "archive", room, f"{session}: {type(e).__name__}: {e}")
+                log.exception("archiving %s failed; set aside as a dead letter (tried again after a restart)",
+                              session)
             _done.add(session)
     return n
 

@@ -30,7 +30,10 @@ def build(redis_url: str, every_s: float, data_dir: Path | None = None, report_a
     sched.add_job(guarded, "interval", seconds=RISK_EVERY_S, args=["risk", risk.run, events], id="risk",
                   name="risk rules")
     if data_dir is not None:
-        archiver.start(data_dir)
+        try:
+            archiver.start(data_dir)
+        except OSError as e:   # the archive job's own runs say it again; the other jobs go on
+            log.warning("archive in %s: %s", data_dir, e)
         sched.add_job(guarded, "interval", seconds=ARCHIVE_EVERY_S, args=["archive", archiver.run, r, data_dir],
                       id="archive", name="session archive")
     sched.add_job(gc_keeper(), "interval", seconds=5, id="gc", name="short garbage collections")

@@ -7,6 +7,9 @@ products for `GET /api/sessions/<session>/review` (CONTRACT section 3; the query
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
+import numpy as np
 import pandas as pd
 
 from insights.segments import live_review, stage_segments
@@ -34,7 +37,7 @@ def build_review(session: str, data: dict, alerts: list[dict], events: list[dict
         "title": m.get("title"),
         "started": m.get("started"),
         "ended": m.get("ended"),
-        "totals": m,
+        "totals": {**m, "room": data["room"], "platform": data.get("platform")},   # frozen or live: one shape
         "profit": profit_block(m, products),
         "sources": [{"source": name, **fig} for name, fig in m["sources"].items()],
         "products_total": len(products),
@@ -54,10 +57,11 @@ def build_review(session: str, data: dict, alerts: list[dict], events: list[dict
 def product_frame(rows: list[dict]) -> pd.DataFrame:
     """The engine's product rows with `profit` = gmv − cost × units, null where the cost is unknown."""
     df = pd.DataFrame(rows)
-    for col in INT_COLUMNS.intersection(df.columns):   # counts stay whole (stock 100, not 100.0), null or not
-        df[col] = df[col].astype("Int64")
     if df.empty:
         return pd.DataFrame(columns=["sku", "name", "price", "cost", "units", "gmv", "profit"])
+    df = df.sort_values("sku", kind="stable", ignore_index=True)   # ties of any sort go by sku
+    for col in INT_COLUMNS.intersection(df.columns):   # counts stay whole (stock 100, not 100.0), null or not
+        df[col] = df[col].astype("Int64")
     cost_c = (df["cost"].astype("float64") * 100).round()
     gmv_c = (df["gmv"].astype("float64") * 100).round()
     df["profit"] = ((gmv_c - cost_c * df["units"]) / 100).astype("float64")   # NaN where cost is NaN
@@ -139,30 +143,56 @@ def page_query(params) -> dict:
             "sort": key, "desc": desc}
 
 
+_orders: OrderedDict = OrderedDict()   # (id of the frame, key, desc) -> (frame, row order): a page flip is free
+_haystacks: OrderedDict = OrderedDict()  # id of the frame -> (frame, "sku\nname" in lower case)
+CACHED = 16
+
+
+def _remember(cache: OrderedDict, key, frame: pd.DataFrame, make):
+    hit = cache.get(key)
+    if hit is not None and hit[0] is frame:
+        cache.move_to_end(key)
+        return hit[1]
+    value = make()
+    cache[key] = (frame, value)
+    while len(cache) > CACHED:
+        cache.popitem(last=False)
+    return value
+
+
+def _order(df: pd.DataFrame, key: str, desc: bool) -> np.ndarray:
+    """Row positions in the asked order; ties keep the frame's order (by sku), nulls go last either way."""
+    col = df[key]
+    if key in ("sku", "name"):
+        codes = pd.factorize(col.fillna("").astype(str).str.casefold(), sort=True)[0].astype("float64")
+        values, null = codes, col.isna().to_numpy()
+    else:
+        values = col.to_numpy(dtype="float64", na_value=np.nan)
+        null = np.isnan(values)
+    values = np.where(null, np.inf, -values if desc else values)
+    return np.argsort(values, kind="stable")
+
+
 def page_products(products: pd.DataFrame, query: dict) -> tuple[int, list[dict]]:
     """(rows matching q, the page of them in the asked order). Ties go by sku; nulls (unknown cost, a rate
-    with no denominator) come last either way."""
+    with no denominator) come last either way. Orders and the search text are kept per frame."""
     df = products
-    if query["q"] and len(df):
-        q = query["q"].casefold()
-        hit = df["sku"].str.casefold().str.contains(q, regex=False)
-        if "name" in df:
-            hit |= df["name"].fillna("").astype(str).str.casefold().str.contains(q, regex=False)
-        df = df[hit]
-    total = len(df)
-    key = query["sort"]
-    if total and key in df:
-        col = df[key].astype(str).str.casefold() if key in ("sku", "name") else df[key]
-        df = df.assign(_k=col).sort_values(["sku"], kind="stable") \
-               .sort_values("_k", ascending=not query["desc"], kind="stable", na_position="last").drop(columns="_k")
-    page = df.iloc[query["offset"]:query["offset"] + query["limit"]]
-    return total, records(page)
+    if not len(df):
+        return 0, []
+    key = query["sort"] if query["sort"] in df else "sku"
+    order = _remember(_orders, (id(df), key, query["desc"]), df, lambda: _order(df, key, query["desc"]))
+    if query["q"]:
+        hay = _remember(_haystacks, id(df), df, lambda: (df["sku"].astype(str) + "\n" + df["name"].fillna("").astype(str)
+                                                         if "name" in df else df["sku"].astype(str)).str.casefold())
+        hit = hay.str.contains(query["q"].casefold(), regex=False).to_numpy(dtype=bool)
+        order = order[hit[order]]
+    return len(order), records(df.iloc[order[query["offset"]:query["offset"] + query["limit"]]])
 
 
 def records(df: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-ready dicts, NaN as null."""
-    out = df.astype(object).where(df.notna(), None).to_dict("records")
-    return out
+    """Rows as JSON-ready dicts, NaN and NA as null."""
+    cols = {c: df[c].astype(object).where(df[c].notna(), None).tolist() for c in df.columns}
+    return [dict(zip(cols, vals)) for vals in zip(*cols.values())] if cols else []
 
 
 def respond(head: dict, products: pd.DataFrame, query: dict) -> dict:

@@ -77,8 +77,9 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _parquet(path: Path, table: pa.Table) -> None:
-    pq.write_table(table, path, compression="zstd")
+def _parquet(path: Path, table: pa.Table, compression: str = "snappy") -> None:
+    """snappy where a review reads the file (cheap to decode), zstd for the events (big, seldom read)."""
+    pq.write_table(table, path, compression=compression)
     with open(path, "rb+") as f:
         os.fsync(f.fileno())
 
@@ -102,16 +103,19 @@ def write(data_dir: Path, head: dict, products: pd.DataFrame, events: list[dict]
     final = session_dir(data_dir, head["session"])
     if final.exists():
         return False
-    final.parent.mkdir(parents=True, exist_ok=True)
+    root(data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    final.parent.mkdir(exist_ok=True, mode=0o700)
     tmp = final.parent / f".tmp-{head['session']}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp.mkdir(mode=0o700)   # viewers' ids and comments: for the data dir's owner only, like Redis's files
     try:
-        _parquet(tmp / "events.parquet", events_table(events))
+        _parquet(tmp / "events.parquet", events_table(events), "zstd")
         hook and hook("events")
         _parquet(tmp / "series.parquet", pa.Table.from_pylist(series) if series else pa.table({"minute": []}))
         _parquet(tmp / "products.parquet", frame_table(products))
         hook and hook("products")
         _write_file(tmp / "review.json", orjson.dumps(head, option=orjson.OPT_SERIALIZE_NUMPY))
+        for f in tmp.iterdir():
+            f.chmod(0o600)
         _fsync_dir(tmp)
         try:
             os.rename(tmp, final)
@@ -153,7 +157,7 @@ def _index_path(data_dir: Path) -> Path:
 
 
 def _locked(data_dir: Path):
-    root(data_dir).mkdir(parents=True, exist_ok=True)
+    root(data_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
     f = open(root(data_dir) / ".index.lock", "a+")
     fcntl.flock(f, fcntl.LOCK_EX)
     return f
@@ -216,7 +220,7 @@ def read_review(data_dir: Path, session: str) -> tuple[dict, pd.DataFrame] | Non
             return _cache[key]
     try:
         head = orjson.loads((path / "review.json").read_bytes())
-        products = pq.read_table(path / "products.parquet").to_pandas()
+        products = pq.read_table(path / "products.parquet", use_threads=False).to_pandas()
     except FileNotFoundError:
         return None
     with _cache_lock:

@@ -395,3 +395,19 @@ def test_a_restarted_run_continues_its_sessions_or_ends_them_where_they_stopped(
     finally:
         client.close()
         server.stop()
+
+
+def test_a_rooms_first_session_can_end_early_and_the_next_ones_run_full_length():
+    start = 1_700_000_000.0
+    sim = SimRoom("douyin-early", "douyin", 3, start, SimConfig(session_s=3600, first_session_s=240, break_s=60))
+    bounds = [(e["type"], e["ts"] - start) for e in sim.step(start + 3600)
+              if e["type"] in ("session_start", "session_end")]
+    assert bounds == [("session_start", 0.0), ("session_end", 240.0), ("session_start", 300.0)]
+
+
+def test_first_session_minutes_option():
+    import argparse
+    p = argparse.ArgumentParser()
+    assert simulator._minutes_span(p, "3,8") == (180.0, 480.0) and simulator._minutes_span(p, "0") is None
+    with pytest.raises(SystemExit):
+        simulator._minutes_span(p, "8,3")
