@@ -75,7 +75,7 @@
       var y = yg(v);
       svg.appendChild(node("line", {x1: M.l, x2: W - M.r, y1: y, y2: y, "class": "lw-m-grid"}));
       svg.appendChild(node("text", {x: M.l - 6, y: y + 4, "text-anchor": "end", "class": "lw-m-axis lw-m-axis-gmv"},
-        lw.fmt("money", lang, v)));
+        v < 1000 && v === Math.round(v) ? "¥" + v : lw.fmt("money", lang, v)));   // ¥500, not ¥500.00
     });
     oTicks.forEach(function (v) {
       svg.appendChild(node("text", {x: W - M.r + 6, y: yo(v) + 4, "class": "lw-m-axis lw-m-axis-online"},

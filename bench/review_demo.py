@@ -19,7 +19,7 @@ def session(room: str, t0: float, minutes: int, seed: int, strength: float = 1.0
         nonlocal n
         n += 1
         return {"id": f"demo-{room}-{seed}-{n}", "room": room, "ts": round(ts, 3), "type": type_, **f}
-    out = [ev("session_start", t0, title=f"冬季上新 第{seed}场", streamer="小李", target_roi=2.5)]
+    out = [ev("session_start", t0, title=f"冬季上新 第{seed}场", streamer="小李", target_roi=2.5, platform="douyin")]
     stage = minutes * 60 / len(PRODUCTS)
     for i, (sku, name, price, cost) in enumerate(PRODUCTS):
         extra = {"cost": cost} if cost is not None else {}

@@ -106,7 +106,12 @@ def review_shots(lw: Livewall, browser, out: Path, lang: str, only: set[str] | N
         time.sleep(0.5)
     last = max((s for s in sessions if s["ended"] is not None), key=lambda s: s["started"])["session"]
     want = lambda name: only is None or name in only  # noqa: E731
+
+    def fresh() -> None:   # an event now, so the shot shows a live room (not "data 13 s old")
+        lw.http.post("/api/events", json=[{"id": f"demo-like-{time.time()}", "room": REVIEW_ROOM,
+                                           "ts": time.time(), "type": "like", "user": "demo-fan"}]).raise_for_status()
     if want("review.png") or want("review-print.png"):
+        fresh()
         page = lw.sign_in(browser.new_page(viewport={"width": 1440, "height": 900}))
         page.goto(f"{lw.url}/manager?room={REVIEW_ROOM}&session={last}&lang={lang}")
         page.wait_for_selector('.lw-m-review[data-state="ready"]', timeout=30000)
@@ -126,6 +131,7 @@ def review_shots(lw: Livewall, browser, out: Path, lang: str, only: set[str] | N
         page = lw.sign_in(browser.new_page(viewport={"width": 1920, "height": 1080}))
         page.goto(f"{lw.url}/wall?room={REVIEW_ROOM}&lang={lang}")
         page.wait_for_selector(".lw-trend.has-ghost", timeout=30000)
+        fresh()
         page.wait_for_timeout(1500)
         page.screenshot(path=str(out / "wall-ghost.png"))
         print("wrote", out / "wall-ghost.png")
