@@ -99,7 +99,8 @@ def summary_rows(review: dict, tz: str) -> list[tuple[str, object]]:
     head = [("session", review.get("session")), ("room", review.get("room")), ("platform", review.get("platform")),
             ("title", t.get("title")), ("started", when(t.get("started"), tz)), ("ended", when(t.get("ended"), tz)),
             ("timezone", tz)]
-    return head + [(f"totals.{k}", v) for k, v in scalars(t) if k not in ("title", "session", "room", "platform")]
+    late = [(f"late.{k}", v) for k, v in scalars(review.get("late") or {}) if k in ("count", "gmv", "refund_amount")]
+    return head + [(f"totals.{k}", v) for k, v in scalars(t) if k not in ("title", "session", "room", "platform")] + late
 
 
 def blocks(review: dict, products: Iterable[dict], tz: str):

@@ -220,3 +220,33 @@ def test_the_baseline_is_the_mean_of_earlier_sessions_minute_by_minute(system):
     assert pd.DataFrame(chosen["baseline"])["gmv"].tolist() == pytest.approx(
         independent_baseline(sessions[:1])["gmv"].tolist())
     assert system.http.get(f"/api/sessions/{ids[-1]}/baseline?n=0").status_code == 400
+
+
+# ---- the pieces, alone ----------------------------------------------------------------------------------------
+
+def test_text_that_a_spreadsheet_would_run_is_neutralised():
+    for text in ("=1+1", "+SUM(A1)", "-2", "@A1", "\tx", "\rx"):
+        assert export.cell("name", text) == "'" + text
+    assert export.cell("name", "羊毛衫 -20%") == "羊毛衫 -20%"
+    assert export.cell("gmv", -12.5) == -12.5            # numbers stay numbers
+    assert export.cell("cost", None) == "unknown" and export.cell("ctr", None) == ""
+
+
+def test_xlsx_keeps_a_viewers_formula_as_text_and_drops_what_xml_cannot_hold():
+    review = {"session": "r@1", "room": "r", "totals": {}, "profit": {}, "timeline": []}
+    data = export.xlsx_bytes(review, [{"sku": "s1", "name": "=cmd|' /C calc'!A0\x07", "cost": None, "gmv": 1.0}])
+    ws = openpyxl.load_workbook(io.BytesIO(data))["products"]
+    rows = list(ws.iter_rows())
+    head = [c.value for c in rows[1]]
+    name = rows[2][head.index("name")]
+    assert name.data_type == "s" and name.value == "=cmd|' /C calc'!A0"
+    assert rows[2][head.index("cost")].value == "unknown"
+
+
+def test_chart_ticks_are_round():
+    assert export.nice_ticks(14_735) == [0, 5000, 10000, 15000]
+    assert export.nice_ticks(29_469) == [0, 10000, 20000, 30000]
+    assert export.nice_ticks(3) == [0, 1, 2, 3]
+    t0 = 1_790_000_000 // 60 * 60
+    ticks = export.time_ticks(t0, t0 + 120 * 60)
+    assert 4 <= len(ticks) <= 8 and all(t % 1200 == 0 for t in ticks)
