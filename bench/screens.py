@@ -94,10 +94,17 @@ def link_manager(lw: Livewall, browser, out: Path, lang: str) -> None:
 def review_shots(lw: Livewall, browser, out: Path, lang: str, only: set[str] | None) -> None:
     """The review of the room's latest ended session (against the two before it), on screen and printed, and the
     wall on its running session with the ghost of the earlier ones."""
+    def post(events: list[dict]) -> None:
+        for _ in range(20):   # a busy store answers 503: send again (ids make a second copy a duplicate)
+            resp = lw.http.post("/api/events", json=events)
+            if resp.status_code != 503:
+                break
+            time.sleep(1)
+        resp.raise_for_status()
     ended, live = review_demo.room_history(REVIEW_ROOM, time.time())
     for events in ended + [live]:
         for i in range(0, len(events), 5000):
-            lw.http.post("/api/events", json=events[i:i + 5000]).raise_for_status()
+            post(events[i:i + 5000])
     sessions = []
     for _ in range(120):
         sessions = lw.http.get(f"/api/rooms/{REVIEW_ROOM}/sessions").json().get("sessions", [])
@@ -108,8 +115,8 @@ def review_shots(lw: Livewall, browser, out: Path, lang: str, only: set[str] | N
     want = lambda name: only is None or name in only  # noqa: E731
 
     def fresh() -> None:   # an event now, so the shot shows a live room (not "data 13 s old")
-        lw.http.post("/api/events", json=[{"id": f"demo-like-{time.time()}", "room": REVIEW_ROOM,
-                                           "ts": time.time(), "type": "like", "user": "demo-fan"}]).raise_for_status()
+        post([{"id": f"demo-like-{time.time()}", "room": REVIEW_ROOM, "ts": time.time(), "type": "like",
+               "user": "demo-fan"}])
     if want("review.png") or want("review-print.png"):
         fresh()
         page = lw.sign_in(browser.new_page(viewport={"width": 1440, "height": 900}))
