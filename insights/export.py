@@ -177,9 +177,12 @@ def xlsx_bytes(review: dict, products: Iterable[dict], tz: str = "UTC") -> bytes
     def xcell(ws, v):
         if not isinstance(v, str):
             return v
-        v = _ILLEGAL_XML.sub("", v)
+        if _ILLEGAL_XML.search(v):
+            v = _ILLEGAL_XML.sub("", v)
         if v.startswith("'") and v[1:].startswith(FORMULA_START):
             v = v[1:]    # an XLSX string cell is never a formula: keep the viewer's text as written
+        if not v.startswith("="):
+            return v     # a plain value is cheaper than a cell object (most strings)
         c = WriteOnlyCell(ws, value=v)
         c.data_type = "s"   # openpyxl would make "=..." a formula
         return c
