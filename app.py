@@ -158,9 +158,12 @@ def main(argv: list[str] | None = None) -> None:
         sign_in = set_up_admin(redis_url, settings)
         forget_old_connectors(redis_url, connectors)
         supervisor.add("engine", lambda: parts.start("engine", "--redis-url", redis_url))
+        public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
         supervisor.add("insights", lambda: parts.start("insights", "--redis-url", redis_url, "--every",
                                                        str(settings.insights_every_s),
-                                                       "--data-dir", str(settings.data_dir)))
+                                                       "--data-dir", str(settings.data_dir),
+                                                       "--daily-report-at", settings.daily_report_at,
+                                                       "--report-tz", settings.report_tz, "--public-url", public_url))
         if settings.feed == "sim":
             supervisor.add("simulator", lambda: parts.start("feeds.simulator", "--redis-url", redis_url,
                                                             "--rooms", str(settings.rooms),

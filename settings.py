@@ -84,6 +84,20 @@ PUSH_MAX_SKEW_S = 300.0           # a push whose signed timestamp is further tha
 PUSH_MAX_BODY_BYTES = 1024 * 1024  # a push body over this gets 413
 
 
+# The review's comparison with the past (insights/baseline.py): how many earlier ended sessions of the room make
+# the baseline by default (`?n=` up to BASELINE_MAX_SESSIONS), and how long a computed baseline stays cached.
+BASELINE_SESSIONS = 5
+BASELINE_MAX_SESSIONS = 50
+BASELINE_CACHE_S = 3600
+# The daily report (insights/report.py) to the alert webhook's chat: when, in which timezone "yesterday" and the
+# times it prints are taken, and the address its review links start with.
+DAILY_REPORT_AT = "09:00"
+REPORT_TZ = "Asia/Shanghai"
+# A review export or report prints times in this zone (the platforms' and the teams' clock).
+EXPORT_TZ = REPORT_TZ
+# The HTML report lists this many products (the CSV and XLSX carry all of them).
+EXPORT_HTML_PRODUCTS = 20
+
 REDIS_URL_ENV = "LIVEWALL_REDIS_URL"
 # A program sending events looks for its token in these, in order (feeds/publisher.py `token_from`).
 TOKEN_ENV = ("LIVEWALL_TOKEN", "LIVEWALL_INGEST_TOKEN")
@@ -119,6 +133,34 @@ def require_redis_url(p: argparse.ArgumentParser, redis_url: str | None, what: s
     return redis_url
 
 
+def parse_at(at: str) -> tuple[int, int]:
+    """"HH:MM" (24 h) → (hour, minute); ValueError otherwise."""
+    hh, _, mm = at.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+        raise ValueError(f"a time of day is HH:MM, not {at!r}")
+    return int(hh), int(mm)
+
+
+def _time_of_day(at: str) -> str:
+    if at:
+        try:
+            parse_at(at)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return at
+
+
+def add_report_options(p: argparse.ArgumentParser) -> None:
+    """The daily report's options (insights/report.py), taken by `python app.py` and `python -m insights`."""
+    p.add_argument("--daily-report-at", default=DAILY_REPORT_AT, type=_time_of_day,
+                   help=f"HH:MM: when yesterday's sessions go to the alert webhook's chat (default {DAILY_REPORT_AT}; "
+                        "'' for no report)")
+    p.add_argument("--report-tz", default=REPORT_TZ, help=f"the report's timezone (default {REPORT_TZ})")
+    p.add_argument("--public-url", default=None,
+                   help="the address people open livewall at, for the report's review links "
+                        "(default http://<host>:<port>)")
+
+
 def add_sender_token_options(p: argparse.ArgumentParser) -> None:
     """--token-file and --token for a command that sends events; read them back with feeds.publisher.token_from."""
     p.add_argument("--token-file", help=f"a file holding the token (default: env {' or '.join(TOKEN_ENV)})")
@@ -141,6 +183,9 @@ class Settings:
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS)
     admin_password: str | None = field(default=None, repr=False)
     connectors: Path | None = None
+    daily_report_at: str = DAILY_REPORT_AT
+    report_tz: str = REPORT_TZ
+    public_url: str | None = None
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> "Settings":
@@ -162,6 +207,7 @@ class Settings:
         p.add_argument("--session-minutes", type=float, default=120.0, help="simulated rooms: a session's length")
         p.add_argument("--connectors", type=Path,
                        help=f"the platform connectors' config (default: {CONNECTORS_FILE} in the data dir, if any)")
+        add_report_options(p)
         a = p.parse_args(argv)
         ingest_token = _first_line(a.ingest_token_file) if a.ingest_token_file else a.ingest_token
         admin_password = (_first_line(a.admin_password_file) if a.admin_password_file
@@ -169,7 +215,8 @@ class Settings:
         return cls(host=a.host, port=a.port, redis_url=a.redis_url, feed=a.feed, ingest_token=ingest_token or None,
                    data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every,
                    allowed_hosts=allowed_hosts(a.host, a.allowed_hosts), admin_password=admin_password or None,
-                   sim_speed=a.sim_speed, session_minutes=a.session_minutes,
+                   sim_speed=a.sim_speed, session_minutes=a.session_minutes, daily_report_at=a.daily_report_at,
+                   report_tz=a.report_tz, public_url=a.public_url,
                    connectors=a.connectors or _if_exists(a.data_dir / CONNECTORS_FILE))
 
 

@@ -43,6 +43,12 @@
       lang: lang, now: now, href: function (room) { return urlFor(room, null); }, open: openRoom
     });
     var detail = lw.ManagerDetail(root.querySelector(".lw-m-detail"), {lang: lang, now: now, back: backToOverview});
+    lw.ManagerDates(root.querySelector(".lw-m-dates"), {lang: lang, href: function (room, session) {
+      var q = new URLSearchParams(location.search);
+      q.set("room", room);
+      q.set("session", session);
+      return pagePath + "?" + q.toString();
+    }});
     var review = lw.ManagerReview(root.querySelector(".lw-m-sessions"), {
       lang: lang, now: now,
       pick: function (session) {

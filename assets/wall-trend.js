@@ -4,6 +4,9 @@
  * progress lives in two small traces restyled in place. The whole figure is redrawn only when the room
  * or its markers (product changes, alerts) change, or after a resync. Updates are throttled: the numbers move
  * at frame rate, the chart once a second.
+ *
+ * The ghost (trace 4): the room's earlier sessions' online at the same minute from the start, dashed. Read once
+ * per session (GET /api/rooms/<room>/baseline, when a room's session is first shown), never per frame.
  */
 (function () {
   "use strict";
@@ -25,7 +28,38 @@
 
   lw.TrendChart = function (container) {
     var room = null, lastClosed = null, lastOnline = null, lastDraw = 0, wantFull = true, markerKey = "";
-    var pending = null, timer = null;
+    var pending = null, timer = null, ghosts = {}, ghostUntil = 0, shown = null;
+
+    // room -> {session, online: {minute_from_start: mean online}}; asked for once per session
+    function ghostOf(frame) {
+      var m = frame.metrics || {}, g = ghosts[frame.room];
+      if (!m.session) return null;
+      if (!g || g.session !== m.session) {
+        g = ghosts[frame.room] = {session: m.session, online: null};
+        fetch("/api/rooms/" + encodeURIComponent(frame.room) + "/baseline").then(function (r) {
+          return r.ok ? r.json() : null;
+        }).then(function (b) {
+          if (ghosts[frame.room] !== g || !b || !b.baseline || !b.baseline.length) return;
+          g.online = {};
+          b.baseline.forEach(function (p) { g.online[p.minute_from_start] = p.online; });
+          wantFull = true;   // drawn now, over the frame on show (a quiet room may send no other)
+          if (shown && shown[0].room === frame.room) { pending = shown; schedule(); }
+        }).catch(function () { /* no ghost: the chart is whole without it */ });
+      }
+      return g.online;
+    }
+
+    // the ghost's points at these minutes (the session's first minute is the baseline's minute 0)
+    function ghostPoints(frame, minutes) {
+      var online = ghostOf(frame), m = frame.metrics || {}, xs = [], ys = [];
+      if (!online || typeof m.started !== "number") return {x: xs, y: ys};
+      var t0 = Math.floor(m.started / 60) * 60;
+      minutes.forEach(function (minute) {
+        var v = online[Math.round((minute - t0) / 60)];
+        if (typeof v === "number") { xs.push(x(minute)); ys.push(v); }
+      });
+      return {x: xs, y: ys};
+    }
 
     function gd() {
       var g = container.querySelector(".js-plotly-plot");
@@ -64,6 +98,14 @@
       data[2].y = [now.gmv];
       data[3].x = [x(last.minute), x(now.minute)];
       data[3].y = [last.online, now.online];
+      if (data[4]) {
+        var ghost = ghostPoints(frame, s.map(function (p) { return p.minute; }));
+        data[4].x = ghost.x;
+        data[4].y = ghost.y;
+        data[4].line.width = 3 * k;
+        ghostUntil = now.minute;
+        container.closest(".lw-trend") && container.closest(".lw-trend").classList.toggle("has-ghost", ghost.x.length > 0);
+      }
       Object.assign(layout, markerLayout(markers, k, s));
       Plotly.react(g, data, layout, CONFIG);
       lastClosed = closed.length ? last.minute : now.minute - 60;
@@ -79,6 +121,11 @@
           fresh.map(function (p) { return p.online; })]}, [0, 1], MAX_POINTS);
         lastClosed = fresh[fresh.length - 1].minute;
         lastOnline = fresh[fresh.length - 1].online;
+      }
+      if (now.minute > ghostUntil && g.data[4]) {
+        var ghost = ghostPoints(frame, [now.minute]);
+        ghostUntil = now.minute;
+        if (ghost.x.length) Plotly.extendTraces(g, {x: [ghost.x], y: [ghost.y]}, [4], MAX_POINTS + 1);
       }
       var from = lastOnline === null ? now.online : lastOnline;
       Plotly.restyle(g, {x: [[x(now.minute)], [x(lastClosed), x(now.minute)]], y: [[now.gmv], [from, now.online]]},
@@ -131,7 +178,7 @@
     return {
       // a frame of the shown room; `markers` as above
       update: function (frame, markers) {
-        pending = [frame, markers];
+        pending = shown = [frame, markers];
         if (wantFull || frame.room !== room) { pending = null; draw(frame, markers); } else schedule();
       },
       redraw: function () { wantFull = true; }

@@ -71,7 +71,8 @@ class Livewall:
         self.redis_url = self.redis.url
         self.proc = subprocess.Popen(
             [sys.executable, "app.py", "--feed", "none", "--port", str(self.port), "--redis-url", self.redis.url,
-             "--insights-every", str(self.insights_every), *self.args],
+             "--insights-every", str(self.insights_every),
+             "--data-dir", str(self.dir / "data"), *self.args],   # the archive of ended sessions too: never ~/.livewall
             cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
             env={**os.environ, "LIVEWALL_ADMIN_PASSWORD": self.password, **self.env})
         self.pid = self.proc.pid

@@ -6,8 +6,10 @@ Writes wall-1080p.png (one room, 1920x1080), wall-4k.png (the same at 3840x2160)
 room, 1920x1080), assistant-tablet.png and assistant-portrait.png (the assistant's tablet, 1280x800 and
 800x1280), manager.png and manager-room.png (the manager's overview and one room, 1440x900), sign-in.png (the
 sign-in page, 1440x900, as someone not signed in sees it), link-manager.png (the manager's link manager with a
-device and a share link, 1440x900) and link-refused.png (what a revoked link's screen turns into). Chinese needs a
-CJK font on the machine (Debian: fonts-noto-cjk).
+device and a share link, 1440x900) and link-refused.png (what a revoked link's screen turns into), and for the
+review (bench/review_demo.py's room): review.png (a session's review on the manager's page), review-print.png
+(the same printed: print media at A4 width) and wall-ghost.png (the wall's trend with the earlier sessions'
+ghost line). Chinese needs a CJK font on the machine (Debian: fonts-noto-cjk).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from bench import review_demo
 from bench.live import ROOT, Feeder, Livewall, simulated_rooms
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,6 +36,8 @@ SHOTS = (  # (file, url, width, height)
 SIGN_IN = ("sign-in.png", "/login?lang={lang}", 1440, 900)
 REFUSED = ("link-refused.png", "/login?why=link-revoked&lang={lang}", 1440, 900)
 LINK_MANAGER = ("link-manager.png", "/manager?room=douyin-01&lang={lang}", 1440, 900)
+REVIEW_ROOM = "douyin-05"
+REVIEW_SHOTS = ("review.png", "review-print.png", "wall-ghost.png")
 SETTLE_S = 4.0       # chart drawn, count-up finished, a few live frames applied
 
 
@@ -49,6 +54,8 @@ def shoot(lw: Livewall, out: Path, lang: str, only: set[str] | None) -> None:
                 print("wrote", out / name)
         if only is None or LINK_MANAGER[0] in only:
             link_manager(lw, browser, out, lang)
+        if only is None or only & set(REVIEW_SHOTS):
+            review_shots(lw, browser, out, lang, only)
         for name, url, w, h in SHOTS:
             if only is not None and name not in only:
                 continue
@@ -82,6 +89,60 @@ def link_manager(lw: Livewall, browser, out: Path, lang: str) -> None:
     page.screenshot(path=str(out / name))
     page.close()
     print("wrote", out / name)
+
+
+def review_shots(lw: Livewall, browser, out: Path, lang: str, only: set[str] | None) -> None:
+    """The review of the room's latest ended session (against the two before it), on screen and printed, and the
+    wall on its running session with the ghost of the earlier ones."""
+    def post(events: list[dict]) -> None:
+        for _ in range(20):   # a busy store answers 503: send again (ids make a second copy a duplicate)
+            resp = lw.http.post("/api/events", json=events)
+            if resp.status_code != 503:
+                break
+            time.sleep(1)
+        resp.raise_for_status()
+    ended, live = review_demo.room_history(REVIEW_ROOM, time.time())
+    for events in ended + [live]:
+        for i in range(0, len(events), 5000):
+            post(events[i:i + 5000])
+    sessions = []
+    for _ in range(120):
+        sessions = lw.http.get(f"/api/rooms/{REVIEW_ROOM}/sessions").json().get("sessions", [])
+        if sum(s["ended"] is not None for s in sessions) == 3:
+            break
+        time.sleep(0.5)
+    last = max((s for s in sessions if s["ended"] is not None), key=lambda s: s["started"])["session"]
+    want = lambda name: only is None or name in only  # noqa: E731
+
+    def fresh() -> None:   # an event now, so the shot shows a live room (not "data 13 s old")
+        post([{"id": f"demo-like-{time.time()}", "room": REVIEW_ROOM, "ts": time.time(), "type": "like",
+               "user": "demo-fan"}])
+    if want("review.png") or want("review-print.png"):
+        fresh()
+        page = lw.sign_in(browser.new_page(viewport={"width": 1440, "height": 900}))
+        page.goto(f"{lw.url}/manager?room={REVIEW_ROOM}&session={last}&lang={lang}")
+        page.wait_for_selector('.lw-m-review[data-state="ready"]', timeout=30000)
+        page.wait_for_selector('.lw-m-compare[data-state="ready"]', timeout=30000)
+        page.wait_for_timeout(1000)
+        if want("review.png"):
+            page.locator(".lw-m-review").screenshot(path=str(out / "review.png"))
+            print("wrote", out / "review.png")
+        if want("review-print.png"):
+            page.set_viewport_size({"width": 794, "height": 1123})   # A4 at 96 dpi
+            page.emulate_media(media="print")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(out / "review-print.png"), full_page=True)
+            print("wrote", out / "review-print.png")
+        page.close()
+    if want("wall-ghost.png"):
+        page = lw.sign_in(browser.new_page(viewport={"width": 1920, "height": 1080}))
+        page.goto(f"{lw.url}/wall?room={REVIEW_ROOM}&lang={lang}")
+        page.wait_for_selector(".lw-trend.has-ghost", timeout=30000)
+        fresh()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(out / "wall-ghost.png"))
+        print("wrote", out / "wall-ghost.png")
+        page.close()
 
 
 def main() -> None:

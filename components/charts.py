@@ -10,6 +10,7 @@ from dash import dcc
 
 GMV_COLOR = "#ffb020"
 ONLINE_COLOR = "#38d9f5"
+GHOST_COLOR = "rgba(201,211,230,0.6)"
 GRID = "rgba(255,255,255,0.08)"
 TEXT = "#c9d3e6"
 BASE_FONT_PX = 18       # at 1920x1080; the browser scales the chart's fonts with the screen
@@ -28,6 +29,8 @@ def trend_figure() -> dict:
             {**line, "name": "online"},
             {**bar, "name": "gmv-now", "marker": {"color": GMV_COLOR, "opacity": 0.45}},
             {**line, "name": "online-now", "line": {**line["line"], "dash": "dot"}},
+            # the online of the room's earlier sessions at the same minute from the start (insights/baseline.py)
+            {**line, "name": "online-baseline", "line": {"color": GHOST_COLOR, "width": 3, "dash": "dash"}},
         ],
         "layout": {
             "paper_bgcolor": "rgba(0,0,0,0)",

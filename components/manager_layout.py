@@ -55,8 +55,17 @@ PROFIT_FIELDS = (
     ("cost_coverage", "m_p_coverage"),
     ("break_even_roi", "m_p_breakeven"),
 )
-REVIEW_PRODUCT_COLUMNS = (("price", "m_price"), ("units", "m_units"), ("gmv", "m_gmv"), ("cost", "m_cost"),
-                          ("margin", "m_margin"), ("stock", "m_stock"))
+# (product field, label, sortable on the server) of the review's product table, after the name
+REVIEW_PRODUCT_COLUMNS = (("price", "m_price", True), ("units", "m_units", True), ("buyers", "m_buyers", True),
+                          ("ctr", "m_ctr", True), ("cvr", "m_cvr_short", True), ("gmv", "m_gmv", True),
+                          ("cost", "m_cost", False), ("profit", "m_margin", True), ("stock", "m_stock", True))
+# (segment field, label) of the review's stage segments (讲解); room.* are the room's figures during the segment
+REVIEW_SEGMENT_COLUMNS = (("start", "m_seg_start"), ("seconds", "m_seg_length"), ("views", "m_views"),
+                          ("clicks", "m_clicks"), ("ctr", "m_ctr"), ("cvr", "m_cvr_short"), ("units", "m_units"),
+                          ("gmv", "m_gmv"), ("room.avg_online", "m_seg_online"),
+                          ("room.bounce_2s_rate", "m_seg_bounce"), ("room.avg_dwell_s", "m_seg_dwell"),
+                          ("room.gpm", "m_seg_gpm"))
+EXPORT_FORMATS = (("csv", "m_export_csv"), ("xlsx", "m_export_xlsx"), ("html", "m_export_html"))
 
 
 def Box(key: str, title: str, body, extra=None) -> html.Section:
@@ -116,6 +125,18 @@ def RoomsTable() -> html.Section:
                          className="lw-m-group", **{"data-template": "group"})
     return html.Section([html.Div([RoomRow(), group_row], className="lw-m-templates"), head, body, foot],
                         className="lw-m-overview")
+
+
+def SessionsByDate() -> html.Section:
+    """Every room's sessions in a date range (assets/manager-dates.js builds the date pickers and the rows)."""
+    head = html.Tr([html.Th(T("m_dates_start")), html.Th(T("m_room"), className="lw-m-col-name"),
+                    html.Th(T("m_dates_title"), className="lw-m-col-name"), html.Th(T("m_seg_length")),
+                    html.Th(T("m_gmv")), html.Th()])
+    body = html.Div([html.Div([html.Div(className="lw-m-dates-tools"), html.Span(className="lw-m-dates-status")],
+                              className="lw-m-dates-bar"),
+                     html.Div(html.Table([html.Thead(head), html.Tbody()], className="lw-m-table"),
+                              className="lw-m-table-wrap lw-m-dates-wrap")])
+    return Box("dates", "m_dates", body)
 
 
 def DetailHead() -> html.Div:
@@ -185,27 +206,64 @@ def ProductTable() -> html.Section:
 
 
 def ReviewPanel() -> html.Div:
-    """Filled by the browser when a session is clicked; `data-profit` cells carry their raw value too."""
+    """Filled by the browser when a session is clicked; `data-profit` cells carry their raw value too. The
+    products are a server-paged table (search, sort by a column, page n of m); exports are plain links."""
     profit = html.Div([html.Div([html.Div(T(label), className="lw-m-fig-label"),
                                  html.Div("—", className="lw-m-fig-value", **{"data-profit": field})],
                                 className="lw-m-fig", **{"data-fig": field}) for field, label in PROFIT_FIELDS],
                       className="lw-m-profit")
+    actions = html.Div([html.Span(T("m_export"), className="lw-m-export-label")]
+                       + [html.A(T(label), className="lw-m-export", href="#", download="",
+                                 **{"data-format": fmt}) for fmt, label in EXPORT_FORMATS]
+                       + [html.Button(T("m_print"), className="lw-m-print", type="button")],
+                       className="lw-m-review-actions")
+    late = html.Div([html.H3(T("m_late")), Field("late_note", "lw-m-late-note")], className="lw-m-late", hidden=True)
+    compare_head = html.Tr([html.Th(T("m_cmp_figure"), className="lw-m-col-name"), html.Th(T("m_cmp_this")),
+                            html.Th(T("m_cmp_base")), html.Th(T("m_cmp_change"))])
+    compare = html.Div([
+        html.Div([html.H3(T("m_compare")), Field("compare_note", "lw-m-compare-note")], className="lw-m-sub-head"),
+        html.Table([html.Thead(compare_head), html.Tbody()], className="lw-m-table lw-m-compare-table"),
+    ], className="lw-m-compare", **{"data-state": "none"})
     legend = html.Div([html.Span([html.I(className="lw-m-key lw-m-key-gmv"), html.Span(T("m_key_gmv"))]),
                        html.Span([html.I(className="lw-m-key lw-m-key-online"), html.Span(T("m_key_online"))]),
+                       html.Span([html.I(className="lw-m-key lw-m-key-ghost"), html.Span(T("m_key_ghost"))],
+                                 className="lw-m-legend-ghost"),
                        html.Span([html.I(className="lw-m-key lw-m-key-alert"), html.Span(T("m_key_alert"))])],
                       className="lw-m-legend")
     timeline = html.Div([html.Div([html.H3(T("m_timeline")), legend], className="lw-m-sub-head"),
                          html.Div(className="lw-m-chart")], className="lw-m-timeline")
-    head = html.Tr([html.Th(T("product"), className="lw-m-col-name")]
-                   + [html.Th(T(label), **{"data-col": f}) for f, label in REVIEW_PRODUCT_COLUMNS])
+    seg_head = html.Tr([html.Th("#"), html.Th(T("product"), className="lw-m-col-name")]
+                       + [html.Th(T(label), **{"data-col": f}) for f, label in REVIEW_SEGMENT_COLUMNS])
+    segments = html.Div([html.Div([html.H3(T("m_segments")), html.Span(T("m_segments_hint"), className="lw-m-hint")],
+                                  className="lw-m-sub-head"),
+                         html.Div(html.Table([html.Thead(seg_head), html.Tbody()],
+                                             className="lw-m-table lw-m-review-segments"), className="lw-m-table-wrap")],
+                        className="lw-m-segments")
+    def sort_head(field: str, label: str, sortable: bool) -> list:
+        # a printed page shows the label, not the button (no buttons on paper)
+        if not sortable:
+            return T(label)
+        return [html.Button(T(label), type="button", className="lw-m-sort", **{"data-sort": field}),
+                html.Span(T(label), className="lw-m-print-only")]
+    head = html.Tr([html.Th(sort_head("name", "product", True), className="lw-m-col-name")]
+                   + [html.Th(sort_head(f, label, sortable), **{"data-col": f})
+                      for f, label, sortable in REVIEW_PRODUCT_COLUMNS])
     table = html.Table([html.Thead(head), html.Tbody()], className="lw-m-table lw-m-review-products")
-    products = html.Div([html.Div(html.H3(T("m_review_products")), className="lw-m-sub-head"),
-                         html.Div(table, className="lw-m-table-wrap")])
+    tools = html.Div([
+        dcc.Input(type="search", className="lw-m-product-search", debounce=False),   # placeholder: the browser's lang
+        html.Button("‹", type="button", className="lw-m-page-prev", **{"aria-label": "previous page"}),
+        Field("page_info", "lw-m-page-info"),
+        html.Button("›", type="button", className="lw-m-page-next", **{"aria-label": "next page"}),
+    ], className="lw-m-product-tools")
+    products = html.Div([html.Div([html.H3(T("m_review_products")), tools], className="lw-m-sub-head"),
+                         html.Div(table, className="lw-m-table-wrap")], className="lw-m-review-products-box")
     return html.Div([
-        html.Div([html.H3(T("m_review")), Field("review_session", "lw-m-review-id"),
-                  Field("review_span", "lw-m-review-span")], className="lw-m-sub-head"),
+        html.Div([html.H3(T("m_review")), Field("review_title", "lw-m-review-title"),
+                  Field("review_session", "lw-m-review-id"), Field("review_span", "lw-m-review-span"), actions],
+                 className="lw-m-sub-head lw-m-review-head"),
         Field("review_status", "lw-m-review-status"),
-        html.Div([profit, timeline, products], className="lw-m-review-body"),
+        html.Div([profit, Field("coverage_note", "lw-m-coverage-note"), late, compare, timeline, segments, products],
+                 className="lw-m-review-body"),
     ], className="lw-m-review", **{"data-state": "none"})
 
 
@@ -323,7 +381,7 @@ def ManagerPage(config: dict) -> html.Div:
         html.Div(id=BOOT_ID, hidden=True),
         ManagerHeader(*((config.get("user") or {}).get(k) or "" for k in ("name", "role"))),
         html.Main([
-            html.Div([RoomsTable(), RoomDetail()], className="lw-m-primary"),
+            html.Div([RoomsTable(), SessionsByDate(), RoomDetail()], className="lw-m-primary"),
             html.Aside([suggestions, alerts, ConnectorsBox()], className="lw-m-aside"),
         ], className="lw-m-main"),
         LinksPanel(),

@@ -24,7 +24,9 @@ def TrendPanel() -> html.Section:
     legend = html.Div([html.Span([html.I(className="lw-key lw-key-gmv"), html.Span(T("trend_gmv"))]),
                        html.Span([html.I(className="lw-key lw-key-online"), html.Span(T("trend_online"))]),
                        html.Span([html.I(className="lw-key lw-key-product"), html.Span(T("trend_product"))]),
-                       html.Span([html.I(className="lw-key lw-key-alert"), html.Span(T("trend_alert"))])],
+                       html.Span([html.I(className="lw-key lw-key-alert"), html.Span(T("trend_alert"))]),
+                       html.Span([html.I(className="lw-key lw-key-ghost"), html.Span(T("trend_ghost"))],
+                                 className="lw-legend-ghost")],
                       className="lw-legend")
     return html.Section([html.Div([html.H2(T("trend"), className="lw-panel-title"), legend], className="lw-panel-head"),
                          html.Div(TrendChart(TREND_ID), className="lw-trend-body")], className="lw-panel lw-trend")

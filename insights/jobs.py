@@ -8,17 +8,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from pathlib import Path
 
-from insights import ads, archiver, rerun, risk
+from insights import ads, archiver, report, rerun, risk
 from store.parts import gc_keeper
 from store import deadletters, keys
 from store.connect import sync_client
-from settings import ARCHIVE_EVERY_S
+from settings import ARCHIVE_EVERY_S, DAILY_REPORT_AT, DEFAULT_HOST, DEFAULT_PORT, REPORT_TZ, parse_at
 
 log = logging.getLogger("livewall.insights")
 RISK_EVERY_S = 0.5   # alerts must reach the screens within ~2 s of the events that fire them
 
 
-def build(redis_url: str, every_s: float, data_dir: Path | None = None) -> BackgroundScheduler:
+def build(redis_url: str, every_s: float, data_dir: Path | None = None, report_at: str | None = DAILY_REPORT_AT,
+          report_tz: str = REPORT_TZ, public_url: str | None = None) -> BackgroundScheduler:
     r = sync_client(redis_url, retries=3)   # a job that fails runs again at its next interval
     events = sync_client(redis_url, retries=3)   # the risk job's own: it reads every event, raw
     sched = BackgroundScheduler(job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30})
@@ -36,6 +37,14 @@ def build(redis_url: str, every_s: float, data_dir: Path | None = None) -> Backg
         sched.add_job(guarded, "interval", seconds=ARCHIVE_EVERY_S, args=["archive", archiver.run, r, data_dir],
                       id="archive", name="session archive")
     sched.add_job(gc_keeper(), "interval", seconds=5, id="gc", name="short garbage collections")
+    if report_at:
+        hour, minute = parse_at(report_at)
+        book = risk.RuleBook()   # the report goes to the alert webhook's chat, as configured there
+        public_url = public_url or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+        sched.add_job(guarded, "cron", hour=hour, minute=minute, timezone=report_tz,
+                      args=["report", lambda: report.run(r, data_dir, book.current().get("webhook"), report_tz,
+                                                         public_url)],
+                      id="daily-report", name="daily report", misfire_grace_time=3600)
     return sched
 
 

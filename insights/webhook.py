@@ -94,10 +94,17 @@ def text_of(alert: dict, markdown: bool = True) -> tuple[str, str]:
 
 def request(alert: dict, conf: dict, now: float) -> tuple[str, dict]:
     """The URL and JSON body to post for one alert, in the bot's format (signed when there is a secret)."""
+    fmt = conf.get("format", "wecom")
+    title, body = text_of(alert, markdown=fmt != "feishu")
+    return message(title, body, conf, now)
+
+
+def message(title: str, body: str, conf: dict, now: float) -> tuple[str, dict]:
+    """The URL and JSON body to post a message already made safe (`plain`, `quoted`), within the bot's limit:
+    markdown for WeCom and DingTalk, plain text for Feishu."""
     url, fmt, secret = conf["url"], conf.get("format", "wecom"), conf.get("secret") or ""
     if fmt not in LIMIT_BYTES:
         raise ValueError(f"unknown webhook format {fmt!r}: wecom, dingtalk or feishu")
-    title, body = text_of(alert, markdown=fmt != "feishu")
     body = fit(body, LIMIT_BYTES[fmt])
     if fmt == "dingtalk":
         payload = {"msgtype": "markdown", "markdown": {"title": title, "text": body}}

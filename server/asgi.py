@@ -15,8 +15,8 @@ from dash import Dash
 import callbacks
 from server import pages
 from feeds import ingest
-from server import (alert_actions, api, connector_routes, guard, push, share_routes, signin, stage_actions,
-                    suggestion_actions)
+from server import (alert_actions, api, connector_routes, guard, push, review_routes, share_routes, signin,
+                    stage_actions, suggestion_actions)
 from settings import LOOPBACK_HOSTS
 from store.connect import async_client
 
@@ -39,6 +39,7 @@ def build(redis_url: str, ingest_token: str | None = None,
     stage_actions.add_routes(app.server, r)
     share_routes.add_routes(app.server, r)
     connector_routes.add_routes(app.server, r, connectors)   # before api's catch-all 404 for /api/...
+    review_routes.add_routes(app.server, r, data_dir)   # before api's catch-all 404 for /api/...
     api.add_routes(app.server, r, parts_status, data_dir)
     push.add_routes(app.server, redis_url, r)
     pages.register()

@@ -51,6 +51,14 @@ def session_late(room: str, session: str) -> str:
     return f"lw:{{{room}}}:late:{session}"
 
 
+def baseline_cache(room: str, sessions: str) -> str:
+    """JSON, expiring: the minute-by-minute baseline of those earlier sessions (comma-joined ids), insights/baseline.py."""
+    return f"lw:{{{room}}}:baseline:{sessions}"
+
+
+DAILY_REPORT_SENT = "lw:report:sent"   # SET of the days (YYYY-MM-DD, report timezone) whose daily report went out
+
+
 def frames(room: str) -> str:
     return f"lw:frames:{room}"
 
