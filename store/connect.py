@@ -15,6 +15,10 @@ from settings import WEB_REDIS_CONNECT_TIMEOUT_S, WEB_REDIS_TIMEOUT_S
 _RETRY_ON = [redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError]
 
 
+def is_cluster(url: str) -> bool:
+    return url.startswith("redis-cluster://")
+
+
 def _cluster_nodes(url: str):
     from redis.cluster import ClusterNode
     hosts = url.split("://", 1)[1].strip("/")
@@ -42,9 +46,13 @@ def by_stream(reply) -> list:
 
 def sync_client(url: str, retries: int = 20, name: str | None = None) -> redis.Redis:
     """`name` (CLIENT SETNAME on every connection) lets a part find its own older connections in CLIENT LIST."""
-    if url.startswith("redis-cluster://"):
+    if is_cluster(url):
+        # A node that goes away (a master failing over to its replica) refreshes the slot table and the call
+        # is sent again, to the new owner, with backoff: the same ~15 s window as for one server.
         from redis.cluster import RedisCluster
-        return RedisCluster(startup_nodes=_cluster_nodes(url))
+        return RedisCluster(startup_nodes=_cluster_nodes(url), retry=Retry(ExponentialBackoff(cap=1.0, base=0.05),
+                                                                             retries),
+                            client_name=name, health_check_interval=10)
     return redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries),
                                 retry_on_error=_RETRY_ON, health_check_interval=10, client_name=name)
 
@@ -55,10 +63,13 @@ def async_client(url: str, timeout: float | None = WEB_REDIS_TIMEOUT_S) -> aredi
     Redis restart, is replaced and the call sent once more at once; a timeout is not retried, since the call
     may still run when Redis wakes up (resending events is safe: their ids make a second copy a duplicate).
     `timeout=None` is for the pub/sub subscription, which waits for frames as long as it takes."""
-    if url.startswith("redis-cluster://"):
+    if is_cluster(url):
+        # Unlike one server, a failover takes seconds (the cluster's node timeout, then the vote): the calls
+        # are retried with backoff within the caller's own deadline (store_async's asyncio.timeout).
         from redis.asyncio.cluster import RedisCluster
         return RedisCluster(startup_nodes=_cluster_nodes(url), socket_timeout=timeout,
-                            socket_connect_timeout=WEB_REDIS_CONNECT_TIMEOUT_S)
+                            socket_connect_timeout=WEB_REDIS_CONNECT_TIMEOUT_S,
+                            retry=AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), 12))
     return aredis.Redis.from_url(url, retry=AsyncRetry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
                                  retry_on_error=[redis.ConnectionError],
                                  socket_timeout=timeout, socket_connect_timeout=WEB_REDIS_CONNECT_TIMEOUT_S)
