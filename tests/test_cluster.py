@@ -10,6 +10,7 @@ import threading
 import time
 
 import httpx
+import orjson
 import pytest
 
 from store import cluster as local_cluster, keys
@@ -128,6 +129,49 @@ def test_screens_move_between_web_processes_and_resync(redis_cluster, on_cluster
             w.stop()
 
 
+def test_alerts_and_frames_reach_a_socket_on_a_cluster(redis_cluster, on_cluster):
+    """An alert (a cluster-wide PUBLISH, heard on any node) and a room's frames (SPUBLISH in its slot) both
+    reach a websocket of the web process."""
+    from websockets.sync.client import connect
+    room = rooms_per_master(redis_cluster, 1, prefix="notice")[1]
+    on_cluster.post(live_room(room))
+    on_cluster.metrics_when(room, lambda m: m["paid_orders"] == 3)
+    ws_url = on_cluster.url.replace("http", "ws") + f"/ws?rooms={room}"
+    with connect(ws_url, additional_headers={"Cookie": f"lw_session={on_cluster.session()}",
+                                             "Origin": on_cluster.url}) as ws:
+        def next_of(kind, room_=None, timeout=10.0):
+            end = time.monotonic() + timeout
+            while (left := end - time.monotonic()) > 0:
+                try:
+                    msg = orjson.loads(ws.recv(timeout=left))
+                except TimeoutError:
+                    break
+                if msg.get("kind") == kind and (room_ is None or msg.get("room") == room_):
+                    return msg
+            return None
+
+        def until_heard(send, kind, room_=None):
+            """The socket's subscriptions are made as it arrives: send again until one is heard."""
+            for attempt in range(10):
+                send(attempt)
+                if (msg := next_of(kind, room_, timeout=1.5)) is not None:
+                    return msg
+            raise AssertionError(f"no {kind} message reached the socket")
+
+        alert = {"id": "cl-1", "rule": "stock_out_on_stage", "room": room, "severity": "critical",
+                 "state": "firing", "started": time.time(), "figures": {"stock": 0},
+                 "title": {"zh": "讲解中商品售罄", "en": "On-stage product sold out"}}
+        with client(redis_cluster) as rc:
+            heard = until_heard(lambda _: rc.publish(keys.NOTICE_CHANNEL, orjson.dumps({"kind": "alert",
+                                                                                      "alert": alert})), "alert")
+        assert heard["alert"]["id"] == "cl-1"
+        frame = until_heard(lambda i: on_cluster.post([ev(room, "pay", user=f"n{i}", sku="k1", order_id=f"n{i}",
+                                                          amount=1.0)]), "frame", room)
+        while frame is not None and frame["metrics"]["gmv"] == 597.0:   # the greeting's, or one from before
+            frame = next_of("frame", room)
+        assert frame is not None and frame["metrics"]["gmv"] > 597.0
+
+
 # ---- failover ------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -196,7 +240,7 @@ def test_master_fails_over_while_events_flow_and_nothing_acknowledged_is_lost(re
         pays = sender.accepted
         with client(replicated) as rc:
             assert rc.get_node_from_key(keys.events(room)).port == replica.port
-            stored = [e for e in (ev_json(f[b"e"]) for _sid, f in rc.xrange(keys.events(room))) if e["type"] == "pay"]
+            stored = [e for e in (orjson.loads(f[b"e"]) for _sid, f in rc.xrange(keys.events(room))) if e["type"] == "pay"]
         ids = [e["id"] for e in stored]
         assert len(ids) == len(set(ids)), "an event stored twice"
         assert {e["id"] for e in pays} <= set(ids), "an accepted event was lost"
@@ -205,8 +249,3 @@ def test_master_fails_over_while_events_flow_and_nothing_acknowledged_is_lost(re
         print(f"failover: {len(ids)} pays, {sender.failures} failed sends resent")
     finally:
         s.stop()
-
-
-def ev_json(blob: bytes) -> dict:
-    import orjson
-    return orjson.loads(blob)
