@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -77,7 +77,6 @@ class LocalCluster:
     binary: str
     directory: Path
     fsync: str = "always"
-    _log: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:

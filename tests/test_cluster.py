@@ -19,7 +19,7 @@ from tests.conftest import Part, System, free_port, wait_until
 from tests.events import arrive_late, random_session
 from tests.reference import reference
 from tests.test_faults import same
-from tests.test_wall import ev, gmv, live_room, open_wall
+from tests.test_wall import ev, gmv, live_room
 
 
 def session_in(room: str, seed: int) -> list[dict]:
