@@ -82,6 +82,8 @@ CONNECTOR_TOKEN_MARGIN_S = 600.0  # an OAuth access token is refreshed this long
 CONNECTOR_ORDER_OVERLAP_S = 300.0  # an order poll starts this far before its cursor: late updates are read again
 PUSH_MAX_SKEW_S = 300.0           # a push whose signed timestamp is further than this from now is a replay: 401
 PUSH_MAX_BODY_BYTES = 1024 * 1024  # a push body over this gets 413
+CLUSTER_DEMO_MASTERS = 3   # python app.py --cluster-demo
+CLUSTER_POLL_MS = 20       # on a cluster, a read over many rooms' streams cannot block: it polls this often
 
 
 # The review's comparison with the past (insights/baseline.py): how many earlier ended sessions of the room make
@@ -186,6 +188,7 @@ class Settings:
     daily_report_at: str = DAILY_REPORT_AT
     report_tz: str = REPORT_TZ
     public_url: str | None = None
+    cluster_demo: bool = False
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> "Settings":
@@ -208,7 +211,12 @@ class Settings:
         p.add_argument("--connectors", type=Path,
                        help=f"the platform connectors' config (default: {CONNECTORS_FILE} in the data dir, if any)")
         add_report_options(p)
+        p.add_argument("--cluster-demo", action="store_true",
+                       help="run on a local three-master Redis Cluster started in the data dir (Redis 7's "
+                            "redis-server and redis-cli), to see the scale-out setup on one machine")
         a = p.parse_args(argv)
+        if a.cluster_demo and a.redis_url:
+            p.error("--cluster-demo starts its own cluster: leave out --redis-url")
         ingest_token = _first_line(a.ingest_token_file) if a.ingest_token_file else a.ingest_token
         admin_password = (_first_line(a.admin_password_file) if a.admin_password_file
                           else os.environ.get("LIVEWALL_ADMIN_PASSWORD"))
@@ -216,7 +224,7 @@ class Settings:
                    data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every,
                    allowed_hosts=allowed_hosts(a.host, a.allowed_hosts), admin_password=admin_password or None,
                    sim_speed=a.sim_speed, session_minutes=a.session_minutes, daily_report_at=a.daily_report_at,
-                   report_tz=a.report_tz, public_url=a.public_url,
+                   report_tz=a.report_tz, public_url=a.public_url, cluster_demo=a.cluster_demo,
                    connectors=a.connectors or _if_exists(a.data_dir / CONNECTORS_FILE))
 
 

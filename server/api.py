@@ -22,6 +22,7 @@ from server.reviews import Reviews
 from server.guard import identity, need
 from settings import HEALTH_TIMEOUT_S
 from store import archive, keys, wire
+from store.connect import mget
 
 HEALTHY_HEARTBEAT_S = 5.0
 HEALTHY_LAG_S = 5.0
@@ -58,7 +59,7 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
             return denied
         who = identity(request)
         names = sorted(n for n in (x.decode() for x in await r.smembers(keys.ROOMS)) if auth.can_read(who, n))
-        blobs = await r.mget([keys.snapshot(n) for n in names]) if names else []
+        blobs = await mget(r, [keys.snapshot(n) for n in names]) if names else []
         out = []
         for name, blob in zip(names, blobs):
             if not blob:
@@ -214,7 +215,7 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
         parts_up = all(p["up"] for p in state.get("parts", {}).values())
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT_S):
-                hb, dead = await r.mget(keys.ENGINE_HEARTBEAT, keys.DEAD_COUNT)
+                hb, dead = await mget(r, [keys.ENGINE_HEARTBEAT, keys.DEAD_COUNT])
                 connectors = await r.hgetall(keys.CONNECTORS_STATUS)
             if connectors:   # a platform that refuses is the connector's error, not livewall unhealthy
                 state["connectors"] = read_status(connectors)

@@ -9,6 +9,9 @@ screen opened mid-session is complete at once; then live frames and alert change
 room: a screen that cannot keep up skips intermediate frames (each frame is a complete state), never the
 latest, and never slows the others.
 
+On a Redis Cluster, frames come by sharded pub/sub (server/shards.py), alerts, insights and revocations by the
+cluster-wide subscription: they are few, and some belong to no room.
+
 While the web process cannot reach Redis, screens are told so (a "source" message, store/wire.py: their banner says
 the data source is unavailable) and, once it answers again, told so too and asked to resync.
 """
@@ -23,11 +26,11 @@ import redis
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from insights.alerts import recent as recent_alerts
-from server import auth, links
+from server import auth, links, shards
 from server.guard import identity
 from settings import HEALTH_TIMEOUT_S
 from store import keys, wire
-from store.connect import async_client
+from store.connect import async_client, is_cluster, mget
 
 log = logging.getLogger("livewall.push")
 MAX_PENDING = 256   # unsent messages per socket beyond one frame per room (alert storms)
@@ -66,6 +69,7 @@ class Hub:
         self.by_room: dict[str, set[Client]] = {}
         self.everyone: set[Client] = set()
         self.task: asyncio.Task | None = None
+        self.shards: asyncio.Task | None = None   # frames on a cluster (server/shards.py)
         self.watcher: asyncio.Task | None = None
         self.source_ok = True
         self.frames = 0
@@ -79,6 +83,9 @@ class Hub:
                 self.by_room.setdefault(room, set()).add(c)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._listen())
+        if is_cluster(self.redis_url) and (self.shards is None or self.shards.done()):
+            self.shards = asyncio.get_running_loop().create_task(
+                    shards.listen(self.redis_url, self.broadcast_room, lambda: self.broadcast_all(wire.RESYNC)))
         if self.watcher is None or self.watcher.done():
             self.watcher = asyncio.get_running_loop().create_task(self._watch())
 
@@ -142,10 +149,14 @@ class Hub:
     async def _listen(self) -> None:
         prefix = len(keys.FRAMES_PATTERN) - 1
         while True:
-            client = async_client(self.redis_url, timeout=None)   # waits for frames as long as it takes
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            client = pubsub = None
             try:
-                await pubsub.psubscribe(keys.FRAMES_PATTERN)
+                # waits for frames as long as it takes; on a cluster, any one node hears every PUBLISH
+                client = await (shards.any_node(self.redis_url) if is_cluster(self.redis_url)
+                                else _ready(async_client(self.redis_url, timeout=None)))
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                if not is_cluster(self.redis_url):   # on a cluster, frames come by sharded pub/sub
+                    await pubsub.psubscribe(keys.FRAMES_PATTERN)
                 await pubsub.subscribe(keys.NOTICE_CHANNEL, keys.REVOKED_CHANNEL)
                 # after a reconnect, screens may have missed frames: tell them to resync
                 self.broadcast_all(wire.RESYNC)
@@ -159,15 +170,21 @@ class Hub:
                         self.broadcast_notice(data)
             except asyncio.CancelledError:
                 raise
-            except (redis.RedisError, OSError) as e:
+            except (redis.RedisError, redis.exceptions.RedisClusterException, OSError) as e:
                 log.warning("pub/sub lost (%s); reconnecting", e)
                 await asyncio.sleep(0.5)
             finally:
                 try:
-                    await pubsub.aclose()
-                    await client.aclose()
+                    if pubsub is not None:
+                        await pubsub.aclose()
+                    if client is not None:
+                        await client.aclose()
                 except Exception:  # noqa: BLE001 - closing a broken connection may fail again
                     pass
+
+
+async def _ready(client):
+    return client
 
 
 def add_routes(server: FastAPI, redis_url: str, r) -> Hub:
@@ -234,7 +251,7 @@ async def _complete(c: Client, r) -> None:
     names = sorted(c.rooms) if c.rooms is not None else sorted(x.decode() for x in await r.smembers(keys.ROOMS))
     if not names:
         return
-    for name, blob in zip(names, await r.mget([keys.snapshot(n) for n in names])):
+    for name, blob in zip(names, await mget(r, [keys.snapshot(n) for n in names])):
         if blob:
             c.offer(blob.decode(), name)
     for name in names:
