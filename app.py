@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         supervisor.add("redis", lambda: embedded.start(directory).proc, first.proc)
     try:
         sign_in = set_up_admin(redis_url, settings)
-        supervisor.add("engine", lambda: parts.start("engine", "--redis-url", redis_url))
+        for i in range(settings.engine_workers):
+            supervisor.add("engine" if i == 0 else f"engine-{i + 1}", lambda: parts.start("engine", "--redis-url",
+                                                                                          redis_url))
         supervisor.add("insights", lambda: parts.start("insights", "--redis-url", redis_url, "--every",
                                                        str(settings.insights_every_s)))
         if settings.feed == "sim":
