@@ -20,8 +20,8 @@ from typing import NoReturn
 import redis
 
 from server import asgi, signin, tokens, users
-from settings import Settings, is_loopback, refuse_open_listening
-from store import embedded, parts
+from settings import CLUSTER_DEMO_MASTERS, Settings, is_loopback, refuse_open_listening
+from store import cluster, embedded, parts
 from store.connect import sync_client
 
 
@@ -119,6 +119,17 @@ def main(argv: list[str] | None = None) -> None:
     if settings.redis_url:
         redis_url = settings.redis_url
         check_redis(redis_url)
+    elif settings.cluster_demo:
+        lock_data_dir(settings.data_dir)
+        private_data_dir(settings.data_dir)
+        try:
+            demo = cluster.start(settings.data_dir / "cluster", masters=CLUSTER_DEMO_MASTERS)
+        except RuntimeError as e:
+            fail(f"the demo Redis Cluster did not start in {settings.data_dir / 'cluster'}: {e}")
+        redis_url = demo.url
+        log.info("demo Redis Cluster (%s) in %s: %s", demo.binary, demo.directory, redis_url)
+        for node in demo.nodes:
+            supervisor.add(f"redis-{node.port}", lambda node=node: demo.start_node(node) or node.proc, node.proc)
     else:
         lock_data_dir(settings.data_dir)
         private_data_dir(settings.data_dir)

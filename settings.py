@@ -65,6 +65,8 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 IDENTIFY_TIMEOUT_S = 1.5
 # A screen that has had no frame of a running session for this long says how old its data is instead of "live".
 SCREEN_STALE_S = 10
+CLUSTER_DEMO_MASTERS = 3   # python app.py --cluster-demo
+CLUSTER_POLL_MS = 20       # on a cluster, a read over many rooms' streams cannot block: it polls this often
 
 
 REDIS_URL_ENV = "LIVEWALL_REDIS_URL"
@@ -124,6 +126,7 @@ class Settings:
     session_minutes: float = 120.0
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS)
     admin_password: str | None = field(default=None, repr=False)
+    cluster_demo: bool = False
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> "Settings":
@@ -146,7 +149,12 @@ class Settings:
         p.add_argument("--sim-speed", type=float, default=1.0,
                        help="simulated rooms: event time per wall-clock second (a demo or test at 10x)")
         p.add_argument("--session-minutes", type=float, default=120.0, help="simulated rooms: a session's length")
+        p.add_argument("--cluster-demo", action="store_true",
+                       help="run on a local three-master Redis Cluster started in the data dir (Redis 7's "
+                            "redis-server and redis-cli), to see the scale-out setup on one machine")
         a = p.parse_args(argv)
+        if a.cluster_demo and a.redis_url:
+            p.error("--cluster-demo starts its own cluster: leave out --redis-url")
         ingest_token = _first_line(a.ingest_token_file) if a.ingest_token_file else a.ingest_token
         admin_password = (_first_line(a.admin_password_file) if a.admin_password_file
                           else os.environ.get("LIVEWALL_ADMIN_PASSWORD"))
@@ -154,7 +162,7 @@ class Settings:
                    data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every,
                    engine_workers=max(1, a.engine_workers),
                    allowed_hosts=allowed_hosts(a.host, a.allowed_hosts), admin_password=admin_password or None,
-                   sim_speed=a.sim_speed, session_minutes=a.session_minutes)
+                   sim_speed=a.sim_speed, session_minutes=a.session_minutes, cluster_demo=a.cluster_demo)
 
 
 def _first_line(path: Path) -> str:

@@ -35,8 +35,8 @@ import redis
 from engine.room import ApplyFailed, Room, rebuild
 from feeds.schema import Invalid, admissible
 from settings import ENGINE_LEASE_S, FRAME_HZ, parser, require_redis_url
-from store import deadletters, keys, wire
-from store.connect import by_stream, raw_stream_reads, sync_client
+from store import deadletters, fanout, keys, wire
+from store.connect import raw_stream_reads, read_groups, sync_client
 from store.leases import Share, worker_id
 from store.parts import gc_keeper, stop_on_signals
 
@@ -165,7 +165,7 @@ class Engine:
         start = b"0"
         missed = []
         while True:
-            got = by_stream(self.r.xreadgroup(keys.GROUP, self.consumer, {stream: start}, count=BATCH))
+            got = read_groups(self.r, keys.GROUP, self.consumer, {stream: start}, count=BATCH)
             entries = got[0][1] if got else []
             if not entries:
                 break
@@ -272,8 +272,7 @@ class Engine:
         mine = self._mine()
         if mine:
             streams = {keys.events(name): ">" for name in mine}
-            got = by_stream(self.r.xreadgroup(keys.GROUP, self.consumer, streams, count=BATCH,
-                                              block=self._block_ms()))
+            got = read_groups(self.r, keys.GROUP, self.consumer, streams, count=BATCH, block=self._block_ms())
         else:
             time.sleep(BLOCK_MS / 1000)
             got = []
@@ -375,7 +374,9 @@ class Engine:
             self.save_cost[name] = self.saved[name] - began
 
 
-def _pending_of(summary: dict, consumer: str) -> int:
+def _pending_of(summary, consumer: str) -> int:
+    if isinstance(summary, list):   # a cluster's MULTI returns XPENDING unparsed: [count, min, max, [[name, n]]]
+        return sum(int(n) for name, n in summary[3] or [] if _text(name) == consumer)
     return sum(int(c["pending"]) for c in summary.get("consumers") or [] if _text(c["name"]) == consumer)
 
 
@@ -412,7 +413,7 @@ def _write_snapshot(pipe, room: Room, wall: float) -> None:
     pipe.set(keys.series(room.name), orjson.dumps(series))
     pipe.hset(keys.session_list(room.name), s.id, orjson.dumps(_session_row(s)))
     pipe.hset(keys.SESSIONS, s.id, room.name)
-    pipe.publish(keys.frames(room.name), blob)
+    fanout.frame(pipe, room.name, blob)
 
 
 def _session_row(s) -> dict:

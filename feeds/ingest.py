@@ -1,8 +1,14 @@
 """Accepting events: parse a body, judge each event alone, store the good ones durably and exactly once.
 
-Storing is one Lua script per batch: for each event, SADD its id to the global id set and, only if the id is
-new, XADD it to its room's stream. Both happen atomically, so a crash can never leave an id marked without
-its event (which would lose it) or an event stored twice.
+On one Redis, storing is one Lua script per batch: for each event, SADD its id to the global id set and, only
+if the id is new, XADD it to its room's stream. Both happen atomically, so a crash can never leave an id marked
+without its event (which would lose it) or an event stored twice.
+
+On a Redis Cluster no script may span slots, so a batch is stored in two idempotent steps (README, "Exactly
+once on a cluster"): (a) each id is claimed for its room in its id shard (`keys.id_shard`), where a claim by
+another room makes it a duplicate; (b) in the room's own slot, one script adds the id to the room's id set and,
+only if it is new there, XADDs the event. Each step is one pipeline per batch, and both may be run again at
+will, which is what a resend after a crash does.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from server import web
 from server.guard import identity
 from settings import MAX_BODY_BYTES, WEB_REDIS_TIMEOUT_S
 from store import keys
+from store.connect import clustered
 
 STORE_LUA = """
 local out = {}
@@ -37,6 +44,33 @@ for i = 0, n - 1 do
 end
 for k = 3, #KEYS do
   redis.call('SADD', KEYS[2], string.sub(KEYS[k], 5, -9))
+end
+return out
+"""
+CLAIM_LUA = """
+local out = {}
+for i = 1, #ARGV, 2 do
+  local owner = redis.call('HGET', KEYS[1], ARGV[i])
+  if not owner then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    out[#out + 1] = 1
+  elseif owner == ARGV[i + 1] then
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+"""
+ROOM_LUA = """
+local out = {}
+for i = 1, #ARGV, 2 do
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1])
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
 end
 return out
 """
@@ -117,8 +151,87 @@ def _chunks(events: list[Judged]):
         yield [keys.IDS, keys.ROOMS, *streams], argv
 
 
+def _claims(events: list[Judged]) -> dict[str, tuple[list[int], list]]:
+    """Step (a)'s calls: id shard -> (indexes of the events, CLAIM_LUA's args)."""
+    out: dict[str, tuple[list[int], list]] = {}
+    for i, (eid, room, _raw) in enumerate(events):
+        idx, argv = out.setdefault(keys.id_shard(eid), ([], []))
+        idx.append(i)
+        argv += (eid, room)
+    return out
+
+
+def _claim_calls(pipe, events: list[Judged]) -> list[list[int]]:
+    """Queue step (a) on a cluster pipeline, the rooms set beside it (before any event of a room is stored,
+    so that a crash can never leave a stored room unlisted); returns the event indexes of each call."""
+    order = []
+    for shard, (idx, argv) in _claims(events).items():
+        pipe.execute_command("EVAL", CLAIM_LUA, 1, shard, *argv)
+        order.append(idx)
+    pipe.sadd(keys.ROOMS, *{room for _eid, room, _raw in events})
+    return order
+
+
+def _room_calls(pipe, events: list[Judged], claimed: list[bool]) -> list[list[int]]:
+    """Queue step (b): one script per room in the room's slot, over the events claimed for it."""
+    by_room: dict[str, tuple[list[int], list]] = {}
+    for i, (eid, room, raw) in enumerate(events):
+        if claimed[i]:
+            idx, argv = by_room.setdefault(room, ([], []))
+            idx.append(i)
+            argv += (eid, raw)
+    order = []
+    for room, (idx, argv) in by_room.items():
+        pipe.execute_command("EVAL", ROOM_LUA, 2, keys.events(room), keys.room_ids(room), *argv)
+        order.append(idx)
+    return order
+
+
+def _spread(n: int, order: list[list[int]], replies: list) -> list[bool]:
+    out = [False] * n
+    for idx, flags in zip(order, replies):
+        for i, flag in zip(idx, flags):
+            out[i] = bool(flag)
+    return out
+
+
+def claim_sync(client, events: list[Judged]) -> list[bool]:
+    """Step (a) alone on a cluster: which events are this room's to store. Stores nothing (the tests use it to
+    stand for a crash between the two steps)."""
+    with client.pipeline(transaction=False) as pipe:
+        order = _claim_calls(pipe, events)
+        return _spread(len(events), order, pipe.execute()[:-1])
+
+
+def _cluster_store_sync(client, events: list[Judged]) -> list[bool]:
+    out: list[bool] = []
+    for start in range(0, len(events), CHUNK):
+        chunk = events[start:start + CHUNK]
+        claimed = claim_sync(client, chunk)
+        with client.pipeline(transaction=False) as pipe:
+            order = _room_calls(pipe, chunk, claimed)
+            out += _spread(len(chunk), order, pipe.execute())
+    return out
+
+
+async def _cluster_store_async(client, events: list[Judged]) -> list[bool]:
+    out: list[bool] = []
+    for start in range(0, len(events), CHUNK):
+        chunk = events[start:start + CHUNK]
+        async with asyncio.timeout(WEB_REDIS_TIMEOUT_S):
+            async with client.pipeline(transaction=False) as pipe:
+                order = _claim_calls(pipe, chunk)
+                claimed = _spread(len(chunk), order, (await pipe.execute())[:-1])
+            async with client.pipeline(transaction=False) as pipe:
+                order = _room_calls(pipe, chunk, claimed)
+                out += _spread(len(chunk), order, await pipe.execute())
+    return out
+
+
 def store_sync(client, events: list[Judged]) -> list[bool]:
     """Store judged events; returns, per event, True if new and False if a duplicate."""
+    if clustered(client):
+        return _cluster_store_sync(client, events)
     script = client.register_script(STORE_LUA)
     return [bool(x) for ks, argv in _chunks(events) for x in script(keys=ks, args=argv)]
 
@@ -126,6 +239,8 @@ def store_sync(client, events: list[Judged]) -> list[bool]:
 async def store_async(client, events: list[Judged]) -> list[bool]:
     """As store_sync, for the web process; a chunk that takes longer than WEB_REDIS_TIMEOUT_S in all
     (reconnecting included) raises TimeoutError, and may still be stored when a stalled Redis wakes up."""
+    if clustered(client):
+        return await _cluster_store_async(client, events)
     script = client.register_script(STORE_LUA)
     out: list[bool] = []
     for ks, argv in _chunks(events):

@@ -657,7 +657,7 @@ def run_room(r, room: str) -> None:
         fresh.append(sug)
     now = time.time()
     skey = keys.suggestions(room)
-    with r.pipeline() as pipe:
+    with r.pipeline(transaction=True) as pipe:   # explicit: a cluster's pipeline is no MULTI by default
         while True:
             try:
                 pipe.watch(skey)

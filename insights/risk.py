@@ -30,7 +30,7 @@ from insights.rules.base import AS_OF, MAX_WINDOW_S, SYSTEM_ROOM, Condition, Vie
 from insights.webhook import Webhook
 from feeds.schema import admissible
 from store import deadletters, keys, wire
-from store.connect import by_stream, raw_stream_reads
+from store.connect import mget, raw_stream_reads, read_groups
 
 log = logging.getLogger("livewall.risk")
 
@@ -224,7 +224,7 @@ class Job:
         rooms = self._rooms(held)
         self._read(rooms)
         conditions = []
-        blobs = self.r.mget([keys.snapshot(n) for n in rooms]) if rooms else []
+        blobs = mget(self.r, [keys.snapshot(n) for n in rooms]) if rooms else []
         for name, blob in zip(rooms, blobs):
             if blob:
                 try:
@@ -320,9 +320,8 @@ class Job:
 
     def _consume(self, streams: dict, states: dict) -> bool:
         """One read of every stream given; True if some stream had a full batch (read again)."""
-        got = self.r.xreadgroup(GROUP, CONSUMER, streams, count=BATCH)
         full = False
-        for stream, entries in by_stream(got):
+        for stream, entries in read_groups(self.r, GROUP, CONSUMER, streams, count=BATCH):
             stream = stream.decode()
             st = states[stream]
             for entry_id, fields in entries:

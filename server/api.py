@@ -19,6 +19,7 @@ from server import auth, web
 from server.guard import identity, need
 from settings import HEALTH_TIMEOUT_S
 from store import keys, wire
+from store.connect import mget
 from store.leases import summary
 
 HEALTHY_HEARTBEAT_S = 5.0
@@ -51,7 +52,7 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
             return denied
         who = identity(request)
         names = sorted(n for n in (x.decode() for x in await r.smembers(keys.ROOMS)) if auth.can_read(who, n))
-        blobs = await r.mget([keys.snapshot(n) for n in names]) if names else []
+        blobs = await mget(r, [keys.snapshot(n) for n in names]) if names else []
         out = []
         for name, blob in zip(names, blobs):
             if not blob:

@@ -23,6 +23,7 @@ from server import auth
 from server.tokens import Invalid, check_label, check_rooms
 from settings import DEVICE_LINK_MAX_S, SHARE_LINK_DEFAULT_S, SHARE_LINK_MAX_S
 from store import keys, wire
+from store.connect import atomic
 
 LINK_COOKIE = "lw_link"
 KINDS = ("share", "device")
@@ -125,7 +126,7 @@ async def revoke(r, link_id: str) -> dict | None:
     if blob is None:
         return None
     rec = orjson.loads(blob)
-    async with r.pipeline(transaction=True) as p:
+    async with r.pipeline(transaction=atomic(r)) as p:   # a cluster refuses a MULTI with a PUBLISH in it
         p.hdel(keys.LINKS, link_id)
         p.publish(keys.REVOKED_CHANNEL, wire.revoked(_name(rec)))
         await p.execute()

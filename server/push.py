@@ -9,6 +9,9 @@ screen opened mid-session is complete at once; then live frames and alert change
 room: a screen that cannot keep up skips intermediate frames (each frame is a complete state), never the
 latest, and never slows the others.
 
+On a Redis Cluster, frames come by sharded pub/sub (server/shards.py), alerts, insights and revocations by the
+cluster-wide subscription: they are few, and some belong to no room.
+
 While the web process cannot reach Redis, screens are told so (a "source" message, store/wire.py: their banner says
 the data source is unavailable) and, once it answers again, told so too and asked to resync.
 """
@@ -23,11 +26,11 @@ import redis
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from insights.alerts import recent as recent_alerts
-from server import auth, links
+from server import auth, links, shards
 from server.guard import identity
 from settings import HEALTH_TIMEOUT_S
 from store import keys, wire
-from store.connect import async_client
+from store.connect import async_client, is_cluster, mget
 
 log = logging.getLogger("livewall.push")
 MAX_PENDING = 256   # unsent messages per socket beyond one frame per room (alert storms)
@@ -66,6 +69,7 @@ class Hub:
         self.by_room: dict[str, set[Client]] = {}
         self.everyone: set[Client] = set()
         self.task: asyncio.Task | None = None
+        self.shards: asyncio.Task | None = None   # frames on a cluster (server/shards.py)
         self.watcher: asyncio.Task | None = None
         self.source_ok = True
         self.frames = 0
@@ -79,6 +83,9 @@ class Hub:
                 self.by_room.setdefault(room, set()).add(c)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._listen())
+        if is_cluster(self.redis_url) and (self.shards is None or self.shards.done()):
+            self.shards = asyncio.get_running_loop().create_task(
+                    shards.listen(self.redis_url, self.broadcast_room, lambda: self.broadcast_all(wire.RESYNC)))
         if self.watcher is None or self.watcher.done():
             self.watcher = asyncio.get_running_loop().create_task(self._watch())
 
@@ -145,7 +152,8 @@ class Hub:
             client = async_client(self.redis_url, timeout=None)   # waits for frames as long as it takes
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(keys.FRAMES_PATTERN)
+                if not is_cluster(self.redis_url):   # on a cluster, frames come by sharded pub/sub
+                    await pubsub.psubscribe(keys.FRAMES_PATTERN)
                 await pubsub.subscribe(keys.NOTICE_CHANNEL, keys.REVOKED_CHANNEL)
                 # after a reconnect, screens may have missed frames: tell them to resync
                 self.broadcast_all(wire.RESYNC)
@@ -234,7 +242,7 @@ async def _complete(c: Client, r) -> None:
     names = sorted(c.rooms) if c.rooms is not None else sorted(x.decode() for x in await r.smembers(keys.ROOMS))
     if not names:
         return
-    for name, blob in zip(names, await r.mget([keys.snapshot(n) for n in names])):
+    for name, blob in zip(names, await mget(r, [keys.snapshot(n) for n in names])):
         if blob:
             c.offer(blob.decode(), name)
     for name in names:

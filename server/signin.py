@@ -21,6 +21,7 @@ from server.guard import json_error
 from settings import (LOGIN_MAX_FAILURES_PER_ADDRESS, LOGIN_MAX_FAILURES_PER_USER, LOGIN_WINDOW_S,
                       ONCE_LINK_TTL_S, SESSION_MAX_AGE_S)
 from store import keys
+from store.connect import mget
 
 
 def _once_key(token: str) -> str:
@@ -42,7 +43,7 @@ def set_session(response: Response, request: Request, value: str) -> None:
 async def _locked_for(r, names: list[str]) -> int:
     """Seconds until sign-in is allowed again for any of these counters (0: allowed now)."""
     limits = {"u": LOGIN_MAX_FAILURES_PER_USER, "a": LOGIN_MAX_FAILURES_PER_ADDRESS}
-    counts = await r.mget([keys.login_failures(n) for n in names])
+    counts = await mget(r, [keys.login_failures(n) for n in names])
     wait = 0
     for name, count in zip(names, counts):
         if count is not None and int(count) >= limits[name[0]]:

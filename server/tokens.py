@@ -20,7 +20,7 @@ from feeds.schema import ROOM_RE
 from server import auth
 from settings import add_store_options
 from store import keys, wire
-from store.connect import async_client
+from store.connect import async_client, atomic
 
 SCOPES = ("ingest", "read")
 PREFIX = "lwt_"   # makes a leaked token recognisable (secret scanners, logs)
@@ -75,7 +75,9 @@ async def create(r, label, scopes, rooms, created_by: str) -> dict:
         raise Invalid(f"a token labelled {rec['label']!r} exists; revoke it or pick another label")
     token = PREFIX + secrets.token_urlsafe(32)
     rec["hash"] = _digest(token)
-    async with r.pipeline(transaction=True) as p:
+    # On a cluster the two writes are not one MULTI (atomic(r)): a crash between them leaves a record with no
+    # hash to find it by, for a token whose secret was never handed out, which no one can use.
+    async with r.pipeline(transaction=atomic(r)) as p:
         p.hset(keys.TOKENS, rec["id"], orjson.dumps(rec))
         p.hset(keys.TOKEN_HASHES, rec["hash"], rec["id"])
         await p.execute()
@@ -98,7 +100,9 @@ async def revoke(r, token_id: str) -> dict | None:
     if blob is None:
         return None
     rec = orjson.loads(blob)
-    async with r.pipeline(transaction=True) as p:
+    # On a cluster not one MULTI (atomic(r)): a crash between the HDELs leaves either a hash that leads to no
+    # record, which `lookup` refuses, or a listed record that no hash leads to, which a second revoke removes.
+    async with r.pipeline(transaction=atomic(r)) as p:
         p.hdel(keys.TOKENS, token_id)
         p.hdel(keys.TOKEN_HASHES, rec["hash"])
         p.publish(keys.REVOKED_CHANNEL, wire.revoked(identity(rec).name))

@@ -3,9 +3,12 @@
 Per-room keys carry the room as a hash tag (`{room}`) so that a room's stream, state and snapshot share a
 Redis Cluster slot and can be written together in one MULTI.
 """
+import zlib
 
 ROOMS = "lw:rooms"                # SET of every room that has accepted an event
-IDS = "lw:ids"                    # SET of every accepted event id (the idempotency keys)
+IDS = "lw:ids"                    # SET of every accepted event id (the idempotency keys), on one Redis
+ID_SHARDS = 64                    # on a cluster, ids are claimed in this many shards: never change it on a
+                                  # store that holds events (an id would be looked for in another shard)
 SESSIONS = "lw:sessions"          # HASH session id -> room
 GROUP = "engine"                  # consumer group of the engine on every room stream
 FRAMES_PATTERN = "lw:frames:*"    # pub/sub: one channel per room, payload = frame JSON
@@ -69,8 +72,26 @@ def session_late(room: str, session: str) -> str:
     return f"lw:{{{room}}}:late:{session}"
 
 
+def id_shard(event_id: str) -> str:
+    """HASH event id -> room that claimed it, on a Redis Cluster (feeds/ingest.py): the global id set split
+    so that claims spread over the nodes. Tagged `{ids-N}`, a slot of its own."""
+    return f"lw:ids:{{ids-{zlib.crc32(event_id.encode()) % ID_SHARDS}}}"
+
+
+def room_ids(room: str) -> str:
+    """SET of the ids stored in the room's stream, on a Redis Cluster: the check that makes the XADD once."""
+    return f"lw:{{{room}}}:ids"
+
+
 def frames(room: str) -> str:
+    """pub/sub channel of a room's frames on one Redis (PUBLISH, matched by FRAMES_PATTERN)."""
     return f"lw:frames:{room}"
+
+
+def frames_shard(room: str) -> str:
+    """Sharded pub/sub channel of a room's frames on a Redis Cluster (SPUBLISH/SSUBSCRIBE, server/shards.py):
+    in the room's slot, so a frame goes to the room's master alone."""
+    return f"lw:{{{room}}}:frames"
 
 
 def room_of_events_key(key: str) -> str:
@@ -123,9 +144,10 @@ AUDIT = "lw:audit"                 # STREAM: every ad-spend proposal, decision a
 
 
 # Dead letters (store/deadletters.py): events and job runs set aside because handling them raised.
-DEAD_LETTERS = "lw:dead"           # STREAM of every dead letter, newest last (approximately capped)
-DEAD_SEEN = "lw:dead:seen"         # SET of what was already set aside: a replay does not set it aside again
-DEAD_COUNT = "lw:dead:count"       # counter of dead letters ever set aside (the stream is capped)
+# The three share a hash tag: one script writes them together on a Redis Cluster too.
+DEAD_LETTERS = "lw:{dead}"         # STREAM of every dead letter, newest last (approximately capped)
+DEAD_SEEN = "lw:{dead}:seen"       # SET of what was already set aside: a replay does not set it aside again
+DEAD_COUNT = "lw:{dead}:count"     # counter of dead letters ever set aside (the stream is capped)
 
 
 def dead_letters(room: str) -> str:

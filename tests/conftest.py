@@ -47,6 +47,23 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A real three-master Redis Cluster (store/cluster.py), started once for the session."""
+    from store import cluster
+    c = cluster.start(tmp_path_factory.mktemp("cluster"), masters=3)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster):
+    """A clean cluster: every master flushed. The URL is `redis-cluster://host:port,...`."""
+    from tests.cluster import flush
+    flush(redis_cluster)
+    return redis_cluster.url
+
+
 @pytest.fixture
 def redis_url(redis_server):
     """A clean database on the session's real redis-server."""
