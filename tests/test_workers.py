@@ -17,15 +17,18 @@ from feeds.ingest import ingest_sync
 from settings import ENGINE_LEASE_S
 from store import keys
 from store.leases import assign
-from tests.conftest import Part, admin_client, free_port, wait_until
+from server import users
+from store.connect import sync_client
+from tests.cluster import rooms_per_master
+from tests.conftest import ADMIN_PASSWORD, Part, free_port, sign_in, wait_until
 from tests.reference import reference
 from tests.test_faults import redis_dir, same, session_events  # noqa: F401 - redis_dir is a fixture
 
 ROOMS = [f"w{i}" for i in range(6)]
 
 
-def room_events(i: int) -> list[dict]:
-    return [{**e, "room": ROOMS[i]} for e in session_events(300 + i)]
+def room_events(i: int, room: str | None = None) -> list[dict]:
+    return [{**e, "room": room or ROOMS[i]} for e in session_events(300 + i)]
 
 
 def interleaved(per_room: list[list[dict]], size: int = 250) -> list[list[dict]]:
@@ -37,18 +40,18 @@ def interleaved(per_room: list[list[dict]], size: int = 250) -> list[list[dict]]
     return batches
 
 
-class Cluster:
-    """A web process and engine workers (each `python -m engine`) on one redis-server."""
+class Deployment:
+    """A web process and engine workers (each `python -m engine`) on one redis-server or a Redis Cluster."""
 
-    def __init__(self, tmp_path, url: str):
-        self.tmp_path, self.url = tmp_path, url
-        self.r = redis.Redis.from_url(url)
+    def __init__(self, tmp_path, url: str, rooms: list[str] = ROOMS):
+        self.tmp_path, self.url, self.rooms = tmp_path, url, rooms
+        self.r = sync_client(url)
         port = free_port()
         self.web = Part(["-m", "server", "--redis-url", url, "--port", str(port)], log=tmp_path / "web.log").start()
         self.base = f"http://127.0.0.1:{port}"
         self.workers: list[Part] = []
         self.http = None
-        self.per_room = [room_events(i) for i in range(len(ROOMS))]
+        self.per_room = [room_events(i, room) for i, room in enumerate(rooms)]
 
     def worker(self) -> Part:
         n = len(self.workers) + 1
@@ -60,7 +63,8 @@ class Cluster:
         probe = httpx.Client(base_url=self.base, timeout=30)
         wait_until(lambda: probe.get("/healthz").status_code == 200, timeout=60, what="web and engine up")
         probe.close()
-        self.http = admin_client(self.base, self.url)
+        users.put(self.r, "admin", "admin", None, ADMIN_PASSWORD)
+        self.http = sign_in(self.base)
 
     def post(self, batches, pace_s: float = 0.0) -> None:
         for batch in batches:
@@ -71,7 +75,7 @@ class Cluster:
     def owners(self) -> dict[str, str]:
         """room -> the worker holding its lease now."""
         out = {}
-        for room in ROOMS:
+        for room in self.rooms:
             v = self.r.get(keys.lease(room, "engine"))
             if v:
                 out[room] = v.decode().rsplit("#", 1)[0]
@@ -86,18 +90,18 @@ class Cluster:
         def settled():
             live = [w.decode() for w in self.r.zrange(keys.workers("engine"), 0, -1)]
             owners = self.owners()
-            if len(live) != workers or set(owners) != set(ROOMS) or owners != assign(ROOMS, live):
+            if len(live) != workers or set(owners) != set(self.rooms) or owners != assign(self.rooms, live):
                 return None
             held = self.reported()
             mine = [held.get(w, set()) for w in live]
-            if sum(len(m) for m in mine) != len(ROOMS) or set().union(*mine) != set(ROOMS):
+            if sum(len(m) for m in mine) != len(self.rooms) or set().union(*mine) != set(self.rooms):
                 return None   # a room reported by two workers, or not yet by its owner
             return owners
         return wait_until(settled, timeout=30, what=f"the rooms spread over {workers} workers")
 
     def assert_exact(self) -> None:
         problems = []
-        for room, evs in zip(ROOMS, self.per_room):
+        for room, evs in zip(self.rooms, self.per_room):
             ref = reference(evs)
             want = ref["metrics"]
 
@@ -131,7 +135,15 @@ class Cluster:
 @pytest.fixture
 def cluster(tmp_path, redis_dir):  # noqa: F811 - the fixture imported above
     server, _port = redis_dir
-    c = Cluster(tmp_path, server.url)
+    c = Deployment(tmp_path, server.url)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def on_redis_cluster(tmp_path, redis_cluster, cluster_url):
+    """The same on a real three-master Redis Cluster (store/cluster.py), two rooms on each master."""
+    c = Deployment(tmp_path, cluster_url, rooms_per_master(redis_cluster, 2, prefix="w"))
     yield c
     c.stop()
 
@@ -152,6 +164,14 @@ def test_two_workers_share_the_rooms_exactly(cluster):
 
 
 def test_a_killed_workers_rooms_move_within_seconds_exactly(cluster):
+    kill_one_of_two(cluster)
+
+
+def test_on_a_redis_cluster_two_workers_share_the_rooms_and_survive_a_kill(on_redis_cluster):
+    kill_one_of_two(on_redis_cluster)
+
+
+def kill_one_of_two(cluster: Deployment) -> None:
     cluster.worker()
     victim = cluster.worker()
     cluster.ready()
