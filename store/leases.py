@@ -10,15 +10,15 @@ hash tag, so this works on a Redis Cluster with one call per room.
 
 Who should hold which room is only a wish, computed alike by every worker from the registry (a ZSET of worker
 -> last beat): rooms in name order each go to the highest-ranked worker (rendezvous hash of worker and room)
-that has fewer than its fair share (ceil(rooms / workers)). So the spread is even, and a worker joining or
-leaving moves few rooms. A worker lets go of a room wished elsewhere (after its own last write), and takes a
-room wished to it once the lease is free: after a release at once, after a death when the TTL runs out. Workers
-that disagree for a moment (views of the registry a beat apart) cannot both hold a room; they only wait.
+that has fewer than its fair share (rooms / workers; the remainder one each to the first workers to reach
+it). So the spread is even, and a worker joining or leaving moves few rooms. A worker lets go of a room
+wished elsewhere (after its own last write), and takes a room wished to it once the lease is free: after a
+release at once, after a death when the TTL runs out. Workers that disagree for a moment (views of the
+registry a beat apart) cannot both hold a room; they only wait.
 """
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import socket
 import time
@@ -55,12 +55,14 @@ def assign(rooms, workers) -> dict[str, str]:
     if not workers:
         return {}
     rooms = sorted(rooms)
-    share = math.ceil(len(rooms) / len(workers))
+    base, extra = divmod(len(rooms), len(workers))   # `extra` workers hold one room more than the others
     load = dict.fromkeys(workers, 0)
     out = {}
     for room in rooms:
         for w in sorted(workers, key=lambda w: _rank(w, room), reverse=True):
-            if load[w] < share:
+            if load[w] < base or (load[w] == base and extra):
+                if load[w] == base:
+                    extra -= 1
                 out[room] = w
                 load[w] += 1
                 break

@@ -326,3 +326,27 @@ def test_each_room_is_judged_by_one_job_process(tmp_path, redis_url):
         for p in jobs + parts:
             p.stop()
         r.close()
+
+
+def test_assign_is_a_fair_share_each_room_once():
+    rooms = [f"room{i}" for i in range(50)]
+    for n in (1, 2, 3, 4, 7):
+        workers = [f"engine-host-{i}" for i in range(n)]
+        got = assign(rooms, workers)
+        assert set(got) == set(rooms)
+        loads = sorted(list(got.values()).count(w) for w in workers)
+        assert loads[-1] - loads[0] <= 1, (n, loads)
+        assert got == assign(list(reversed(rooms)), list(reversed(workers))), "every worker must wish alike"
+
+
+def test_the_app_starts_several_engine_workers(tmp_path, redis_url):
+    from tests.conftest import System
+    s = System(redis_url, free_port(), tmp_path / "app.log", args=("--engine-workers", "2")).start()
+    try:
+        s.post([{"id": f"{room}-s", "room": room, "ts": time.time(), "type": "session_start"} for room in ROOMS])
+        health = wait_until(lambda: (h := s.get("/healthz")) and len(h["engine_workers"]) == 2
+                            and not h["unowned_rooms"] and h, timeout=20, what="two engine workers in /healthz")
+        assert health["ok"] and {"engine", "engine-2"} <= set(health["parts"]), health
+        assert sorted(w["rooms"] for w in health["engine_workers"].values()) == [3, 3], health
+    finally:
+        s.stop()
