@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from store import embedded, keys  # noqa: E402
 from store.connect import sync_client  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
+IDLE_S = 5.0
 
 
 def cpu_s(pid: int) -> float:
@@ -142,7 +144,12 @@ def run(kind: str, workers: int, events: list[dict], clients: int, batch: int) -
         for ev in events:
             final[ev["room"]] = max(final.get(ev["room"], 0.0), ev["ts"])
         pids = {"web": [web.pid], "engine": [e.pid for e in engines], "redis": store.pids}
+        # what the parts burn with nothing to do (beats, lease renewals, and on a cluster the engine's polling:
+        # a read over rooms in different slots cannot block), to tell it apart from the cost of events
+        idle0, t0 = {part: sum(cpu_s(p) for p in ps) for part, ps in pids.items()}, time.perf_counter()
+        time.sleep(IDLE_S)
         before = {part: sum(cpu_s(p) for p in ps) for part, ps in pids.items()}
+        idle = {part: (before[part] - idle0[part]) / (time.perf_counter() - t0) for part in pids}
         start = time.perf_counter()
         accepted = post_all(url, bodies, clients)
         posted = time.perf_counter() - start
@@ -164,7 +171,7 @@ def run(kind: str, workers: int, events: list[dict], clients: int, batch: int) -
         assert accepted == len(rest), f"accepted {accepted} of {len(rest)}"
         print(f"  {kind} with {workers} engine worker(s): {len(rest) / visible:,.0f} events/s", flush=True)
         return {"kind": kind, "workers": workers, "events": len(rest), "posted_s": posted, "visible_s": visible,
-                "cpu": cpu, "spread": spread,
+                "cpu": cpu, "idle": idle, "spread": spread,
                 "rss_mb": {part: sum(rss_mb(p) for p in ps) for part, ps in pids.items()}}
     finally:
         for p in [web, *engines]:
@@ -176,6 +183,7 @@ def run(kind: str, workers: int, events: list[dict], clients: int, batch: int) -
                 p.kill()
         r.close()
         store.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def rooms_by_worker(r) -> list[int]:
@@ -215,16 +223,25 @@ def main() -> None:
     base_cpu = sum(base["cpu"].values()) / base["events"] * 1e6
     print()
     print("| store | engine workers | events/s | ratio | CPU-s per M events: web / engine / redis / total "
-          "| total ratio | rooms per worker |")
-    print("|---|---|---|---|---|---|---|")
+          "| total ratio | net of idle: web / engine / redis / total | net ratio | idle CPU, % of a core "
+          "| rooms per worker |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    base_net = None
     for x in runs:
         rate = x["events"] / x["visible_s"]
         per_m = {part: s / x["events"] * 1e6 for part, s in x["cpu"].items()}
-        total = sum(per_m.values())
+        net = {part: max(0.0, s - x["idle"][part] * x["visible_s"]) / x["events"] * 1e6
+               for part, s in x["cpu"].items()}
+        total, net_total = sum(per_m.values()), sum(net.values())
+        base_net = base_net or net_total
         store = "one redis-server" if x["kind"] == "redis" else "cluster, 3 masters"
+        idle_cores = " / ".join(f"{100 * x['idle'][part]:.0f}" for part in ("web", "engine", "redis"))
         print(f"| {store} | {x['workers']} | {rate:,.0f} | {rate / base_rate:.2f} | "
               f"{per_m['web']:.1f} / {per_m['engine']:.1f} / {per_m['redis']:.1f} / {total:.1f} | "
-              f"{total / base_cpu:.2f} | {'/'.join(map(str, x['spread']))} |")
+              f"{total / base_cpu:.2f} | {net['web']:.1f} / {net['engine']:.1f} / {net['redis']:.1f} / "
+              f"{net_total:.1f} | {net_total / base_net:.2f} | "
+              f"{idle_cores} | "
+              f"{'/'.join(map(str, x['spread']))} |")
     print()
     print("RSS at the end (MB): " + "; ".join(
         f"{'redis' if x['kind'] == 'redis' else 'cluster'}×{x['workers']}: "

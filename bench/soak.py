@@ -21,6 +21,7 @@ import asyncio
 import multiprocessing as mp
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -269,6 +270,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             app.kill()
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     elapsed = time.monotonic() - began
     print()
     print(f"events posted: {posted.value - posted0:,} in {elapsed:.0f} s ({(posted.value - posted0) / elapsed:,.0f}/s; "

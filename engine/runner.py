@@ -36,7 +36,7 @@ from engine.room import ApplyFailed, Room, rebuild
 from feeds.schema import Invalid, admissible
 from settings import ENGINE_LEASE_S, FRAME_HZ, parser, require_redis_url
 from store import deadletters, fanout, keys, wire
-from store.connect import raw_stream_reads, read_groups, sync_client
+from store.connect import clustered, raw_stream_reads, read_groups, sync_client
 from store.leases import Share, worker_id
 from store.parts import gc_keeper, stop_on_signals
 
@@ -68,9 +68,11 @@ def _sid(entry_id: bytes) -> tuple[int, int]:
 
 
 class Engine:
-    def __init__(self, client: redis.Redis, worker: str | None = None, lease_s: float = ENGINE_LEASE_S):
+    def __init__(self, client: redis.Redis, worker: str | None = None, lease_s: float = ENGINE_LEASE_S,
+                 lease_client: redis.Redis | None = None):
+        """`lease_client`: for the leases and the registry, apart from the connections recover() ends."""
         self.r = raw_stream_reads(client)
-        self.share = Share(client, "engine", lease_s, worker)
+        self.share = Share(lease_client or client, "engine", lease_s, worker)
         self.consumer = self.share.worker   # our name in every room's consumer group
         self._checkpoint = client.register_script(CHECKPOINT)
         self.rooms: dict[str, Room] = {}
@@ -180,17 +182,22 @@ class Engine:
 
     def recover(self) -> None:
         """After a connection error: end our older connections, so that a read still queued on one cannot
-        deliver entries to nobody later, then apply what our pending lists hold that we have not applied."""
-        me = self.r.client_id()
-        for c in self.r.client_list():
-            if c.get("name") == client_name(self.consumer) and int(c["id"]) != me:
-                try:
-                    self.r.client_kill_filter(_id=c["id"])
-                except redis.ResponseError:
-                    pass   # it ended by itself meanwhile
+        deliver entries to nobody later, then apply what our pending lists hold that we have not applied.
+        On a cluster (connections per node; no single client id to keep) the kill is left out: an entry
+        delivered late to our consumer is still caught, by the next checkpoint's look at what stays pending."""
+        for c in [] if clustered(self.r) else self._orphans():
+            try:
+                self.r.client_kill_filter(_id=c["id"])
+            except redis.ResponseError:
+                pass   # it ended by itself meanwhile
         for room in list(self.rooms.values()):
             self._read_pending(room)
         self.broken = False
+
+    def _orphans(self) -> list[dict]:
+        me = self.r.client_id()
+        return [c for c in self.r.client_list()
+                if c.get("name") == client_name(self.consumer) and int(c["id"]) != me]
 
     def _apply(self, room: Room, entries: list) -> None:
         """Apply entries this engine has not applied (new ones, or pending ones a lost reply hid).
@@ -444,7 +451,9 @@ def run(redis_url: str, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     worker = worker_id("engine")
     # no retries by redis-py: see the module's docstring; this loop waits out outages and recovers
-    engine = Engine(sync_client(redis_url, retries=0, name=client_name(worker)), worker)
+    engine = Engine(sync_client(redis_url, retries=0, name=client_name(worker)), worker,
+                    lease_client=sync_client(redis_url, retries=0, name=f"{client_name(worker)}-leases"))
+    engine.share.keep_renewing(stop)
     log.info("engine worker %s", worker)
     keep_gc = gc_keeper()
     while not stop.is_set():

@@ -34,6 +34,7 @@ class Rooms:
         self.share = Share(r, "jobs", lease_s)
         self.lock = threading.RLock()
         self.started = time.time()
+        self.share.keep_renewing(threading.Event())   # a daemon thread: it ends with the process
 
     def tend(self) -> None:
         with self.lock:

@@ -19,8 +19,10 @@ registry a beat apart) cannot both hold a room; they only wait.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
+import threading
 import time
 import uuid
 
@@ -38,6 +40,7 @@ return epoch
 RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
 RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 SAFETY = 0.8   # a holder trusts its lease for this share of the TTL after the renewal was sent
+log = logging.getLogger("livewall.leases")
 
 
 def worker_id(kind: str) -> str:
@@ -134,6 +137,7 @@ class Leases:
         self.r, self.kind, self.worker, self.ttl_s = r, kind, worker, ttl_s
         self.ttl_ms = int(ttl_s * 1000)
         self.held: dict[str, tuple[str, float, float]] = {}   # room -> (token, valid until, renewed at)
+        self.lock = threading.Lock()   # the renewing thread and the worker's loop both change `held`
         self._acquire = r.register_script(ACQUIRE)
         self._renew = r.register_script(RENEW)
         self._release = r.register_script(RELEASE)
@@ -153,31 +157,40 @@ class Leases:
                               args=[self.worker, self.ttl_ms])
         if not epoch:
             return False
-        self.held[room] = (f"{self.worker}#{int(epoch)}", sent + self.ttl_s * SAFETY, sent)
+        with self.lock:
+            self.held[room] = (f"{self.worker}#{int(epoch)}", sent + self.ttl_s * SAFETY, sent)
         return True
 
     def renew_due(self) -> list[str]:
         """Renew the leases a third of a TTL old; returns the rooms whose lease turned out lost."""
         lost = []
-        now = time.monotonic()
-        for room, (token, _until, renewed) in list(self.held.items()):
+        with self.lock:
+            held = list(self.held.items())
+        for room, (token, _until, renewed) in held:
+            now = time.monotonic()
             if now - renewed < self.ttl_s / 3:
                 continue
-            if self._renew(keys=[keys.lease(room, self.kind)], args=[token, self.ttl_ms]):
-                self.held[room] = (token, now + self.ttl_s * SAFETY, now)
-            else:
-                del self.held[room]
-                lost.append(room)
+            kept = self._renew(keys=[keys.lease(room, self.kind)], args=[token, self.ttl_ms])
+            with self.lock:
+                if self.held.get(room, (None,))[0] != token:
+                    continue   # released or dropped meanwhile
+                if kept:
+                    self.held[room] = (token, now + self.ttl_s * SAFETY, now)
+                else:
+                    del self.held[room]
+                    lost.append(room)
         return lost
 
     def release(self, room: str) -> None:
-        got = self.held.pop(room, None)
+        with self.lock:
+            got = self.held.pop(room, None)
         if got is not None:
             self._release(keys=[keys.lease(room, self.kind)], args=[got[0]])
 
     def drop(self, room: str) -> None:
         """Forget a lease found lost (no call: it is someone else's now)."""
-        self.held.pop(room, None)
+        with self.lock:
+            self.held.pop(room, None)
 
 
 class Share:
@@ -191,6 +204,28 @@ class Share:
         self.registry = Registry(r, kind, self.worker, ttl_s)
         self.leases = Leases(r, kind, self.worker, ttl_s)
         self.tended = float("-inf")
+        self.lost: set[str] = set()      # found lost by the renewing thread, for the next tend
+        self.report: dict | None = None  # the worker's latest report, beaten by the renewing thread too
+
+    def keep_renewing(self, stop: threading.Event) -> threading.Thread:
+        """Renew the leases and beat from a thread of their own: a loop step that takes longer than a lease
+        (a big batch on a busy machine) must not cost the worker its rooms, only a stall of the whole process
+        should. Safety never depends on this: the fenced writes do. The thread's calls should go through a
+        client of their own (`Share(renew_client...)`), apart from connections the worker may kill."""
+        def loop():
+            while not stop.wait(self.ttl_s / 6):
+                try:
+                    lost = self.leases.renew_due()
+                    self.registry.beat(self.report)
+                except redis.RedisError as e:
+                    log.debug("lease renewal failed (%s); the loop's own tend retries", e)
+                    continue
+                if lost:
+                    with self.leases.lock:
+                        self.lost.update(lost)
+        t = threading.Thread(target=loop, name=f"{self.registry.kind}-leases", daemon=True)
+        t.start()
+        return t
 
     def due(self) -> bool:
         return time.monotonic() - self.tended >= self.ttl_s / 6
@@ -199,10 +234,16 @@ class Share:
         """Returns (rooms gained, rooms no longer held). `let_go(room)` runs before a wished-elsewhere room's
         lease is released, while it is still held: the holder's last fenced write."""
         self.tended = time.monotonic()
+        self.report = report
         live = self.registry.beat(report)
         gone = self.leases.renew_due()
+        with self.leases.lock:
+            gone += [room for room in self.lost if room not in gone]
+            self.lost.clear()
         wished = assign(rooms, live)
-        for room in list(self.leases.held):
+        with self.leases.lock:
+            held = list(self.leases.held)
+        for room in held:
             if wished.get(room) != self.worker:
                 if self.leases.valid(room):
                     let_go(room)
@@ -211,12 +252,16 @@ class Share:
         gained = [room for room, w in wished.items()
                   if w == self.worker and room not in self.leases.held and self.leases.acquire(room)]
         if (gained or gone) and report is not None:
-            self.registry.beat({**report, "rooms": sorted(self.leases.held)})   # health sees the change now
+            with self.leases.lock:
+                self.report = {**report, "rooms": sorted(self.leases.held)}
+            self.registry.beat(self.report)   # health sees the change now
         return gained, gone
 
     def leave(self, let_go) -> None:
         """A clean stop: last writes, leases released and the registry left, so others take over at once."""
-        for room in list(self.leases.held):
+        with self.leases.lock:
+            held = list(self.leases.held)
+        for room in held:
             if self.leases.valid(room):
                 let_go(room)
             self.leases.release(room)
