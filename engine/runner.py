@@ -96,10 +96,11 @@ class Engine:
             return
         rooms = [raw.decode() for raw in self.r.smembers(keys.ROOMS)]
         report = {"started": self.started, "lag_s": self.lag_s, "rooms": sorted(self.rooms)}
-        gained, gone = self.share.tend(rooms, report, self._hand_over)
+        _gained, gone = self.share.tend(rooms, report, self._hand_over)
         for name in gone:
             self._forget(name)
-        for name in gained:
+        # every room held and not open yet: those just gained, and any whose opening an error cut short
+        for name in [name for name in self.share.held() if name not in self.rooms]:
             self._open(name)
         self.known = n
 

@@ -227,6 +227,10 @@ class Share:
         t.start()
         return t
 
+    def held(self) -> list[str]:
+        with self.leases.lock:
+            return sorted(self.leases.held)
+
     def due(self) -> bool:
         return time.monotonic() - self.tended >= self.ttl_s / 6
 
