@@ -82,7 +82,8 @@ class SimulatedAdapter:
         change.update(changed_at=time.time(), changed_as_of=as_of, by=by, suggestion=suggestion, action=action)
         pipe = self.r.pipeline(transaction=False)
         # cjson turns JSON null into a sentinel that re-encodes as null, so null fields stay null
-        pipe.eval(_MERGE, 1, keys.ad_control(room), campaign, orjson.dumps(change))
+        # (as a command: a cluster's pipeline has no eval method, while it sends EVAL to the key's node)
+        pipe.execute_command("EVAL", _MERGE, 1, keys.ad_control(room), campaign, orjson.dumps(change))
         # the simulator process already follows its own command stream: tell it there too
         fields = {"room": room, "action": command[0], "campaign": campaign}
         if command[1] is not None:

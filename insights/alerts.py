@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from store import keys, wire
+from store import fanout, keys, wire
 
 REFRESH_S = 5.0            # an alert's growing count or changing figures are handed out at most this often
 HISTORY_MAXLEN = 10000     # entries of the change stream (approximate)
@@ -140,7 +140,7 @@ async def acknowledge_stored(r, alert_id: str, by: str) -> dict | None:
             break   # else the risk job saved it meanwhile: read it again
     pipe = r.pipeline(transaction=False)
     pipe.xadd(keys.ALERTS, {"a": orjson.dumps(new)}, maxlen=HISTORY_MAXLEN, approximate=True)
-    pipe.publish(keys.NOTICE_CHANNEL, wire.alert(new))
+    fanout.publish(pipe, keys.NOTICE_CHANNEL, wire.alert(new))
     await pipe.execute()
     return new
 
@@ -314,7 +314,6 @@ class Store:
 
     def __init__(self, r):
         self.r = r
-        self.save_script = r.register_script(SAVE_LUA)
         self.trimmed = 0.0
 
     def open_alerts(self) -> list[dict]:
@@ -329,7 +328,8 @@ class Store:
             pipe = self.r.pipeline(transaction=False)
             for rec in todo:
                 acked = "1" if rec["acknowledged_at"] is not None else "0"
-                self.save_script(keys=[keys.ALERTS_BY_ID], args=[rec["id"], orjson.dumps(rec), acked], client=pipe)
+                # EVAL rather than the registered script's EVALSHA: a cluster's pipeline refuses the latter
+                pipe.execute_command("EVAL", SAVE_LUA, 1, keys.ALERTS_BY_ID, rec["id"], orjson.dumps(rec), acked)
             found = pipe.execute()
             again = []
             for rec, old in zip(todo, found):
@@ -346,7 +346,7 @@ class Store:
             pipe.zadd(keys.alerts_recent(rec["room"]), {rec["id"]: rec["started"]})
             if what != "updated":
                 pipe.xadd(keys.ALERTS, {"a": orjson.dumps(rec)}, maxlen=HISTORY_MAXLEN, approximate=True)
-                pipe.publish(keys.NOTICE_CHANNEL, wire.alert(rec))
+                fanout.publish(pipe, keys.NOTICE_CHANNEL, wire.alert(rec))
         pipe.execute()
 
     def trim(self, now: float, rooms) -> None:

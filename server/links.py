@@ -22,7 +22,7 @@ from feeds.schema import ROOM_RE
 from server import auth
 from server.tokens import Invalid, check_label, check_rooms
 from settings import DEVICE_LINK_MAX_S, SHARE_LINK_DEFAULT_S, SHARE_LINK_MAX_S
-from store import keys, wire
+from store import fanout, keys, wire
 from store.connect import atomic
 
 LINK_COOKIE = "lw_link"
@@ -128,7 +128,7 @@ async def revoke(r, link_id: str) -> dict | None:
     rec = orjson.loads(blob)
     async with r.pipeline(transaction=atomic(r)) as p:   # a cluster refuses a MULTI with a PUBLISH in it
         p.hdel(keys.LINKS, link_id)
-        p.publish(keys.REVOKED_CHANNEL, wire.revoked(_name(rec)))
+        fanout.publish(p, keys.REVOKED_CHANNEL, wire.revoked(_name(rec)))
         await p.execute()
     return rec
 

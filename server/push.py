@@ -149,9 +149,12 @@ class Hub:
     async def _listen(self) -> None:
         prefix = len(keys.FRAMES_PATTERN) - 1
         while True:
-            client = async_client(self.redis_url, timeout=None)   # waits for frames as long as it takes
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            client = pubsub = None
             try:
+                # waits for frames as long as it takes; on a cluster, any one node hears every PUBLISH
+                client = await (shards.any_node(self.redis_url) if is_cluster(self.redis_url)
+                                else _ready(async_client(self.redis_url, timeout=None)))
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
                 if not is_cluster(self.redis_url):   # on a cluster, frames come by sharded pub/sub
                     await pubsub.psubscribe(keys.FRAMES_PATTERN)
                 await pubsub.subscribe(keys.NOTICE_CHANNEL, keys.REVOKED_CHANNEL)
@@ -167,15 +170,21 @@ class Hub:
                         self.broadcast_notice(data)
             except asyncio.CancelledError:
                 raise
-            except (redis.RedisError, OSError) as e:
+            except (redis.RedisError, redis.exceptions.RedisClusterException, OSError) as e:
                 log.warning("pub/sub lost (%s); reconnecting", e)
                 await asyncio.sleep(0.5)
             finally:
                 try:
-                    await pubsub.aclose()
-                    await client.aclose()
+                    if pubsub is not None:
+                        await pubsub.aclose()
+                    if client is not None:
+                        await client.aclose()
                 except Exception:  # noqa: BLE001 - closing a broken connection may fail again
                     pass
+
+
+async def _ready(client):
+    return client
 
 
 def add_routes(server: FastAPI, redis_url: str, r) -> Hub:

@@ -60,6 +60,7 @@ async def _round(url: str, on_frame, on_start) -> None:
                     await nodes[node.name][1].ssubscribe(channel)
                 subscribed.add(room)
             if not started:
+                log.info("frames of %d rooms by sharded pub/sub from %d masters", len(subscribed), len(nodes))
                 on_start()   # frames may have been missed before: screens resync
                 started = True
             done = [t for _c, _p, t in nodes.values() if t.done()]
@@ -80,6 +81,18 @@ async def _round(url: str, on_frame, on_start) -> None:
             await cluster.aclose()
         except Exception:  # noqa: BLE001
             pass
+
+
+async def any_node(url: str) -> aredis.Redis:
+    """A client of one master, for the cluster-wide channels: a PUBLISH reaches every node of a cluster."""
+    cluster = async_client(url)
+    try:
+        await cluster.initialize()
+        node = cluster.get_random_node()
+        return aredis.Redis(host=node.host, port=node.port, socket_timeout=None,
+                            socket_connect_timeout=WEB_REDIS_CONNECT_TIMEOUT_S)
+    finally:
+        await cluster.aclose()
 
 
 async def listen(url: str, on_frame: Callable[[str, str], None], on_start: Callable[[], None]) -> None:

