@@ -168,7 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sign_in = set_up_admin(redis_url, settings)
         forget_old_connectors(redis_url, connectors)
-        supervisor.add("engine", lambda: parts.start("engine", "--redis-url", redis_url))
+        for i in range(settings.engine_workers):
+            supervisor.add("engine" if i == 0 else f"engine-{i + 1}", lambda: parts.start("engine", "--redis-url",
+                                                                                          redis_url))
         public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
         supervisor.add("insights", lambda: parts.start("insights", "--redis-url", redis_url, "--every",
                                                        str(settings.insights_every_s),

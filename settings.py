@@ -21,6 +21,13 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 # The engine publishes at most this many frames per room per second (CONTRACT asks 2–10 Hz); 8 rather than 4
 # takes ~50 ms off event-to-screen latency at no measurable cost in throughput (bench/push.py, bench/ingest.py).
 FRAME_HZ = 8.0
+# A room's engine work is leased to one worker at a time (store/leases.py): a dead worker's rooms move to the
+# others this long after its last renewal, at most; a worker renews every third of it. Shorter moves rooms
+# sooner after a crash but costs a renewal call per room more often, and a stall (a long GC, a swapped-out
+# process) longer than this costs the worker its rooms.
+ENGINE_LEASE_S = 3.0
+# The same for the insight jobs' rooms (ads, re-run, risk): their runs are seconds apart anyway.
+JOBS_LEASE_S = 5.0
 # The simulator saves each room's resume record this often (and after every ad control), so a restart, even
 # after a SIGKILL, continues every running session (feeds/simulator.py `run_with`).
 RESUME_EVERY_S = 2.0
@@ -180,6 +187,7 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     rooms: int = 4
     insights_every_s: float = 10.0
+    engine_workers: int = 1
     sim_speed: float = 1.0
     session_minutes: float = 120.0
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS)
@@ -205,6 +213,9 @@ class Settings:
         p.add_argument("--allowed-hosts", default="",
                        help="comma-separated host names the server answers to, besides loopback and --host")
         p.add_argument("--insights-every", type=float, default=10.0, help="seconds between insight runs")
+        p.add_argument("--engine-workers", type=int, default=1,
+                       help="engine worker processes to start (they share the rooms; more run anywhere with "
+                            "`python -m engine`)")
         p.add_argument("--sim-speed", type=float, default=1.0,
                        help="simulated rooms: event time per wall-clock second (a demo or test at 10x)")
         p.add_argument("--session-minutes", type=float, default=120.0, help="simulated rooms: a session's length")
@@ -222,6 +233,7 @@ class Settings:
                           else os.environ.get("LIVEWALL_ADMIN_PASSWORD"))
         return cls(host=a.host, port=a.port, redis_url=a.redis_url, feed=a.feed, ingest_token=ingest_token or None,
                    data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every,
+                   engine_workers=max(1, a.engine_workers),
                    allowed_hosts=allowed_hosts(a.host, a.allowed_hosts), admin_password=admin_password or None,
                    sim_speed=a.sim_speed, session_minutes=a.session_minutes, daily_report_at=a.daily_report_at,
                    report_tz=a.report_tz, public_url=a.public_url, cluster_demo=a.cluster_demo,

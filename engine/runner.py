@@ -10,6 +10,17 @@ Connection errors: a read of new entries (">") that timed out may still be serve
 wakes up, moving entries into the pending list on a connection nobody reads any more. Sending it again (as
 redis-py's retries would) would then skip them: so the engine's client never retries by itself, and after an
 error the engine first ends its older connections (CLIENT KILL) and then re-reads its pending list.
+
+Many workers: any number of engine processes share the rooms (store/leases.py: a registry, a balanced wish of
+who holds which room, a fenced lease per room). Each worker is its own consumer in every room's group. A room
+comes to a worker with its checkpoint and with every entry pending in the group, whoever it was delivered to:
+since a checkpoint acknowledges in the same atomic step exactly what it holds, every entry still pending was
+never applied to that checkpoint, so the new holder claims them all (XAUTOCLAIM) and applies them, in stream
+order, before it reads new ones. The checkpoint is a script that first compares the room's lease with the
+worker's token (fencing): a worker that stalled past its lease cannot write its stale state over the new
+holder's, nor acknowledge anything. A worker only reads for and publishes rooms whose lease it surely still
+holds (its own clock, with a margin); entries a stalled worker's read still took after it lost the lease stay
+pending on its consumer, and the holder claims them at its next checkpoint.
 """
 from __future__ import annotations
 
@@ -23,15 +34,15 @@ import redis
 
 from engine.room import ApplyFailed, Room, rebuild
 from feeds.schema import Invalid, admissible
-from settings import FRAME_HZ, parser, require_redis_url
+from settings import ENGINE_LEASE_S, FRAME_HZ, parser, require_redis_url
 from store import deadletters, fanout, keys, wire
-from store.connect import raw_stream_reads, read_groups, sync_client
+from store.connect import clustered, raw_stream_reads, read_groups, sync_client
+from store.leases import Share, worker_id
 from store.parts import gc_keeper, stop_on_signals
 
 log = logging.getLogger("livewall.engine")
 
-CONSUMER = "engine-1"
-CLIENT_NAME = "livewall-engine"   # every engine connection's name, to find orphans after an error
+CLIENT_NAME = "livewall-engine"   # + the worker id: every connection's name, to find our orphans after an error
 BATCH = 2000              # entries per stream per read
 BLOCK_MS = 100
 CHECKPOINT_S = 3.0        # how much work a crash can cost us to replay, at least this often...
@@ -39,6 +50,16 @@ CHECKPOINT_SHARE = 0.1    # ...unless pickling big rooms would then take more th
 FRAME_PRODUCTS = 30       # product rows carried by a live frame (the API serves them all)
 FRAME_MINUTES = 60        # series minutes carried by a live frame
 STATE_VERSION = 5         # bump when the pickled state's shape changes: old checkpoints are then replayed
+# The checkpoint, fenced: KEYS lease, state, events; ARGV token, state, group, ids to acknowledge...
+CHECKPOINT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('SET', KEYS[2], ARGV[2])
+local n = 0
+for i = 4, #ARGV, 1000 do
+  n = n + redis.call('XACK', KEYS[3], ARGV[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+return n
+"""
 
 
 def _sid(entry_id: bytes) -> tuple[int, int]:
@@ -47,13 +68,17 @@ def _sid(entry_id: bytes) -> tuple[int, int]:
 
 
 class Engine:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, worker: str | None = None, lease_s: float = ENGINE_LEASE_S,
+                 lease_client: redis.Redis | None = None):
+        """`lease_client`: for the leases and the registry, apart from the connections recover() ends."""
         self.r = raw_stream_reads(client)
+        self.share = Share(lease_client or client, "engine", lease_s, worker)
+        self.consumer = self.share.worker   # our name in every room's consumer group
+        self._checkpoint = client.register_script(CHECKPOINT)
         self.rooms: dict[str, Room] = {}
         self.unacked: dict[str, list[bytes]] = {}
         self.known = 0
         self.due: dict[str, float] = {}   # room -> earliest monotonic time its next frame may go out
-        self.last_beat = 0.0
         self.saved: dict[str, float] = {}     # room -> monotonic time of its last checkpoint
         self.save_cost: dict[str, float] = {}  # room -> seconds its last checkpoint took
         self.lag_s = 0.0
@@ -63,15 +88,34 @@ class Engine:
 
     # -- rooms ----------------------------------------------------------------------------------------
 
-    def discover(self) -> None:
+    def tend(self) -> None:
+        """Beat, renew our leases, hand rooms over and take rooms on: every few tenths of a second, and at once
+        when a room is new."""
         n = self.r.scard(keys.ROOMS)
-        if n == self.known:
+        if n == self.known and not self.share.due():
             return
-        for raw in self.r.smembers(keys.ROOMS):
-            name = raw.decode()
-            if name not in self.rooms:
-                self._open(name)
+        rooms = [raw.decode() for raw in self.r.smembers(keys.ROOMS)]
+        report = {"started": self.started, "lag_s": self.lag_s, "rooms": sorted(self.rooms)}
+        _gained, gone = self.share.tend(rooms, report, self._hand_over)
+        for name in gone:
+            self._forget(name)
+        # every room held and not open yet: those just gained, and any whose opening an error cut short
+        for name in [name for name in self.share.held() if name not in self.rooms]:
+            self._open(name)
         self.known = n
+
+    def _hand_over(self, name: str) -> None:
+        """The room is wished to another worker: our last checkpoint, so it starts where we stop."""
+        if name in self.rooms:
+            self.checkpoint([name], force=True)
+
+    def _forget(self, name: str) -> None:
+        for d in (self.rooms, self.unacked, self.due, self.saved, self.save_cost, self.dead):
+            d.pop(name, None)
+
+    def _mine(self) -> list[str]:
+        """The rooms we may read for and publish now: their lease surely still ours."""
+        return [name for name in self.rooms if self.share.leases.valid(name)]
 
     def _open(self, name: str) -> None:
         stream = keys.events(name)
@@ -93,8 +137,26 @@ class Engine:
             self.rooms[name] = Room(name)
             return
         self.rooms[name] = room
-        self._read_pending(room)   # delivered to us before a crash, after the checkpoint was taken
+        self._claim(name)          # delivered before a crash (to any worker), after the checkpoint was taken
+        self._read_pending(room)
         room.dirty = True
+
+    def _claim(self, name: str) -> int:
+        """Move every entry pending in the room's group to us (we hold its lease); forget the idle consumers."""
+        stream = keys.events(name)
+        start, n = "0-0", 0
+        while True:
+            got = self.r.xautoclaim(stream, keys.GROUP, self.consumer, 0, start_id=start, count=BATCH)
+            n += len(got[1])
+            start = got[0]
+            if start in (b"0-0", "0-0"):
+                break
+        for c in self.r.xinfo_consumers(stream, keys.GROUP):
+            if _text(c["name"]) != self.consumer and not int(c["pending"]):
+                self.r.xgroup_delconsumer(stream, keys.GROUP, c["name"])
+        if n:
+            log.info("room %s: %d pending entries claimed", name, n)
+        return n
 
     def _read_pending(self, room: Room) -> None:
         """Apply every entry of our pending list that we have not applied: those delivered before a crash, or
@@ -106,7 +168,7 @@ class Engine:
         start = b"0"
         missed = []
         while True:
-            got = read_groups(self.r, keys.GROUP, CONSUMER, {stream: start}, count=BATCH)
+            got = read_groups(self.r, keys.GROUP, self.consumer, {stream: start}, count=BATCH)
             entries = got[0][1] if got else []
             if not entries:
                 break
@@ -121,17 +183,22 @@ class Engine:
 
     def recover(self) -> None:
         """After a connection error: end our older connections, so that a read still queued on one cannot
-        deliver entries to nobody later, then apply what our pending lists hold that we have not applied."""
-        me = self.r.client_id()
-        for c in self.r.client_list():
-            if c.get("name") == CLIENT_NAME and int(c["id"]) != me:
-                try:
-                    self.r.client_kill_filter(_id=c["id"])
-                except redis.ResponseError:
-                    pass   # it ended by itself meanwhile
+        deliver entries to nobody later, then apply what our pending lists hold that we have not applied.
+        On a cluster (connections per node; no single client id to keep) the kill is left out: an entry
+        delivered late to our consumer is still caught, by the next checkpoint's look at what stays pending."""
+        for c in [] if clustered(self.r) else self._orphans():
+            try:
+                self.r.client_kill_filter(_id=c["id"])
+            except redis.ResponseError:
+                pass   # it ended by itself meanwhile
         for room in list(self.rooms.values()):
             self._read_pending(room)
         self.broken = False
+
+    def _orphans(self) -> list[dict]:
+        me = self.r.client_id()
+        return [c for c in self.r.client_list()
+                if c.get("name") == client_name(self.consumer) and int(c["id"]) != me]
 
     def _apply(self, room: Room, entries: list) -> None:
         """Apply entries this engine has not applied (new ones, or pending ones a lost reply hid).
@@ -209,10 +276,11 @@ class Engine:
 
     def step(self) -> int:
         """Read and apply one batch; publish and checkpoint when due. Returns entries applied."""
-        self.discover()
-        if self.rooms:
-            streams = {keys.events(name): ">" for name in self.rooms}
-            got = read_groups(self.r, keys.GROUP, CONSUMER, streams, count=BATCH, block=self._block_ms())
+        self.tend()
+        mine = self._mine()
+        if mine:
+            streams = {keys.events(name): ">" for name in mine}
+            got = read_groups(self.r, keys.GROUP, self.consumer, streams, count=BATCH, block=self._block_ms())
         else:
             time.sleep(BLOCK_MS / 1000)
             got = []
@@ -253,7 +321,8 @@ class Engine:
         clock = time.monotonic()
         if now is None:
             now, force = clock, set(self.rooms)
-        for name, room in self.rooms.items():
+        for name in self._mine():
+            room = self.rooms[name]
             for s in room.finished:
                 _write_final(pipe, room, s)
             room.finished.clear()
@@ -265,10 +334,6 @@ class Engine:
                 _write_snapshot(pipe, room, wall)
             room.dirty = False
             self.due[name] = clock + 1 / FRAME_HZ
-        if clock - self.last_beat >= 1 / FRAME_HZ:
-            pipe.set(keys.ENGINE_HEARTBEAT, orjson.dumps({"ts": wall, "lag_s": self.lag_s, "rooms": len(self.rooms),
-                                                           "started": self.started}))
-            self.last_beat = clock
         if len(pipe):
             pipe.execute()
 
@@ -294,16 +359,24 @@ class Engine:
                 continue
             began = time.monotonic()
             room = self.rooms[name]
-            pipe = self.r.pipeline(transaction=True)
-            pipe.set(keys.state(name), pickle.dumps((STATE_VERSION, room), protocol=pickle.HIGHEST_PROTOCOL))
-            if ack:
-                pipe.xack(keys.events(name), keys.GROUP, *ack)
-            # what stays pending for us now was delivered and never applied: a lost reply we did not notice
-            pipe.xpending(keys.events(name), keys.GROUP)
-            left = _pending_of(pipe.execute()[-1], CONSUMER)
+            token = self.share.leases.token(name)
+            blob = pickle.dumps((STATE_VERSION, room), protocol=pickle.HIGHEST_PROTOCOL)
+            if token is None or self._checkpoint(keys=[keys.lease(name, "engine"), keys.state(name), keys.events(name)],
+                                                 args=[token, blob, keys.GROUP, *ack]) == -1:
+                log.warning("room %s: our lease is gone (a stall?); another worker holds it now", name)
+                self.share.leases.drop(name)
+                self._forget(name)
+                continue
+            # what stays pending now was delivered and never applied: a lost reply we did not notice, or a
+            # read by a worker that held the room before us and had stalled
+            summary = self.r.xpending(keys.events(name), keys.GROUP)
             ack.clear()
-            if left:
-                log.warning("room %s: %d pending entries were never applied; re-reading them", name, left)
+            if int(summary.get("pending") or 0):
+                left = _pending_of(summary, self.consumer)
+                if int(summary["pending"]) > left:
+                    self._claim(name)
+                log.warning("room %s: %d pending entries were never applied; re-reading them", name,
+                            int(summary["pending"]))
                 self.broken = True
             self.saved[name] = time.monotonic()
             self.save_cost[name] = self.saved[name] - began
@@ -371,10 +444,18 @@ def _write_late(pipe, room: Room) -> None:
     room.late_changed.clear()
 
 
+def client_name(worker: str) -> str:
+    return f"{CLIENT_NAME}-{worker}"
+
+
 def run(redis_url: str, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
+    worker = worker_id("engine")
     # no retries by redis-py: see the module's docstring; this loop waits out outages and recovers
-    engine = Engine(sync_client(redis_url, retries=0, name=CLIENT_NAME))
+    engine = Engine(sync_client(redis_url, retries=0, name=client_name(worker)), worker,
+                    lease_client=sync_client(redis_url, retries=0, name=f"{client_name(worker)}-leases"))
+    engine.share.keep_renewing(stop)
+    log.info("engine worker %s", worker)
     keep_gc = gc_keeper()
     while not stop.is_set():
         try:
@@ -388,7 +469,7 @@ def run(redis_url: str, stop: threading.Event | None = None) -> None:
             engine.broken = True
             stop.wait(0.5)
     try:
-        engine.checkpoint(force=True)
+        engine.share.leave(engine._hand_over)
     except redis.RedisError:
         pass
 

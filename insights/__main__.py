@@ -21,3 +21,7 @@ sched = jobs.build(redis_url, a.every, a.data_dir, a.daily_report_at or None, a.
 sched.start()
 stop.wait()
 sched.shutdown(wait=True)
+try:
+    sched.rooms.leave()   # the other job processes take our rooms over at once
+except Exception:  # noqa: BLE001 - Redis may be gone: the leases then expire by themselves
+    pass

@@ -183,7 +183,14 @@ class Tracker:
         """Open alerts of an earlier run: they resolve like any other once their condition stays clear."""
         for rec in records:
             if rec.get("state") in OPEN:
-                self.open[(rec["rule"], rec["room"], rec.get("subject"))] = _Entry(rec, now, True, now)
+                self.open.setdefault((rec["rule"], rec["room"], rec.get("subject")), _Entry(rec, now, True, now))
+
+    def keep_only(self, judged_here) -> None:
+        """Forget, without resolving them, the alerts whose (rule, room) judged_here() says another job process
+        judges now: their room moved there (insights/jobs.py), which adopts them."""
+        for table in (self.open, self.quiet, self.pending):
+            for key in [k for k in table if not judged_here(k[0], k[1])]:
+                del table[key]
 
     def update(self, conditions: list, now: float, settings) -> list[tuple[str, dict]]:
         """Apply what holds now. settings(room, rule) -> that rule's settings (`risk.params`).

@@ -26,7 +26,7 @@ import yaml
 
 from insights.alerts import Store, Tracker
 from insights.rules import NAMES, RECORDS, ROOM_RULES, SYSTEM_RULES, observers
-from insights.rules.base import AS_OF, MAX_WINDOW_S, Condition, View, params
+from insights.rules.base import AS_OF, MAX_WINDOW_S, SYSTEM_ROOM, Condition, View, params
 from insights.webhook import Webhook
 from feeds.schema import admissible
 from store import deadletters, keys, wire
@@ -35,6 +35,7 @@ from store.connect import mget, raw_stream_reads, read_groups
 log = logging.getLogger("livewall.risk")
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
+SYSTEM_NAMES = frozenset(rule.name for rule in SYSTEM_RULES)
 GROUP, CONSUMER = "risk", "risk-1"
 BATCH = 5000                # entries per room stream per read
 MAX_READS = 10              # reads per run at most: under a flood, evaluate between catching up
@@ -194,8 +195,13 @@ class RiskState:
 class Job:
     """One risk run every half second: read new events, evaluate every room, record what changed."""
 
-    def __init__(self, r: redis.Redis, book: RuleBook | None = None, webhook: Webhook | None = None):
+    def __init__(self, r: redis.Redis, book: RuleBook | None = None, webhook: Webhook | None = None,
+                 owns=None):
+        """`owns()`: the rooms (and SYSTEM_ROOM for the system rules) this process judges now, when several job
+        processes share them (insights/jobs.py); None: every room."""
         self.r = raw_stream_reads(r)
+        self.owns = owns
+        self.held: set | None = None
         self.book = book or RuleBook()
         self.store = Store(r)
         self.tracker = Tracker()
@@ -209,10 +215,13 @@ class Job:
     def step(self) -> None:
         config = self.book.current()
         wall = time.time()
-        if not self.adopted:
+        held = self.owns() if self.owns is not None else None
+        if held is not None and held != self.held:
+            self._moved(held, wall)
+        elif not self.adopted:
             self.tracker.adopt(self.store.open_alerts(), wall)
             self.adopted = True
-        rooms = self._rooms()
+        rooms = self._rooms(held)
         self._read(rooms)
         conditions = []
         blobs = mget(self.r, [keys.snapshot(n) for n in rooms]) if rooms else []
@@ -232,7 +241,7 @@ class Job:
                 except Exception as e:  # noqa: BLE001 - one room never stops the others' alerts
                     if deadletters.record(self.r, "risk", name, e):
                         log.exception("risk: room %s failed; set aside as a dead letter", name)
-        for rule in SYSTEM_RULES:
+        for rule in SYSTEM_RULES if held is None or SYSTEM_ROOM in held else ():
             conditions += rule.check(self.system.get(rule.name), self.r, wall, config, self.started)
         changes = self.tracker.update(conditions, wall, lambda room, rule: params(config, room, rule))
         if changes:
@@ -242,8 +251,20 @@ class Job:
                     self.webhook.offer(rec, config.get("webhook"))
         self.store.trim(wall, self.states)
 
-    def _rooms(self) -> list[str]:
-        names = sorted(n.decode() for n in self.r.smembers(keys.ROOMS))
+    def _moved(self, held: set, wall: float) -> None:
+        """Rooms came or went (another job process took them, or left them to us): forget what we no longer
+        judge, take up the open alerts of what we now judge."""
+        def here(rule: str, room: str) -> bool:
+            return SYSTEM_ROOM in held if rule in SYSTEM_NAMES else room in held
+        self.tracker.keep_only(here)
+        self.tracker.adopt([rec for rec in self.store.open_alerts() if here(rec["rule"], rec["room"])], wall)
+        for name in [n for n in self.states if n not in held]:
+            del self.states[name]
+        self.held = held
+        self.adopted = True
+
+    def _rooms(self, held: set | None) -> list[str]:
+        names = sorted(n for n in (x.decode() for x in self.r.smembers(keys.ROOMS)) if held is None or n in held)
         for name in names:
             if name not in self.states:
                 self._join(name)
@@ -332,9 +353,9 @@ class Job:
 _job: Job | None = None
 
 
-def run(r: redis.Redis) -> None:
+def run(r: redis.Redis, owns=None) -> None:
     """The scheduler's entry point (insights/jobs.py): one run; state carries over between runs."""
     global _job
     if _job is None or _job.r is not r:
-        _job = Job(r)
+        _job = Job(r, owns=owns)
     _job.step()

@@ -23,6 +23,7 @@ from server.guard import identity, need
 from settings import HEALTH_TIMEOUT_S
 from store import archive, keys, wire
 from store.connect import mget
+from store.leases import summary
 
 HEALTHY_HEARTBEAT_S = 5.0
 HEALTHY_LAG_S = 5.0
@@ -215,20 +216,26 @@ def add_routes(server: FastAPI, r: redis.asyncio.Redis, parts: Callable[[], dict
         parts_up = all(p["up"] for p in state.get("parts", {}).values())
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT_S):
-                hb, dead = await mget(r, [keys.ENGINE_HEARTBEAT, keys.DEAD_COUNT])
+                beats = await r.hgetall(keys.worker_beats("engine"))
+                rooms = await r.smembers(keys.ROOMS)
+                dead = await r.get(keys.DEAD_COUNT)
                 connectors = await r.hgetall(keys.CONNECTORS_STATUS)
             if connectors:   # a platform that refuses is the connector's error, not livewall unhealthy
                 state["connectors"] = read_status(connectors)
         except (redis.RedisError, TimeoutError) as e:
             return web.json({"ok": False, "redis": False, "error": str(e) or "no answer in time", **state}, 503)
-        if not hb:
+        if not beats:
             return web.json({"ok": False, "redis": True, "engine": "no heartbeat yet", **state}, 503)
-        beat = orjson.loads(hb)
-        age = time.time() - beat["ts"]
-        ok = age < HEALTHY_HEARTBEAT_S and beat["lag_s"] < HEALTHY_LAG_S and parts_up
-        # dead letters are set aside, not stuck: no reason to be unhealthy
-        return web.json({"ok": ok, "redis": True, "engine_heartbeat_age_s": round(age, 3), "lag_s": beat["lag_s"],
-                      "rooms": beat.get("rooms"), "dead_letters": int(dead or 0), **state}, 200 if ok else 503)
+        now = time.time()
+        engine = summary({w.decode(): orjson.loads(b) for w, b in beats.items()}, [x.decode() for x in rooms], now,
+                         HEALTHY_HEARTBEAT_S)
+        live = [w for w in engine["workers"].values() if w["live"]]
+        # every room has a live worker that keeps up (dead letters are set aside, not stuck: no reason to fail)
+        ok = bool(live) and not engine["unowned"] and engine["lag_s"] < HEALTHY_LAG_S and parts_up
+        return web.json({"ok": ok, "redis": True, "engine_heartbeat_age_s": round(now - engine["ts"], 3),
+                         "lag_s": engine["lag_s"], "rooms": len(rooms), "engine_workers": engine["workers"],
+                         "unowned_rooms": engine["unowned"], "dead_letters": int(dead or 0), **state},
+                        200 if ok else 503)
 
     @server.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api_not_found(rest: str, request: Request):

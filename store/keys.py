@@ -10,7 +10,6 @@ IDS = "lw:ids"                    # SET of every accepted event id (the idempote
 ID_SHARDS = 64                    # on a cluster, ids are claimed in this many shards: never change it on a
                                   # store that holds events (an id would be looked for in another shard)
 SESSIONS = "lw:sessions"          # HASH session id -> room
-ENGINE_HEARTBEAT = "lw:engine:hb"  # JSON: last loop time, lag, the engine's start time
 GROUP = "engine"                  # consumer group of the engine on every room stream
 FRAMES_PATTERN = "lw:frames:*"    # pub/sub: one channel per room, payload = frame JSON
 ALERTS = "lw:alerts"              # STREAM: every alert change, in order (history)
@@ -19,6 +18,26 @@ SIM_CLOCK = "lw:sim:clock"        # JSON: the simulator's event time and control
 SIM_CONTROLS = "lw:sim:controls"  # STREAM of control commands for the simulator process (feeds/simulator.py)
 SIM_TRUTH = "lw:sim:truth"        # HASH room -> JSON truth(), refreshed by the simulator's run loop
 ARCHIVED = "lw:archived"          # HASH session id -> JSON index row: sessions archived on disk (store/archive.py)
+
+
+def workers(kind: str) -> str:
+    """ZSET worker id -> wall-clock ms of its last beat: the live workers of a kind ("engine", "jobs")."""
+    return f"lw:workers:{kind}"
+
+
+def worker_beats(kind: str) -> str:
+    """HASH worker id -> JSON of its last beat: {ts, started, rooms, lag_s, ...} (store/leases.py)."""
+    return f"lw:workers:{kind}:beats"
+
+
+def lease(room: str, kind: str) -> str:
+    """STRING "<worker>#<epoch>" with a TTL: who does the room's work of this kind now (store/leases.py)."""
+    return f"lw:{{{room}}}:lease:{kind}"
+
+
+def fence(room: str, kind: str) -> str:
+    """Counter: the epoch of the room's latest lease of this kind, part of the holder's fencing token."""
+    return f"lw:{{{room}}}:fence:{kind}"
 
 
 def events(room: str) -> str:

@@ -724,3 +724,12 @@ def test_binomial_tail_is_exact_and_holds_for_big_rooms():
     # thousands of visits in the window: exact binomials would overflow a float
     assert 0.0 <= binomial_tail(1500, 3000, 0.3) < 1e-100
     assert binomial_tail(800, 3000, 0.3) > 0.999
+
+
+def test_a_click_after_orders_without_clicks_is_no_dead_letter():
+    # a pay straight from the feed (no product_click before it), then a click: the conversion rule divided by
+    # zero clicks and set every such click aside (found by bench/soak.py)
+    from insights.rules.records import Conversion
+    c = Conversion()
+    c.order("a")
+    assert c.relative("a", 20.0) == 1.0

@@ -136,7 +136,7 @@ class Conversion:
     def relative(self, sku: str, prior: float) -> float:
         """The product's conversion over the room's, shrunk toward 1 by `prior` clicks: products convert very
         differently, and a new one has to show it."""
-        if not self.all_orders:
+        if not self.all_orders or not self.all_clicks:   # orders with no click yet (a pay straight from the feed)
             return 1.0
         room = self.all_orders / self.all_clicks
         return (self.orders[sku] + prior * room) / (self.clicks[sku] + prior) / room

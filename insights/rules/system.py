@@ -8,15 +8,19 @@ import orjson
 
 from insights.rules.base import MAX_WINDOW_S, SYSTEM_ROOM, Condition, evict, params, short
 from store import keys
+from store.leases import beats, summary
+
+LIVE_S = 5.0   # a worker whose beat is older is not counted for lag (its rooms move to the others)
 
 
 def engine_lag(_own, r, wall: float, config: dict, since: float) -> list[Condition]:
-    beat = r.get(keys.ENGINE_HEARTBEAT)
-    return system_conditions(orjson.loads(beat) if beat else None, wall, config, since)
+    found = beats(r, "engine")
+    beat = summary(found, (), wall, LIVE_S) if found else None
+    return system_conditions(beat, wall, config, since)
 
 
 def system_conditions(heartbeat: dict | None, wall: float, config: dict, since: float | None = None) -> list[Condition]:
-    """livewall itself: the engine's heartbeat (`keys.ENGINE_HEARTBEAT`) is old, or the engine is behind.
+    """livewall itself: the engine workers' newest heartbeat (store/leases.py `summary`) is old, or the engine is behind.
 
     `since`: when this job started. A restart is no engine failure: a beat left by an engine that started
     before this job (the one a restart stopped, perhaps) is not judged until start_grace_s after it, which is
