@@ -28,7 +28,18 @@
     acknowledged_by: ["已由 {by} 确认", "Acknowledged by {by}"],
     resolved: ["已恢复", "Resolved"],
     more_critical: ["另有 {n} 条严重告警等待显示", "{n} more critical alerts waiting"],
-    confidence: ["置信度 {p}", "{p} confidence"],
+    confidence: ["达成把握 {p}", "{p} likely to pay off"],
+    noted: ["仅记录", "Noted"],
+    sug_updated: ["已更新 {at}（数字已刷新，原建议作废）", "Updated {at} (new figures; the earlier one is withdrawn)"],
+    sug_reverses: ["将撤销 {at} 由 {by} {state}的 {what}", "Reverses {what} {state} {at} by {by}"],
+    sug_budget: ["预算 {from}/小时 → {to}/小时", "Budget {from}/h → {to}/h"],
+    sug_budget_to: ["预算调至 {to}/小时", "Budget to {to}/h"],
+    sug_roi_target: ["ROI 目标 {from} → {to}", "ROI target {from} → {to}"],
+    sug_resume: ["已暂停 → {to}/小时", "Paused → {to}/h"],
+    sug_pause: ["预算 {from}/小时 → 暂停", "Budget {from}/h → paused"],
+    sug_step: ["{sign}{p}%", "{sign}{p}%"],
+    m_superseded: ["数字已更新：请查看新的建议后再决定", "The figures were updated: read the new suggestion before deciding"],
+    m_noted: ["保持不变，无需审批", "Nothing to change; no approval needed"],
     raise_budget: ["加预算", "Raise budget"],
     lower_budget: ["降预算", "Lower budget"],
     raise_roi_target: ["提高 ROI 目标", "Raise ROI target"],
@@ -103,6 +114,7 @@
     l_revoke: ["撤销", "Revoke"],
     l_failed: ["失败：{why}", "Failed: {why}"],
     // livewall-format.js
+    no_target: ["无目标", "no target"],
     sold_out: ["售罄", "Sold out"],
     oversold: ["超卖 {n}", "Oversold {n}"]
   };

@@ -12,13 +12,20 @@ from components.i18n import T
 EMPTY = "—"
 
 
-def Metric(name: str, fmt: str, className: str = "") -> html.Span:
-    return html.Span(EMPTY, className=f"lw-num {className}".strip(), **{"data-metric": name, "data-fmt": fmt})
+def Metric(name: str, fmt: str, className: str = "", place: str | None = None, scale: str | None = None,
+           judge: str | None = None) -> html.Span:
+    """A live number. Money joins a `place` (one unit for every element of that name: a column, the tiles) or
+    follows the unit of the metric `scale`; `judge` names the target it is coloured against (livewall-dom.js)."""
+    attrs = {"data-metric": name, "data-fmt": fmt}
+    for key, value in (("data-place", place), ("data-scale", scale), ("data-judge", judge)):
+        if value:
+            attrs[key] = value
+    return html.Span(EMPTY, className=f"lw-num {className}".strip(), **attrs)
 
 
-def Stat(label: str, name: str, fmt: str) -> html.Div:
+def Stat(label: str, name: str, fmt: str, scale: str | None = None) -> html.Div:
     """A small labelled number: `近5分钟 ¥1.2万`."""
-    return html.Div([html.Span(T(label), className="lw-stat-label"), Metric(name, fmt, "lw-stat-value")],
+    return html.Div([html.Span(T(label), className="lw-stat-label"), Metric(name, fmt, "lw-stat-value", scale=scale)],
                     className="lw-stat")
 
 
@@ -57,7 +64,9 @@ def HeroGmv() -> html.Section:
     return html.Section([
         html.Div(T("gmv"), className="lw-hero-label"),
         html.Div(EMPTY, className="lw-hero-value", **{"data-metric": "gmv", "data-fmt": "money-hero"}),
+        # refunds and net GMV in the hero's own unit (one rule for the hero and the figures beside it)
         html.Div([Stat("last_1m", "windows.60.gmv", "money"), Stat("last_5m", "windows.300.gmv", "money"),
-                  Stat("refunds", "refund_amount", "money"), Stat("net_gmv", "net_gmv", "money")],
+                  Stat("refunds", "refund_amount", "money-hero", scale="gmv"),
+                  Stat("net_gmv", "net_gmv", "money-hero", scale="gmv")],
                  className="lw-hero-pace"),
     ], className="lw-hero")
