@@ -25,13 +25,8 @@
     return stock <= lw.constants.low_stock ? "low" : "ok";
   }
 
-  // The price as the streamer says it: ¥199 or ¥1,147.90; the shared money format rounds large amounts.
-  function priceText(lang, v) {
-    if (typeof v !== "number" || v !== v) return lw.fmt.DASH;
-    var digits = Math.round(v * 100) % 100 === 0 ? 0 : 2;
-    return "¥" + v.toLocaleString(lang === "zh" ? "zh-CN" : "en-US",
-      {minimumFractionDigits: digits, maximumFractionDigits: digits});
-  }
+  // a price, by the one money rule: always with cents (¥199.00, ¥1,147.90), never compact
+  function priceText(lang, v) { return lw.fmt("price", lang, v); }
 
   // A one-line figure that shrinks when it outgrows its box (a price of ¥12,999.00 on a portrait tablet);
   // measured only when its length or its box's width changes, not on every frame.

@@ -121,7 +121,21 @@
       else if (b.scale && typeof v === "number") setText(b.el, lw.fmt(b.fmt, lang, v, Math.abs(get(source, b.scale) || 0)));
       else setText(b.el, lw.fmt(b.fmt, lang, v));
       if (b.judge) setAttr(b.el, "data-level", lw.fmt.vsTarget(v, get(source, b.judge)));
+      if (b.path[b.path.length - 1] === "cvr") cvrHint(b, source, v, lang);
     }
+  }
+
+  // A CVR over 100% means buyers who never clicked (replayed or partial data): say how many at least, rather
+  // than a bare 200.0% (marked *, the count in the title and in data-hint for a screen's own line).
+  function cvrHint(b, source, v, lang) {
+    var over = typeof v === "number" && v > 1;
+    var where = b.path.slice(0, -1), buyers = get(source, where.concat("buyers")), clickers = get(source, where.concat(
+      where.length ? "clickers" : "product_clickers"));
+    var hint = over && typeof buyers === "number" && typeof clickers === "number" ?
+      lw.t(lang, "cvr_over", {n: lw.fmt("int", lang, buyers - clickers)}) : "";
+    if (hint) setText(b.el, lw.fmt(b.fmt, lang, v) + "*");
+    setAttr(b.el, "data-hint", hint ? "cvr-over" : "");
+    if (hint || b.el.title) b.el.title = hint;
   }
 
   // data-field name -> element (the first one), for text that is not a metric

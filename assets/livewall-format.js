@@ -118,10 +118,59 @@
     return (KINDS[kind] || int)(lang, v);
   };
   lw.fmt.clock = clock;
+  lw.fmt.hhmm = hhmm;
   lw.fmt.DASH = DASH;
   lw.fmt.isMoney = function (kind) { return !!MONEY_UNITS[kind]; };
   // the unit a money place writes in when its largest absolute value is `top`
   lw.fmt.unit = function (kind, lang, top) { return MONEY_UNITS[kind](lang, top); };
+
+  // 23:41, the local time of day of an epoch time (when a decision was taken)
+  function hhmm(ts) {
+    var d = new Date(ts * 1000), two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return two(d.getHours()) + ":" + two(d.getMinutes());
+  }
+
+  function signedStep(action, pct) {
+    if (typeof pct !== "number") return "";
+    return (/^lower|^pause/.test(action) ? "\u2212" : "+") + grouped("en", Math.abs(pct), Math.abs(pct) % 1 ? 1 : 0) + "%";
+  }
+
+  // What a suggestion says beside its action and reason, as text for each screen (wall, manager):
+  //   change      what it would change from what to what: "Budget ¥6,568/h → ¥4,598/h (−30%)"
+  //   confidence  how likely it pays off, or "" (a hold changes nothing: nothing to be sure of)
+  //   reverses    "Reverses Lower budget −30% approved 23:41 by amy", or ""
+  //   updated     "Updated 23:44" when this snapshot replaced one shown before (its figures are new), or ""
+  lw.suggestionText = function (lang, s) {
+    var from = s.from_budget, to = s.new_budget, change = "", step = signedStep(s.action, s.step_pct);
+    var top = Math.max(Math.abs(from || 0), Math.abs(to || 0));
+    // budgets per hour are not prices: the compact rule, one unit for both ends of the arrow
+    var money = function (v) { return lw.fmt("money-tile", lang, v, top); };
+    if (s.action === "pause") {
+      change = typeof from === "number" ? lw.t(lang, "sug_pause", {from: money(from)}) : "";
+    } else if (typeof to === "number") {
+      change = from === 0 ? lw.t(lang, "sug_resume", {to: money(to)}) :
+        typeof from === "number" ? lw.t(lang, "sug_budget", {from: money(from), to: money(to)}) :
+        lw.t(lang, "sug_budget_to", {to: money(to)});
+    } else if (typeof s.new_roi_target === "number") {
+      change = lw.t(lang, "sug_roi_target", {from: lw.fmt("target", lang, s.from_roi_target),
+                                             to: lw.fmt("ratio", lang, s.new_roi_target)});
+    }
+    if (change && step && s.action !== "pause") change += " (" + step + ")";
+    var rev = s.reverses, reverses = "";
+    if (rev) {
+      reverses = lw.t(lang, "sug_reverses", {
+        what: lw.t(lang, rev.action) + (rev.step_pct ? " " + signedStep(rev.action, rev.step_pct) : ""),
+        state: lw.t(lang, rev.state === "applied" ? "applied" : "approved").toLowerCase(),
+        at: rev.decided_at ? hhmm(rev.decided_at) : "?", by: rev.decided_by || "?"});
+    }
+    return {
+      change: change,
+      confidence: s.action !== "hold" && typeof s.confidence === "number" ?
+        lw.t(lang, "confidence", {p: chance(lang, s.confidence)}) : "",
+      reverses: reverses,
+      updated: s.replaces && s.created ? lw.t(lang, "sug_updated", {at: hhmm(s.created)}) : ""
+    };
+  };
 
   // Paid ROI against its target: "good" at or above it, "warn" below, "bad" under half of it (a paid ROI of 0
   // with spend is bad), "none" without spend (paid ROI null) or without a target.

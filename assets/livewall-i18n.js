@@ -30,7 +30,7 @@
     more_critical: ["另有 {n} 条严重告警等待显示", "{n} more critical alerts waiting"],
     confidence: ["达成把握 {p}", "{p} likely to pay off"],
     noted: ["仅记录", "Noted"],
-    sug_updated: ["已更新 {at}（数字已刷新，原建议作废）", "Updated {at} (new figures; the earlier one is withdrawn)"],
+    sug_updated: ["已更新 {at}", "Updated {at}"],
     sug_reverses: ["将撤销 {at} 由 {by} {state}的 {what}", "Reverses {what} {state} {at} by {by}"],
     sug_budget: ["预算 {from}/小时 → {to}/小时", "Budget {from}/h → {to}/h"],
     sug_budget_to: ["预算调至 {to}/小时", "Budget to {to}/h"],
@@ -80,8 +80,6 @@
     m_gone: ["该建议已被新的建议取代", "This suggestion has been replaced by a newer one"],
     m_failed: ["操作失败：{why}", "Failed: {why}"],
     m_decided_by: ["{state} · {by} · {at}", "{state} by {by} at {at}"],
-    m_to_budget: ["预算调至 {v}/小时", "budget to {v}/h"],
-    m_to_roi: ["ROI 目标调至 {v}", "ROI target to {v}"],
     m_fig_paid_roi: ["付费ROI {v}", "paid ROI {v}"],
     m_fig_target: ["目标 {v}", "target {v}"],
     m_fig_spend: ["消耗 {v}", "spent {v}"],
@@ -115,6 +113,7 @@
     l_failed: ["失败：{why}", "Failed: {why}"],
     // livewall-format.js
     no_target: ["无目标", "no target"],
+    cvr_over: ["* 至少 {n} 位成交用户没有点击记录（如回放数据）", "* buyers without a click: at least {n} (e.g. replayed data)"],
     sold_out: ["售罄", "Sold out"],
     oversold: ["超卖 {n}", "Oversold {n}"]
   };

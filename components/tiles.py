@@ -30,9 +30,10 @@ def Stat(label: str, name: str, fmt: str, scale: str | None = None) -> html.Div:
 
 
 def KpiTile(key: str, label: str, name: str, fmt: str, sub: list | None = None, note: str | None = None,
-            tone: str = "") -> html.Div:
-    """One big number with its label; `sub` is a line of context (a denominator, a peak), `note` a caveat."""
-    children = [html.Div(T(label), className="lw-kpi-label"), Metric(name, fmt, "lw-kpi-value")]
+            tone: str = "", judge: str | None = None) -> html.Div:
+    """One big number with its label; `sub` is a line of context (a denominator, a peak), `note` a caveat,
+    `judge` the metric it is coloured against (a target)."""
+    children = [html.Div(T(label), className="lw-kpi-label"), Metric(name, fmt, "lw-kpi-value", judge=judge)]
     if sub:
         children.append(html.Div(sub, className="lw-kpi-sub"))
     if note:
