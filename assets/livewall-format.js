@@ -8,7 +8,7 @@
  *   money       one figure read on its own: yuan with cents below 10万 (zh) / 1M (en), then 万/亿 or M/B
  *   money-hero  as money, with more digits in 万/亿 and M/B, so that it visibly counts up
  *   money-tile  compact places (tiles, tables' big sums): cents only when the place's largest is under ¥1,000,
- *               whole yuan under ¥10,000, then 万/亿 (zh) or K/M/B (en)
+ *               whole yuan under ¥100,000, then 万/亿 (zh) or K/M/B (en)
  * An element joins a place by `data-place="<name>"` (every element of that name shares one unit), or follows
  * another figure's unit by `data-scale="<metric>"` (the net GMV follows the hero GMV): livewall-dom.js. */
 (function () {
@@ -56,7 +56,7 @@
     },
     "money-tile": function (lang, top) {
       if (top < 1e3) return unit(1, "", 2);
-      if (top < 1e4) return unit(1, "", 0);
+      if (top < 1e5) return unit(1, "", 0);
       if (lang === "zh") return top < 1e6 ? unit(1e4, "万", 2) : top < 1e8 ? unit(1e4, "万", 1) : unit(1e8, "亿", 2);
       return top < 1e6 ? unit(1e3, "K", 1) : top < 1e9 ? unit(1e6, "M", 2) : unit(1e9, "B", 2);
     },

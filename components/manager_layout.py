@@ -131,8 +131,7 @@ def DetailKpis() -> html.Div:
         KpiTile("ad_spend", "m_ad_spend_label", "ad_spend", "money"),
         # paid ROI is what the target is about: coloured against it; the overall ROI counts organic GMV too
         KpiTile("paid_roi", "m_paid_roi_label", "paid_roi", "ratio", judge="target_roi",
-                sub=[html.Span(T("m_target")), " ", Metric("target_roi", "target"), " · ", html.Span(T("m_paid_gmv")),
-                     " ", Metric("paid_gmv", "money")]),
+                sub=[html.Span(T("m_target")), " ", Metric("target_roi", "target")]),
         KpiTile("roi", "m_roi_overall", "roi", "ratio", sub=[html.Span(T("roi_overall_note"))]),
     ], className="lw-m-kpis")
 

@@ -50,9 +50,10 @@ def KpiStrip() -> html.Section:
         KpiTile("bounce", "bounce", "bounce_2s_rate", "pct", note="bounce_note"),
         # the denominators themselves, not only their names (CONTRACT section 2: label the denominator); GPM is
         # per 1,000 of them, as its label says
-        KpiTile("gpm", "gpm_label", "gpm", "money",
+        # money on tiles is compact (livewall-format.js: money-tile)
+        KpiTile("gpm", "gpm_label", "gpm", "money-tile",
                 sub=[html.Span(T("divided_by")), Metric("visits", "int"), html.Span(T("visits"))]),
-        KpiTile("uv_value", "uv_value", "uv_value", "money",
+        KpiTile("uv_value", "uv_value", "uv_value", "money-tile",
                 sub=[html.Span(T("divided_by")), Metric("viewers", "int"), html.Span(T("viewers_unit"))]),
         KpiTile("orders", "orders", "orders", "int", sub=[Metric("paid_orders", "int"), " ", html.Span(T("paid"))]),
         KpiTile("buyers", "buyers", "buyers", "int", sub=[Metric("units", "int"), " ", html.Span(T("units"))]),

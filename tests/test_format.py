@@ -35,7 +35,7 @@ CASES = [
     ("money-tile", 770.05, "¥770.05", "¥770.05"),
     ("money-tile", 1401, "¥1,401", "¥1,401"),
     ("money-tile", 770.05, "¥770", "¥770", 1401),
-    ("money-tile", 48857, "¥4.89万", "¥48.9K"),
+    ("money-tile", 48857, "¥48,857", "¥48,857"),
     ("money-tile", 48857, "¥4.89万", "¥48.9K", 502000),
     ("money-tile", 502000, "¥50.20万", "¥502.0K"),
     ("money-tile", 5020000, "¥502.0万", "¥5.02M"),
@@ -90,6 +90,6 @@ def test_a_column_never_mixes_units_and_paid_roi_is_judged_by_its_target(fmt_pag
         D.apply(a, {gmv: 48857, paid_roi: 3, target_roi: null}, "zh"); out.notarget = level();
         return out;
     }""")
-    assert got["alone"] == ["¥4.89万", ""] and got["both"] == ["¥4.89万", "¥50.20万"]
+    assert got["alone"] == ["¥48,857", ""] and got["both"] == ["¥4.89万", "¥50.20万"]
     assert (got["far"], got["below"], got["at"], got["zero"]) == ("bad", "warn", "good", "bad")
     assert (got["nospend"], got["notarget"]) == ("none", "none")

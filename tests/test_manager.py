@@ -49,7 +49,8 @@ def live_room(room: str, platform: str = "douyin", buyers: int = 3, title: str =
 
 # -- what the page should write: assets/livewall-format.js for English, for the values the tests use ---------
 
-def fmt(kind: str, v) -> str:
+def fmt(kind: str, v, top: float | None = None) -> str:
+    """`top`: for a money place (a column), the largest value in it, which picks the unit of all."""
     if v is None:
         return "—"
     if kind == "int":
@@ -57,9 +58,10 @@ def fmt(kind: str, v) -> str:
     if kind == "money":   # yuan with cents below 1M, for the values the tests use
         assert abs(v) < 1e6
         return f"¥{v:,.2f}"
-    if kind == "money-tile":   # a compact place, for a place whose largest value is v
-        assert abs(v) < 1e4
-        return f"¥{v:,.2f}" if abs(v) < 1000 else f"¥{v:,.0f}"
+    if kind == "money-tile":   # a compact place whose largest value is `top` (v when not given)
+        top = max(abs(v), top or 0)
+        assert top < 1e6
+        return f"¥{v:,.2f}" if top < 1e3 else f"¥{v:,.0f}" if top < 1e5 else f"¥{v / 1e3:,.1f}K"
     if kind == "pct":
         p = v * 100
         return f"{p:,.{0 if p == 0 else 2 if abs(p) < 1 else 1}f}%"
@@ -75,6 +77,12 @@ def exact(v: float) -> str:
 ROW_METRICS = (("gmv", "money-tile"), ("online", "int"), ("viewers", "int"), ("orders", "int"),
                ("paid_orders", "int"), ("cvr", "pct"), ("roi", "ratio"), ("paid_roi", "ratio"), ("ad_spend", "money-tile"),
                ("bounce_2s_rate", "pct"))
+
+
+def column_top(system, metric: str) -> float:
+    """The largest value of a metric over every room: the unit of the rooms table's column."""
+    rooms = [r["room"] for r in system.get("/api/rooms")["rooms"]]
+    return max(abs(system.get(f"/api/rooms/{r}/metrics")[metric] or 0) for r in rooms)
 
 
 def row(room: str) -> str:
@@ -107,10 +115,11 @@ def test_rooms_side_by_side_with_their_live_numbers(system, page):
     open_manager(page, system)
     for room in ("mgr-a", "mgr-b"):
         m = system.get(f"/api/rooms/{room}/metrics")
-        wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money-tile", m["gmv"]))
+        wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money-tile", m["gmv"], column_top(system, "gmv")))
         for name, kind in ROW_METRICS:
             got = page.text_content(f'{row(room)} [data-metric="{name}"]')
-            assert got == fmt(kind, m[name]), f"{room} {name}: page {got!r}, API {m[name]!r}"
+            want = fmt(kind, m[name], column_top(system, name) if kind == "money-tile" else None)
+            assert got == want, f"{room} {name}: page {got!r}, API {m[name]!r}"
         assert page.text_content(f'{row(room)} [data-field="fresh"]') == "Live"
     assert page.text_content(f'{row("mgr-b")} [data-field="platform"]') == "Kuaishou"
     # side by side: both rows on the first screen at once, one above the other, in name order
@@ -217,7 +226,7 @@ def test_approving_a_suggestion_from_the_page_and_losing_a_race(system, page):
         page.wait_for_selector(sel, timeout=10000)
         cards[room] = page.get_attribute(sel, "data-suggestion")
     card = page.locator(f'.lw-m-sug[data-suggestion="{cards["mgr-ads1"]}"]')
-    assert "Raise budget" in card.text_content() and re.search(r"Budget ¥[\d,.]+/h → ¥[\d,.]+/h \(\+\d+%\)",
+    assert "Raise budget" in card.text_content() and re.search(r"Budget ¥[\d,.]+[K万]?/h → ¥[\d,.]+[K万]?/h \(\+\d+%\)",
                                                                  card.text_content()), card.text_content()
     assert card.locator("[data-reject]").is_visible()
 
@@ -347,7 +356,7 @@ def test_no_polling_after_load_while_events_flow(system, page):
     sockets, requests = [], []
     page.on("websocket", lambda ws: sockets.append(ws.url))
     open_manager(page, system)
-    wait_text(page, f'{row(room)} [data-metric="gmv"]', "¥597.00")
+    wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money-tile", 597.0, column_top(system, "gmv")))
     page.on("request", lambda req: requests.append((req.resource_type, req.url)))
     stop = time.monotonic() + 3
     for i in itertools.count():
@@ -355,7 +364,8 @@ def test_no_polling_after_load_while_events_flow(system, page):
         if time.monotonic() > stop:
             break
         page.wait_for_timeout(250)    # pacing the feed, not waiting for the page
-    wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money-tile", system.get(f"/api/rooms/{room}/metrics")["gmv"]))
+    wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money-tile", system.get(f"/api/rooms/{room}/metrics")["gmv"],
+                                                             column_top(system, "gmv")))
     requests = [r for r in requests if "favicon" not in r[1]]
     assert requests == [], f"HTTP requests after load: {requests[:5]}"
     assert len(sockets) == 1 and sockets[0].endswith("/ws")
@@ -394,3 +404,38 @@ def test_phone_shows_rooms_as_cards_without_sideways_scrolling(system, page):
     page.locator(row("mgr-ph")).click()
     page.locator(detail_sel("mgr-ph")).wait_for(state="visible")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def _roi_room(room: str, spend: float, target: float | None = 2.0) -> list[dict]:
+    """One paid buyer of ¥199 against `spend` of ads: paid ROI 199 / spend."""
+    start = {"target_roi": target} if target else {}
+    return [ev(room, "session_start", platform="douyin", **start),
+            ev(room, "product_on", sku="k1", name="羊毛大衣", price=199.0, stock=50),
+            ev(room, "enter", user="p1", source="paid"), ev(room, "product_click", user="p1", sku="k1"),
+            ev(room, "pay", user="p1", sku="k1", order_id="p1", amount=199.0),
+            ev(room, "ad_spend", campaign="c1", amount=spend)]
+
+
+RED, AMBER, GREEN = "rgb(255, 77, 94)", "rgb(255, 176, 32)", "rgb(61, 220, 132)"
+
+
+def test_paid_roi_is_coloured_against_its_target_in_the_table_and_the_drill_down(system, page):
+    # paid ROI 0.20 against 2.00 (far below: bad), 1.33 (below: warning), 3.98 (good), and one with no target
+    cases = {"roi-bad": (1000.0, 2.0, "bad", RED), "roi-warn": (150.0, 2.0, "warn", AMBER),
+             "roi-good": (50.0, 2.0, "good", GREEN), "roi-none": (50.0, None, "none", None)}
+    for room, (spend, target, _, _) in cases.items():
+        system.post(_roi_room(room, spend, target))
+        system.metrics_when(room, lambda m: m["ad_spend"] > 0)
+    open_manager(page, system)
+    for room, (spend, target, level, colour) in cases.items():
+        cell = f'{row(room)} [data-metric="paid_roi"]'
+        page.wait_for_function("([s, l]) => document.querySelector(s)?.dataset.level === l", arg=[cell, level])
+        assert page.text_content(cell) == fmt("ratio", 199.0 / spend)
+        assert page.text_content(f'{row(room)} [data-metric="target_roi"]') == (fmt("ratio", target) if target
+                                                                                 else "no target")
+        if colour:
+            assert page.eval_on_selector(cell, "e => getComputedStyle(e).color") == colour, room
+    page.locator(row("roi-bad")).click()
+    kpi = f'{detail_sel("roi-bad")} [data-kpi="paid_roi"] .lw-kpi-value'
+    page.wait_for_function("s => document.querySelector(s)?.dataset.level === 'bad'", arg=kpi)
+    assert page.eval_on_selector(kpi, "e => getComputedStyle(e).color") == RED
