@@ -129,10 +129,10 @@ def test_rooms_side_by_side_with_their_live_numbers(system, page):
 
     # numbers move in place as frames arrive, and a room that starts now gets its row
     system.post([ev("mgr-a", "pay", user="u9", sku="k1", order_id="o9", amount=250.0)])
-    wait_text(page, f'{row("mgr-a")} [data-metric="gmv"]', "¥847.00")
+    wait_text(page, f'{row("mgr-a")} [data-metric="gmv"]', fmt("money-tile", 847.0, column_top(system, "gmv")))
     assert page.text_content(f'{row("mgr-a")} [data-metric="paid_orders"]') == "4"
     system.post(live_room("mgr-c", platform="taobao", buyers=1))
-    wait_text(page, f'{row("mgr-c")} [data-metric="gmv"]', "¥199.00")
+    wait_text(page, f'{row("mgr-c")} [data-metric="gmv"]', fmt("money-tile", 199.0, column_top(system, "gmv")))
     rooms = page.eval_on_selector_all(".lw-m-rows > .lw-m-row", "rs => rs.map(r => r.dataset.room)")
     assert rooms == sorted(rooms) and {"mgr-a", "mgr-b", "mgr-c"} <= set(rooms)
 
@@ -397,7 +397,7 @@ def test_phone_shows_rooms_as_cards_without_sideways_scrolling(system, page):
     system.post(live_room("mgr-ph"))
     system.metrics_when("mgr-ph", lambda m: m["paid_orders"] == 3)
     open_manager(page, system, viewport=PHONE)
-    wait_text(page, f'{row("mgr-ph")} [data-metric="gmv"]', "¥597.00")
+    wait_text(page, f'{row("mgr-ph")} [data-metric="gmv"]', fmt("money-tile", 597.0, column_top(system, "gmv")))
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.locator(f'{row("mgr-ph")} [data-col="gmv"] .lw-m-cell-label').is_visible()   # labels on each card
     assert not page.locator(".lw-m-row-head").is_visible()
