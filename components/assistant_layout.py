@@ -83,8 +83,8 @@ def KpiGrid() -> html.Section:
         Kpi("online", "online", "online", "int", [html.Span(T("peak")), " ", Metric("peak_online", "int")]),
         Kpi("orders", "orders", "orders", "int", [html.Span(T("paid")), " ", Metric("paid_orders", "int")]),
         # what the two counts under the rate are: buyers over product clickers (CONTRACT section 2: cvr)
-        Kpi("cvr", "as_room_cvr", "cvr", "pct", [Metric("buyers", "int"), html.Span(T("as_buyers_of")),
-                                                  Metric("product_clickers", "int"), html.Span(T("as_clickers_unit"))]),
+        Kpi("cvr", "as_room_cvr", "cvr", "pct", [html.Span(T("as_buyers_pre")), Metric("buyers", "int"), " / ",
+                                                  html.Span(T("as_clickers_pre")), Metric("product_clickers", "int")]),
     ], className="lw-as-kpis")
 
 

@@ -105,17 +105,19 @@ def AdPanel() -> html.Section:
     """Spend, paid ROI (what the ROI target is about, coloured against it) and the room's overall ROI (organic GMV
     included, so secondary), and the latest suggestion: what it would change from what, how sure, and whether it
     reverses a recent decision or replaces figures shown before."""
+    # paid ROI leads and is coloured against the target (in the panel's head); the overall ROI, organic GMV
+    # included, is secondary and grey
     figures = html.Div([
         html.Div([html.Div(T("ad_spend"), className="lw-ad-label"), Metric("ad_spend", "money", "lw-ad-value")],
                  className="lw-ad-fig"),
         html.Div([html.Div(T("paid_roi"), className="lw-ad-label"),
-                  Metric("paid_roi", "ratio", "lw-ad-value lw-paid-roi", judge="target_roi"),
-                  html.Div([html.Span(T("target")), " ", Metric("target_roi", "target")], className="lw-vs-target")],
+                  Metric("paid_roi", "ratio", "lw-ad-value lw-paid-roi", judge="target_roi")],
                  className="lw-ad-fig", **{"data-vs-target": "paid_roi"}),
         html.Div([html.Div(T("roi_overall"), className="lw-ad-label"),
-                  Metric("roi", "ratio", "lw-ad-value lw-roi-secondary"),
-                  html.Div(T("roi_overall_note"), className="lw-roi-overall")], className="lw-ad-fig"),
+                  Metric("roi", "ratio", "lw-ad-value lw-roi-secondary")], className="lw-ad-fig"),
     ], className="lw-ad-figs")
+    target = html.Span([html.Span(T("paid_roi_target")), " ", Metric("target_roi", "target")],
+                       className="lw-panel-extra lw-vs-target")
     suggestion = html.Div([
         html.Div([html.Span(T("suggestion"), className="lw-sug-label"), Field("sug_campaign", "lw-sug-campaign"),
                   Field("sug_updated", "lw-sug-updated"), Field("sug_state", "lw-sug-state")],
@@ -127,7 +129,7 @@ def AdPanel() -> html.Section:
         Field("sug_reason", "lw-sug-reason"),
         html.Div(T("no_suggestion"), className="lw-empty"),
     ], className="lw-sug", **{"data-empty": "1"})
-    return Panel("ads", "ads", html.Div([figures, suggestion]))
+    return Panel("ads", "ads", html.Div([figures, suggestion]), extra=target)
 
 
 def RerunList() -> html.Section:
