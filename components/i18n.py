@@ -81,7 +81,6 @@ TEXT: dict[str, tuple[str, str]] = {
     # ads
     "ads": ("投流", "Ads"),
     "ad_spend": ("消耗", "Spend"),
-    "roi": ("ROI", "ROI"),
     "paid_roi": ("付费 ROI", "Paid ROI"),
     "roi_overall": ("整体 ROI", "Overall ROI"),
     "roi_overall_note": ("含自然流量", "incl. organic"),
