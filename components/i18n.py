@@ -86,7 +86,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "roi_overall_note": ("含自然流量", "incl. organic"),
     "paid_roi_target": ("付费 ROI 目标", "Paid ROI target"),
     "target": ("目标", "target"),
-    "suggestion": ("最新建议", "Latest suggestion"),
     "no_suggestion": ("暂无建议", "No suggestion yet"),
     # re-run
     "rerun": ("返场推荐", "Bring back (返场)"),

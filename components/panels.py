@@ -118,12 +118,12 @@ def AdPanel() -> html.Section:
     ], className="lw-ad-figs")
     target = html.Span([html.Span(T("paid_roi_target")), " ", Metric("target_roi", "target")],
                        className="lw-panel-extra lw-vs-target")
+    # the latest suggestion in three lines, as before it said what it changes: action (with its campaign, how likely
+    # it pays off, whether its figures were updated, its state), what it changes from what, why
     suggestion = html.Div([
-        html.Div([html.Span(T("suggestion"), className="lw-sug-label"), Field("sug_campaign", "lw-sug-campaign"),
-                  Field("sug_updated", "lw-sug-updated"), Field("sug_state", "lw-sug-state")],
-                 className="lw-sug-head"),
-        html.Div([Field("sug_action", "lw-sug-action"), Field("sug_confidence", "lw-sug-confidence")],
-                 className="lw-sug-line"),
+        html.Div([Field("sug_action", "lw-sug-action"), Field("sug_campaign", "lw-sug-campaign"),
+                  Field("sug_confidence", "lw-sug-confidence"), Field("sug_updated", "lw-sug-updated"),
+                  Field("sug_state", "lw-sug-state")], className="lw-sug-head lw-sug-line"),
         Field("sug_change", "lw-sug-change"),
         Field("sug_reverses", "lw-sug-reverses"),
         Field("sug_reason", "lw-sug-reason"),
