@@ -79,12 +79,11 @@ def Kpi(key: str, label: str, name: str, fmt: str, sub: list) -> html.Div:
 
 def KpiGrid() -> html.Section:
     return html.Section([
-        Kpi("gmv", "gmv", "gmv", "money-tile", [html.Span(T("last_5m")), " ", Metric("windows.300.gmv", "money")]),
+        Kpi("gmv", "gmv", "gmv", "money-tile", [html.Span(T("last_5m")), " ", Metric("windows.300.gmv", "money-tile")]),
         Kpi("online", "online", "online", "int", [html.Span(T("peak")), " ", Metric("peak_online", "int")]),
         Kpi("orders", "orders", "orders", "int", [html.Span(T("paid")), " ", Metric("paid_orders", "int")]),
         # what the two counts under the rate are: buyers over product clickers (CONTRACT section 2: cvr)
-        Kpi("cvr", "as_room_cvr", "cvr", "pct", [html.Span(T("as_buyers_pre")), Metric("buyers", "int"), " / ",
-                                                  html.Span(T("as_clickers_pre")), Metric("product_clickers", "int")]),
+        Kpi("cvr", "as_room_cvr", "cvr", "pct", [Metric("buyers", "int"), " / ", Metric("product_clickers", "int")]),
     ], className="lw-as-kpis")
 
 
