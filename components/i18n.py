@@ -117,7 +117,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "as_stock_out": ("已售罄 · 请换品或补库存", "Sold out · switch or restock"),
     "as_stock_over": ("超卖 · 请立即下架", "Oversold · take it off now"),
     "as_stock_unknown": ("库存未上报", "Stock not reported"),
-    "as_room_cvr": ("全场转化 成交/点击", "Buyers / clickers"),
+    "as_room_cvr": ("成交/点击", "Buyers / clickers"),
     "as_needs_action": ("需要处理", "Needs action"),
     "as_invalid_title": ("直播间名称无效", "Invalid room name"),
     "as_invalid_rule": ("直播间名称为 1–64 个字母、数字或 _ . : - 字符。",
