@@ -52,8 +52,9 @@ def record(s: System) -> dict:
         for sid, row in sessions(s, room).items():
             totals = s.get(f"/api/sessions/{sid}/review")["totals"]
             (out["ended"] if row["ended"] is not None else out["running"])[sid] = totals
+        # open suggestions: proposals awaiting a decision and noted holds
         out["proposed"][room] = {x["id"] for x in s.get(f"/api/rooms/{room}/suggestions")["suggestions"]
-                                 if x["state"] == "proposed"}
+                                 if x["state"] in ("proposed", "noted")}
     out["alerts"] = {a["id"] for a in s.get("/api/alerts")["alerts"]}
     return out
 
