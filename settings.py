@@ -43,6 +43,12 @@ SIM_FIRST_SESSION_MINUTES = "3,8"
 WEB_REDIS_TIMEOUT_S = 1.0
 WEB_REDIS_CONNECT_TIMEOUT_S = 0.5
 RETRY_AFTER_S = 2
+# Ad-spend suggestions (insights/ads.py): a suggestion is a snapshot, its figures fixed when made; one with the
+# same proposal is kept for this much event time, then a fresh snapshot replaces it (marked "updated").
+SUGGESTION_SNAPSHOT_MAX_AGE_S = 120.0
+# A suggestion that goes against a change approved or applied on the same campaign within this much event time
+# says so ("reverses −30% approved 23:41 by amy"); each room may set its own (ads config `reversal_notice_s`).
+SUGGESTION_REVERSAL_NOTICE_S = 1800.0
 # /healthz answers within this, Redis or not.
 HEALTH_TIMEOUT_S = 0.8
 # A user's signed session lasts this long (a shift and then some); a wall PC stays signed in by a device link.

@@ -13,14 +13,6 @@
   var SEARCH_DELAY_MS = 250; // a search once the typing pauses, not at every key
   var STATUS_MS = 4000;
 
-  // The price as the streamer says it: ¥199 or ¥1,147.90 (the shared money format rounds large amounts).
-  lw.tabletPrice = function (lang, v) {
-    if (typeof v !== "number" || v !== v) return lw.fmt.DASH;
-    var digits = Math.round(v * 100) % 100 === 0 ? 0 : 2;
-    return "¥" + v.toLocaleString(lang === "zh" ? "zh-CN" : "en-US",
-      {minimumFractionDigits: digits, maximumFractionDigits: digits});
-  };
-
   function post(path, body) {
     return fetch(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
       .then(function (r) {
@@ -103,7 +95,7 @@
       var text = D.el("div", "lw-as-pick-text");
       text.appendChild(D.el("div", "lw-as-pick-name", p.name || p.sku));
       var facts = [p.sku];
-      if (typeof p.price === "number") facts.push(lw.tabletPrice(lang, p.price));
+      if (typeof p.price === "number") facts.push(lw.fmt("price", lang, p.price));
       if (p.stock !== null && p.stock !== undefined) facts.push(lw.t(lang, "as_stock_n", {n: lw.fmt("stock", lang, p.stock)}));
       text.appendChild(D.el("div", "lw-as-pick-facts", facts.join(" · ")));
       li.appendChild(text);

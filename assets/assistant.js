@@ -111,7 +111,7 @@
       D.setAttr(stage, "data-sku", live ? live.sku : "");
       if (!live) return;
       D.setText(f.onstage_name, live.name || live.sku);
-      D.setText(price, lw.tabletPrice(lang, live.price));
+      D.setText(price, lw.fmt("price", lang, live.price));
       D.apply(stageMetrics, {products: live}, lang);
       D.setAttr(stock, "data-level", stockLevel(live.stock));
     }

@@ -75,20 +75,67 @@
   }
 
   // The [data-metric] elements under root (skipping those that `skip(el)` claims), resolved once.
+  // data-scale="<metric>": money in the unit that metric's value calls for (the net GMV beside the hero GMV);
+  // data-place="<name>": money in one unit for every element of that name on the page (a table column, the
+  // tiles' GMV), chosen from the largest; data-judge="<metric>": data-level good/warn/bad/none against that
+  // metric as a target (paid ROI against target_roi), for CSS to colour.
   function bind(root, skip) {
     var out = [];
     root.querySelectorAll("[data-metric]").forEach(function (el) {
       if (skip && skip(el)) return;
-      out.push({el: el, path: el.getAttribute("data-metric").split("."), fmt: el.getAttribute("data-fmt") || "int"});
+      var scale = el.getAttribute("data-scale"), judge = el.getAttribute("data-judge");
+      out.push({el: el, path: el.getAttribute("data-metric").split("."), fmt: el.getAttribute("data-fmt") || "int",
+                scale: scale ? scale.split(".") : null, place: el.getAttribute("data-place"),
+                judge: judge ? judge.split(".") : null});
     });
     return out;
   }
 
+  // place name -> {members: Map(el -> value), key: the unit written}
+  var places = {};
+
+  function writePlace(name, fmt, lang) {
+    var p = places[name], top = 0;
+    p.members.forEach(function (v, el) {
+      if (!el.isConnected) p.members.delete(el);
+      else if (typeof v === "number" && v === v) top = Math.max(top, Math.abs(v));
+    });
+    var key = lw.fmt.unit(fmt, lang, top).key;
+    var all = key !== p.key;
+    p.key = key;
+    return {top: top, all: all};
+  }
+
+  function applyPlaced(b, v, lang) {
+    var p = places[b.place] || (places[b.place] = {members: new Map(), key: null});
+    p.members.set(b.el, v);
+    var w = writePlace(b.place, b.fmt, lang);
+    if (!w.all) { setText(b.el, lw.fmt(b.fmt, lang, v, w.top)); return; }
+    p.members.forEach(function (x, el) { setText(el, lw.fmt(b.fmt, lang, x, w.top)); });
+  }
+
   function apply(bindings, source, lang) {
     for (var i = 0; i < bindings.length; i++) {
-      var b = bindings[i];
-      setText(b.el, lw.fmt(b.fmt, lang, get(source, b.path)));
+      var b = bindings[i], v = get(source, b.path);
+      if (b.place && lw.fmt.isMoney(b.fmt)) applyPlaced(b, v, lang);
+      else if (b.scale && typeof v === "number") setText(b.el, lw.fmt(b.fmt, lang, v, Math.abs(get(source, b.scale) || 0)));
+      else setText(b.el, lw.fmt(b.fmt, lang, v));
+      if (b.judge) setAttr(b.el, "data-level", lw.fmt.vsTarget(v, get(source, b.judge)));
+      if (b.path[b.path.length - 1] === "cvr") cvrHint(b, source, v, lang);
     }
+  }
+
+  // A CVR over 100% means buyers who never clicked (replayed or partial data): say how many at least, rather
+  // than a bare 200.0% (marked *, the count in the title and in data-hint for a screen's own line).
+  function cvrHint(b, source, v, lang) {
+    var over = typeof v === "number" && v > 1;
+    var where = b.path.slice(0, -1), buyers = get(source, where.concat("buyers")), clickers = get(source, where.concat(
+      where.length ? "clickers" : "product_clickers"));
+    var hint = over && typeof buyers === "number" && typeof clickers === "number" ?
+      lw.t(lang, "cvr_over", {n: lw.fmt("int", lang, buyers - clickers)}) : "";
+    if (hint) setText(b.el, lw.fmt(b.fmt, lang, v) + "*");
+    setAttr(b.el, "data-hint", hint ? "cvr-over" : "");
+    if (hint || b.el.title) b.el.title = hint;
   }
 
   // data-field name -> element (the first one), for text that is not a metric

@@ -2,8 +2,10 @@
  *
  * Each `insight` message carries a room's whole list; cards are kept by suggestion id and updated in place, so
  * a button does not move or vanish under the pointer while the lists refresh. Proposals come first, by room and
- * campaign (a stable order), then decisions with who made them, newest first; "hold" proposals (nothing to do)
- * sit folded away below. A card just decided keeps its place for a few seconds, so the next proposal does not
+ * campaign (a stable order), then decisions with who made them, newest first; holds (state `noted`: nothing to
+ * do, never approvable) sit folded away below. A suggestion is a snapshot whose figures never change under the
+ * reader; a newer one replaces its card (same place, "updated" mark), and approving an outdated id gets a 409
+ * that the card explains. A card just decided keeps its place for a few seconds, so the next proposal does not
  * slide under the pointer that clicked.
  * Approve / Reject post once, on a click; a 409 means someone else decided first, and the page says so and
  * reads the room's list again to show what was decided.
@@ -13,10 +15,9 @@
   var lw = window.livewall;
   var MAX_DECIDED = 20, SETTLE_MS = 6000;
 
-  function hhmm(ts) {
-    var d = new Date(ts * 1000), two = function (n) { return (n < 10 ? "0" : "") + n; };
-    return two(d.getHours()) + ":" + two(d.getMinutes());
-  }
+  var hhmm = lw.fmt.hhmm;
+
+  function isHold(s) { return s.state === "noted" || s.action === "hold"; }
 
   // ctx: lang, user (who has the page open: only a manager may decide), onCount(open proposals of every room)
   lw.ManagerSuggestions = function (box, ctx) {
@@ -26,22 +27,12 @@
     var empty = box.querySelector(".lw-m-sug-empty");
     var byRoom = {}, cards = new Map(), notes = {}, only = null, scheduled = false;
 
-    function proposal(s) {
-      var sign = /^lower/.test(s.action) ? "−" : "+";
-      if (typeof s.new_budget === "number") {
-        return lw.t(lang, "m_to_budget", {v: lw.fmt("money", lang, s.new_budget)}) +
-          (typeof s.step_pct === "number" ? " (" + sign + Math.round(Math.abs(s.step_pct) * 10) / 10 + "%)" : "");
-      }
-      if (typeof s.new_roi_target === "number") return lw.t(lang, "m_to_roi", {v: lw.fmt("ratio", lang, s.new_roi_target)});
-      return "";
-    }
-
-    function figures(s) {
+    function figures(s, say) {
       var f = s.figures || {}, out = [];
       if (typeof f.paid_roi === "number") out.push(lw.t(lang, "m_fig_paid_roi", {v: lw.fmt("ratio", lang, f.paid_roi)}));
       if (typeof f.target_roi === "number") out.push(lw.t(lang, "m_fig_target", {v: lw.fmt("ratio", lang, f.target_roi)}));
       if (typeof f.spend === "number") out.push(lw.t(lang, "m_fig_spend", {v: lw.fmt("money", lang, f.spend)}));
-      if (typeof s.confidence === "number") out.push(lw.t(lang, "confidence", {p: lw.fmt("pct", lang, s.confidence)}));
+      if (say.confidence) out.push(say.confidence);
       return out.join(" · ");
     }
 
@@ -54,10 +45,12 @@
       c = {el: el, s: s, busy: false};
       c.room = head.appendChild(D.el("span", "lw-m-chip lw-m-sug-room"));
       c.campaign = head.appendChild(D.el("span", "lw-m-sug-campaign"));
+      c.updated = head.appendChild(D.el("span", "lw-m-sug-updated"));
       c.state = head.appendChild(D.el("span", "lw-m-sug-state"));
       var line = D.el("div", "lw-m-sug-line");
       c.action = line.appendChild(D.el("b", "lw-m-sug-action"));
       c.proposal = line.appendChild(D.el("span", "lw-m-sug-proposal"));
+      c.reverses = D.el("div", "lw-m-sug-reverses");
       c.reason = D.el("div", "lw-m-sug-reason");
       c.figures = D.el("div", "lw-m-sug-figures");
       var foot = D.el("div", "lw-m-sug-foot");
@@ -70,14 +63,14 @@
       c.reject.setAttribute("data-reject", s.id);
       c.approve.addEventListener("click", function () { decide(c, "approve"); });
       c.reject.addEventListener("click", function () { decide(c, "reject"); });
-      [head, line, c.reason, c.figures, foot].forEach(function (n) { el.appendChild(n); });
+      [head, line, c.reverses, c.reason, c.figures, foot].forEach(function (n) { el.appendChild(n); });
       cards.set(s.id, c);
       return c;
     }
 
     function fill(c, s) {
       c.s = s;
-      var open = s.state === "proposed" && s.action !== "hold", note = notes[s.id];
+      var open = s.state === "proposed" && !isHold(s), note = notes[s.id], say = lw.suggestionText(lang, s);
       D.setAttr(c.el, "data-state", s.state);
       D.setAttr(c.el, "data-action", s.action);
       D.setAttr(c.el, "data-room", s.room);
@@ -85,12 +78,14 @@
       D.setText(c.campaign, s.campaign || "");
       D.setText(c.state, lw.t(lang, s.state));
       D.setText(c.action, lw.t(lang, s.action));
-      D.setText(c.proposal, proposal(s));
+      D.setText(c.proposal, say.change);
+      D.setText(c.updated, say.updated);
+      D.setText(c.reverses, say.reverses);
       D.setText(c.reason, lw.pick(lang, s.reason));
-      D.setText(c.figures, figures(s));
+      D.setText(c.figures, figures(s, say));
       c.approve.hidden = c.reject.hidden = !open || !lw.may(ctx.user, "manager", s.room);
       c.approve.disabled = c.reject.disabled = c.busy;
-      D.setText(c.decided, s.state === "proposed" ? "" : lw.t(lang, "m_decided_by", {
+      D.setText(c.decided, s.state === "proposed" ? "" : isHold(s) ? lw.t(lang, "m_noted") : lw.t(lang, "m_decided_by", {
         state: lw.t(lang, s.state), by: s.decided_by || "?", at: s.decided_at ? hhmm(s.decided_at) : "?"}));
       D.setText(c.note, c.busy ? lw.t(lang, "m_sending") : note ? lw.t(lang, note.kind, {why: note.why}) : "");
       D.setAttr(c.note, "data-note", c.busy ? "sending" : note ? note.kind : "");
@@ -113,7 +108,7 @@
     // still where it was when it was proposed: a card that left "proposed" less than SETTLE_MS ago
     function settling(s, now) {
       var c = cards.get(s.id);
-      if (!c || s.state === "proposed") return false;
+      if (!c || s.state === "proposed" || isHold(s)) return false;
       if (!c.settledAt) {
         if (c.s.state !== "proposed") return false;
         c.settledAt = now;
@@ -128,9 +123,10 @@
       Object.keys(byRoom).forEach(function (room) {
         byRoom[room].forEach(function (s) {
           var proposed = s.state === "proposed";
-          if (proposed && s.action !== "hold") waiting++;
+          if (proposed && !isHold(s)) waiting++;
           if (only && s.room !== only) return;
-          if (proposed) (s.action === "hold" ? hold : open).push(s);
+          if (isHold(s)) hold.push(s);
+          else if (proposed) open.push(s);
           else (settling(s, now) ? open : decided).push(s);
         });
       });
@@ -177,8 +173,10 @@
           setTimeout(schedule, SETTLE_MS + 50);
           c.s = got;
         } else {
-          notes[s.id] = {kind: res.status === 404 ? "m_gone" : res.status === 409 && /already/.test(why) ? "m_conflict" :
-            "m_failed", why: why};
+          notes[s.id] = {kind: res.status === 404 ? "m_gone" : res.status === 409 && res.body.superseded_by ? "m_superseded" :
+            res.status === 409 && /already/.test(why) ? "m_conflict" : "m_failed", why: why};
+          // the card of an outdated snapshot goes; the one that replaced it, in the same place, says why
+          if (res.body.superseded_by) notes[res.body.superseded_by] = notes[s.id];
           refresh(s.room);
         }
         fill(c, c.s);

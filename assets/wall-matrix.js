@@ -86,7 +86,13 @@
         D.setText(t.f.onstage_name, live ? (live.name || live.sku) : lw.fmt.DASH);
         var s = fr.series || [], last = s[s.length - 1];
         var key = s.length + ":" + (last ? last.minute + ":" + last.gmv : "");
-        if (key !== t.sparkKey) { t.sparkKey = key; t.path.setAttribute("d", sparkPath(s, 100, 30)); }
+        if (key !== t.sparkKey) {
+          t.sparkKey = key;
+          t.path.setAttribute("d", sparkPath(s, 100, 30));
+          var top = 0;
+          for (var j = 0; j < s.length; j++) top = Math.max(top, s[j].gmv || 0);
+          D.setText(t.f.spark_max, s.length > 1 ? lw.fmt("money-tile", lang, top) : lw.fmt.DASH);   // the chart's scale
+        }
         D.setAttr(t.el, "data-state", m.ended ? "ended" : "live");
         totals();
       },

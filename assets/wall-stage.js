@@ -55,7 +55,6 @@
     var f = D.fields(root);
     var counter = Counter(root.querySelector(".lw-hero-value"), lang);
     var bars = lw.Bars(root);
-    var roiBox = root.querySelector('[data-vs-target="roi"]');
     var onstage = root.querySelector(".lw-onstage");
     var onstageMetrics = D.bind(onstage);
     var slots = Array.prototype.map.call(root.querySelectorAll(".lw-board-slot"), function (row) {
@@ -73,8 +72,12 @@
     var chart = lw.TrendChart(root.querySelector(".lw-trend-body"));
     var room = null, frame = null;
 
+    // a product nobody has seen, clicked or bought says nothing on a wall: rows that are all zero stay off the
+    // board (the product on stage always shows)
+    function said(p) { return p.on_stage || p.viewers || p.clickers || p.buyers || p.gmv; }
+
     function renderProducts(fr) {
-      var products = fr.products || [];
+      var products = (fr.products || []).filter(said);
       var rows = products.slice(0, slots.length), live = null;
       for (var i = 0; i < products.length; i++) if (products[i].on_stage) { live = products[i]; break; }
       // the product on stage is always on the board, in the last row if it is not in the top ones
@@ -107,12 +110,6 @@
       D.setText(f.product_count, lw.fmt("int", lang, fr.product_count));
     }
 
-    function renderBars(m) {
-      bars.render(m, lang);
-      roiBox.classList.toggle("is-below", m.target_roi > 0 && m.roi !== null && m.roi < m.target_roi);
-      roiBox.classList.toggle("is-above", m.target_roi > 0 && m.roi !== null && m.roi >= m.target_roi);
-    }
-
     function render(fr, jump) {
       var m = fr.metrics;
       D.apply(metrics, m, lang);
@@ -121,7 +118,7 @@
       D.setPlatform(f.platform, lang, fr.platform);
       D.setText(f.title, m.title || "");
       D.setText(f.streamer, m.streamer || "");
-      renderBars(m);
+      bars.render(m, lang);
       renderProducts(fr);
       comments.draw(fr.comments || []);
       root.setAttribute("data-state", m.ended ? "ended" : "live");
@@ -150,14 +147,20 @@
       },
       redraw: function () { chart.redraw(); },
       insight: function (msg) {
-        var s = (msg.suggestions || []).filter(function (x) { return x.state === "proposed"; })[0] || (msg.suggestions || [])[0];
+        // what awaits a decision first, then what is only noted (a hold), then the latest decision
+        var list = msg.suggestions || [];
+        var s = list.filter(function (x) { return x.state === "proposed"; })[0] ||
+                list.filter(function (x) { return x.state === "noted"; })[0] || list[0];
         sug.setAttribute("data-empty", s ? "0" : "1");
         if (s) {
+          var say = lw.suggestionText(lang, s);
           D.setText(f.sug_action, lw.t(lang, s.action));
           D.setAttr(f.sug_action, "data-action", s.action);
           D.setText(f.sug_campaign, s.campaign || "");
-          D.setText(f.sug_confidence, typeof s.confidence === "number" ?
-            lw.t(lang, "confidence", {p: lw.fmt("pct", lang, s.confidence)}) : "");
+          D.setText(f.sug_confidence, say.confidence);
+          D.setText(f.sug_change, say.change);
+          D.setText(f.sug_reverses, say.reverses);
+          D.setText(f.sug_updated, say.updated);
           D.setText(f.sug_reason, lw.pick(lang, s.reason));
           D.setText(f.sug_state, lw.t(lang, s.state || "proposed"));
         }

@@ -41,7 +41,8 @@ def AssistantHeader(room: str) -> html.Header:
         Field("platform", "lw-as-platform"),
         html.Div([Field("title", "lw-as-title"), Field("streamer", "lw-as-streamer")], className="lw-as-session"),
         html.Span(className="lw-as-act-status", role="status", **{"aria-live": "polite"}),
-        html.Span(Field("elapsed", "lw-as-elapsed"), className="lw-as-elapsed-box"),
+        html.Span([html.Span(T("started_for"), className="lw-as-elapsed-label"), " ", Field("elapsed", "lw-as-elapsed")],
+                  className="lw-as-elapsed-box"),
         Freshness(),
         Field("clock", "lw-as-clock"),
     ], className="lw-as-header")
@@ -96,11 +97,11 @@ def Kpi(key: str, label: str, name: str, fmt: str, sub: list) -> html.Div:
 
 def KpiGrid() -> html.Section:
     return html.Section([
-        Kpi("gmv", "gmv", "gmv", "money-tile", [html.Span(T("last_5m")), " ", Metric("windows.300.gmv", "money")]),
+        Kpi("gmv", "gmv", "gmv", "money-tile", [html.Span(T("last_5m")), " ", Metric("windows.300.gmv", "money-tile")]),
         Kpi("online", "online", "online", "int", [html.Span(T("peak")), " ", Metric("peak_online", "int")]),
         Kpi("orders", "orders", "orders", "int", [html.Span(T("paid")), " ", Metric("paid_orders", "int")]),
-        Kpi("cvr", "as_room_cvr", "cvr", "pct", [Metric("buyers", "int"), html.Span(T("as_of")),
-                                                  Metric("product_clickers", "int")]),
+        # what the two counts under the rate are: buyers over product clickers (CONTRACT section 2: cvr)
+        Kpi("cvr", "as_room_cvr", "cvr", "pct", [Metric("buyers", "int"), " / ", Metric("product_clickers", "int")]),
     ], className="lw-as-kpis")
 
 

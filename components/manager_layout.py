@@ -19,27 +19,29 @@ CONFIG_ID = "manager-config"
 BOOT_ID = "manager-boot"
 
 
-# (column key, label, [(metric, format), ...]) of a room's row; two metrics in one cell read "a / b"
+# (column key, label, [(metric, format[, Metric options]), ...]) of a room's row; two metrics in one cell read
+# "a / b". Money columns share one unit down the column (place); paid ROI is coloured against the target beside it.
 ROOM_COLUMNS = (
-    ("gmv", "m_gmv", [("gmv", "money")]),
+    ("gmv", "m_gmv", [("gmv", "money-tile", {"place": "m-rooms-gmv"})]),
     ("online", "m_online", [("online", "int")]),
     ("viewers", "m_viewers", [("viewers", "int")]),
     ("orders", "m_orders", [("orders", "int"), ("paid_orders", "int")]),
     ("cvr", "m_cvr", [("cvr", "pct")]),
-    ("roi", "m_roi", [("roi", "ratio"), ("paid_roi", "ratio")]),
-    ("spend", "m_spend", [("ad_spend", "money")]),
+    ("paid_roi", "m_paid_roi_col", [("paid_roi", "ratio", {"judge": "target_roi"}), ("target_roi", "target")]),
+    ("roi", "m_roi_overall", [("roi", "ratio")]),
+    ("spend", "m_spend", [("ad_spend", "money-tile", {"place": "m-rooms-spend"})]),
     ("bounce", "m_bounce", [("bounce_2s_rate", "pct")]),
 )
 # (product field, label, format) of the drill-down's product table, after rank and name
 PRODUCT_COLUMNS = (
-    ("price", "m_price", "money"),
+    ("price", "m_price", "price"),
     ("stock", "m_stock", "stock"),
     ("viewers", "m_views", "int"),
     ("clickers", "m_clicks", "int"),
     ("ctr", "m_ctr", "pct"),
     ("cvr", "m_cvr_short", "pct"),
     ("units", "m_units", "int"),
-    ("gmv", "m_gmv", "money"),
+    ("gmv", "m_gmv", "money-tile"),
 )
 PRODUCT_PAGE_SIZES = (25, 50, 100)   # the first page of 25 is the live frame's (it carries 30)
 # (profit field, label) of a review, in the order a profit and loss statement reads
@@ -77,10 +79,10 @@ def Box(key: str, title: str, body, extra=None) -> html.Section:
 
 def Cell(key: str, label: str, metrics) -> html.Div:
     nums = []
-    for i, (name, fmt) in enumerate(metrics):
+    for i, (name, fmt, *options) in enumerate(metrics):
         if i:
             nums.append(html.Span(" / ", className="lw-m-sep"))
-        nums.append(Metric(name, fmt))
+        nums.append(Metric(name, fmt, **(options[0] if options else {})))
     return html.Div([html.Span(T(label), className="lw-m-cell-label"), html.Span(nums, className="lw-m-cell-value")],
                     className="lw-m-cell", **{"data-col": key})
 
@@ -153,8 +155,8 @@ def DetailHead() -> html.Div:
 def DetailKpis() -> html.Div:
     return html.Div([
         KpiTile("gmv", "m_gmv", "gmv", "money", tone="lw-m-gold",
-                sub=[html.Span(T("m_net")), " ", Metric("net_gmv", "money"), " · ", html.Span(T("m_refunds")), " ",
-                     Metric("refund_amount", "money")]),
+                sub=[html.Span(T("m_net")), " ", Metric("net_gmv", "money", scale="gmv"), " · ",
+                     html.Span(T("m_refunds")), " ", Metric("refund_amount", "money", scale="gmv")]),
         KpiTile("online", "online", "online", "int", tone="lw-accent-cyan",
                 sub=[html.Span(T("peak")), " ", Metric("peak_online", "int")]),
         KpiTile("viewers", "viewers", "viewers", "int", sub=[Metric("visits", "int"), html.Span(T("visits"))]),
@@ -168,10 +170,10 @@ def DetailKpis() -> html.Div:
         KpiTile("uv_value", "uv_value", "uv_value", "money",
                 sub=[html.Span(T("divided_by")), Metric("viewers", "int"), html.Span(T("viewers_unit"))]),
         KpiTile("ad_spend", "m_ad_spend_label", "ad_spend", "money"),
-        KpiTile("roi", "m_roi_label", "roi", "ratio",
-                sub=[html.Span(T("m_target")), " ", Metric("target_roi", "ratio")]),
-        KpiTile("paid_roi", "m_paid_roi_label", "paid_roi", "ratio",
-                sub=[html.Span(T("m_paid_gmv")), " ", Metric("paid_gmv", "money")]),
+        # paid ROI is what the target is about: coloured against it; the overall ROI counts organic GMV too
+        KpiTile("paid_roi", "m_paid_roi_label", "paid_roi", "ratio", judge="target_roi",
+                sub=[html.Span(T("m_target")), " ", Metric("target_roi", "target")]),
+        KpiTile("roi", "m_roi_overall", "roi", "ratio", sub=[html.Span(T("roi_overall_note"))]),
     ], className="lw-m-kpis")
 
 
@@ -181,7 +183,9 @@ def ProductTable() -> html.Section:
     template = html.Tr([html.Td(className="lw-m-rank"),
                         html.Td([html.Span(className="lw-m-stage-mark"), Field("products.name", "lw-m-product-name")],
                                 className="lw-m-col-name")]
-                       + [html.Td(Metric(f"products.{field}", fmt), **{"data-col": field})
+                       + [html.Td(Metric(f"products.{field}", fmt,
+                                         place=f"m-products-{field}" if fmt == "money-tile" else None),
+                                  **{"data-col": field})
                           for field, _label, fmt in PRODUCT_COLUMNS],
                        className="lw-m-product", **{"data-template": "product", "data-sku": ""})
     count = html.Span([Field("product_shown", "lw-m-count"), " / ", Field("product_count", "lw-m-count"), " SKU"],

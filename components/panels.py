@@ -22,7 +22,7 @@ BOARD_COLUMNS = (  # (CONTRACT product field, label, format)
     ("ctr", "col_ctr", "pct"),
     ("cvr", "col_cvr", "pct"),
     ("units", "col_units", "int"),
-    ("gmv", "col_gmv", "money"),
+    ("gmv", "col_gmv", "money-tile"),   # one unit for the column (livewall-format.js)
     ("stock", "col_stock", "stock"),
 )
 
@@ -41,7 +41,7 @@ def OnStage() -> html.Div:
                   Field("onstage_name", "lw-onstage-name"),
                   html.Span(T("nothing_on_stage"), className="lw-onstage-none")], className="lw-onstage-head"),
         html.Div([
-            Metric("products.price", "money", "lw-onstage-price"),
+            Metric("products.price", "price", "lw-onstage-price"),
             html.Span([html.Span(T("stage_time")), " ", Metric("products.stage_seconds", "dur")],
                       className="lw-onstage-fact"),
             html.Span([html.Span(T("sold")), " ", Metric("products.units", "int")], className="lw-onstage-fact"),
@@ -73,7 +73,7 @@ def Sources() -> html.Section:
             html.Span(T(SOURCE_LABEL.get(src, src)), className="lw-src-label"),
             html.Div([html.Div(className="lw-bar-fill", **{"data-bar": f"sources.{src}.visits"}),
                       Metric(f"sources.{src}.visits", "int", "lw-bar-num")], className="lw-bar"),
-            Metric(f"sources.{src}.gmv", "money", "lw-src-gmv"),
+            Metric(f"sources.{src}.gmv", "money-tile", "lw-src-gmv", place="wall-sources-gmv"),
         ], className="lw-src-row", **{"data-source": src}))
     split = html.Div([
         html.Span(T("paid_share"), className="lw-split-label"),
@@ -93,27 +93,39 @@ def Leaderboard() -> html.Section:
         cells = [html.Span(str(i + 1), className="lw-col-rank"),
                  html.Span([html.Span(className="lw-stage-mark"), Field("products.name", "lw-board-name")],
                            className="lw-col-name")]
-        cells += [Metric(f"products.{field}", fmt, f"lw-col lw-col-{field}") for field, _label, fmt in BOARD_COLUMNS]
+        cells += [Metric(f"products.{field}", fmt, f"lw-col lw-col-{field}",
+                         place=f"wall-board-{field}" if fmt == "money-tile" else None)
+                  for field, _label, fmt in BOARD_COLUMNS]
         rows.append(html.Div(cells, className="lw-board-row lw-board-slot", **{"data-sku": "", "data-slot": str(i)}))
     count = html.Span([Field("product_count", "lw-board-count"), " SKU"], className="lw-panel-extra")
     return Panel("board", "board", html.Div(rows, className="lw-board-rows"), extra=count)
 
 
 def AdPanel() -> html.Section:
+    """Spend, paid ROI (what the ROI target is about, coloured against it) and the room's overall ROI (organic GMV
+    included, so secondary), and the latest suggestion: what it would change from what, how sure, and whether it
+    reverses a recent decision or replaces figures shown before."""
+    # paid ROI leads and is coloured against the target (in the panel's head); the overall ROI, organic GMV
+    # included, is secondary and grey
     figures = html.Div([
         html.Div([html.Div(T("ad_spend"), className="lw-ad-label"), Metric("ad_spend", "money", "lw-ad-value")],
                  className="lw-ad-fig"),
-        html.Div([html.Div(T("roi"), className="lw-ad-label"), Metric("roi", "ratio", "lw-ad-value lw-roi")],
-                 className="lw-ad-fig", **{"data-vs-target": "roi"}),
-        html.Div([html.Div(T("paid_roi"), className="lw-ad-label"), Metric("paid_roi", "ratio", "lw-ad-value")],
-                 className="lw-ad-fig"),
+        html.Div([html.Div(T("paid_roi"), className="lw-ad-label"),
+                  Metric("paid_roi", "ratio", "lw-ad-value lw-paid-roi", judge="target_roi")],
+                 className="lw-ad-fig", **{"data-vs-target": "paid_roi"}),
+        html.Div([html.Div(T("roi_overall"), className="lw-ad-label"),
+                  Metric("roi", "ratio", "lw-ad-value lw-roi-secondary")], className="lw-ad-fig"),
     ], className="lw-ad-figs")
-    target = html.Span([html.Span(T("target")), " ", Metric("target_roi", "ratio")], className="lw-panel-extra")
+    target = html.Span([html.Span(T("paid_roi_target")), " ", Metric("target_roi", "target")],
+                       className="lw-panel-extra lw-vs-target")
+    # the latest suggestion in three lines, as before it said what it changes: action (with its campaign, how likely
+    # it pays off, whether its figures were updated, its state), what it changes from what, why
     suggestion = html.Div([
-        html.Div([html.Span(T("suggestion"), className="lw-sug-label"), Field("sug_state", "lw-sug-state")],
-                 className="lw-sug-head"),
         html.Div([Field("sug_action", "lw-sug-action"), Field("sug_campaign", "lw-sug-campaign"),
-                  Field("sug_confidence", "lw-sug-confidence")], className="lw-sug-line"),
+                  Field("sug_confidence", "lw-sug-confidence"), Field("sug_updated", "lw-sug-updated"),
+                  Field("sug_state", "lw-sug-state")], className="lw-sug-head lw-sug-line"),
+        Field("sug_change", "lw-sug-change"),
+        Field("sug_reverses", "lw-sug-reverses"),
         Field("sug_reason", "lw-sug-reason"),
         html.Div(T("no_suggestion"), className="lw-empty"),
     ], className="lw-sug", **{"data-empty": "1"})

@@ -44,6 +44,7 @@ import time
 import orjson
 import redis
 
+import settings
 from insights import adapter, audit
 from insights.stats import poisson, prob_above, wilson
 from store import keys, wire
@@ -55,6 +56,7 @@ CONFIG_DEFAULTS = {
     "max_step_pct": 30.0,         # largest change of budget or ROI target in one step
     "max_spend_per_hour": None,   # budget cap in yuan per hour (None: no cap)
     "target_roi": None,           # overrides the session_start target_roi
+    "reversal_notice_s": settings.SUGGESTION_REVERSAL_NOTICE_S,  # how recent a decision a suggestion says it reverses
 }
 DEFAULT_TARGET_ROI = 2.0          # when neither the session nor the config names one
 
@@ -96,6 +98,7 @@ RULES = {
 MAX_CUT_PCT = 90.0                # a cut never takes the budget to zero: that is what pause is for
 TICKET_PRIOR_ORDERS = 20          # room-wide orders' worth of weight in a paid order's value
 KEEP_DECIDED = 30                 # decided suggestions kept in the room's list
+SUPERSEDED_KEEP_S = 86400         # how long an outdated snapshot's id still gets "superseded" (409), not 404
 REJECT_QUIET_S = 600              # after a rejection, the same change is not proposed again for this long
 
 HIST = ("t", "spend", "gmv", "pays", "visits", "decided", "bounced", "room_gmv", "room_watch_s", "room_pays")
@@ -172,11 +175,14 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
     state = {"hist": hist, "changes": changes, "budget_before_pause": (prev or {}).get("budget_before_pause"),
              "pace": (prev or {}).get("pace")}
     target = fig["target_roi"]
-    base = {"campaign": fig["campaign"], "step_pct": None, "new_budget": None, "new_roi_target": None}
+    # what a change would move from: the budget and ROI target in force (the spend rate when no budget is known)
+    base = {"campaign": fig["campaign"], "step_pct": None, "new_budget": None, "new_roi_target": None,
+            "from_budget": fig["budget_per_hour"], "from_roi_target": fig["roi_target"] or target}
 
     def out(action, why, confidence, figures, **extra):
-        return {**base, "action": action, "reason": why, "confidence": round(confidence, 3), "figures": figures,
-                **extra}, state
+        # a hold changes nothing, so there is nothing to be confident about: its confidence is not shown (null)
+        sure = None if action == "hold" else round(confidence, 3)
+        return {**base, "action": action, "reason": why, "confidence": sure, "figures": figures, **extra}, state
 
     if fig["paused"]:
         # paused spends nothing and so teaches nothing: after a while, try again on a small budget
@@ -184,7 +190,7 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
         if changed is not None and before and t - changed >= p["probe_after_s"]:
             new = _capped(before * p["probe_share"], p)
             return out("raise_budget", _why("probe", m=(t - changed) / 60, new=new), 0.5, _plain(fig),
-                       new_budget=round(new, 2))
+                       new_budget=round(new, 2), from_budget=0.0)
         return out("hold", _why("paused"), 1.0, _plain(fig))
     paced = _pace(fig, hist, state, t, p)
     if paced is not None:
@@ -252,7 +258,8 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
                 up = (new / budget - 1) * 100
             _repace(state, fig, hist, new / budget)
             return out("raise_budget", _why("raise", step=up, proj=projected(1 + up / 100, r_lo), **facts),
-                       confidence, figures, step_pct=round(up, 1), new_budget=round(new, 2))
+                       confidence, figures, step_pct=round(up, 1), new_budget=round(new, 2),
+                       from_budget=round(budget, 2))
         current = fig["roi_target"] or target
         floor = target * p["roi_target_floor"]
         new = max(current * (1 - up / 100), floor)
@@ -269,7 +276,7 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
             return out("hold", _why("reverse", left=p["reverse_gap_s"] - (t - changed)), 1 - confidence, figures)
         if r_hi < target * p["pause_below"] and fig["spend"] * target / ticket >= 2 * p["min_orders"]:
             state["budget_before_pause"] = budget
-            return out("pause", _why("pause", **facts), confidence, figures)
+            return out("pause", _why("pause", **facts), confidence, figures, from_budget=round(budget, 2))
         # the cut after which the next yuan returns the target, as far as the estimate goes
         down = next((x for x in steps if r * (1 - x / 100) ** (p["response"] - 1) >= target), steps[-1])
         down = min(down, MAX_CUT_PCT)
@@ -278,7 +285,7 @@ def decide(fig: dict, prev: dict | None, params: dict) -> tuple[dict, dict]:
             new = budget * (1 - down / 100)
             _repace(state, fig, hist, new / budget)
             return out("lower_budget", _why("lower", step=down, proj=proj, **facts), confidence, figures,
-                       step_pct=round(down, 1), new_budget=round(new, 2))
+                       step_pct=round(down, 1), new_budget=round(new, 2), from_budget=round(budget, 2))
         current = fig["roi_target"] or target
         new = current * (1 + down / 100)
         return out("raise_roi_target", _why("bid_down", new=new, proj=proj, **facts), confidence, figures,
@@ -327,7 +334,7 @@ def _stage(hist: list, t: float, p: dict) -> dict | None:
     ticket = w_gmv / k if k else gmv / pays
     lo, hi = poisson(k, p["stage_z"])
     per = ticket / w_watch / session
-    return {"ratio": w_gmv / w_watch / session, "lo": lo * per, "hi": hi * per, "pays": k}
+    return {"ratio": w_gmv / w_watch / session, "lo": lo * per, "hi": hi * per, "pays": k, "expected": 1 / per}
 
 
 def _pace(fig: dict, hist: list, state: dict, t: float, p: dict) -> tuple | None:
@@ -359,15 +366,20 @@ def _pace(fig: dict, hist: list, state: dict, t: float, p: dict) -> tuple | None
     figures = _plain(fig, stage_gmv_per_viewer_s_ratio=stage["ratio"], stage_ratio_low=stage["lo"],
                      stage_ratio_high=stage["hi"], stage_pays=stage["pays"], base_budget=base, budget_per_hour=budget)
     facts = {"ratio": stage["ratio"], "lo": stage["lo"], "hi": stage["hi"], "k": stage["pays"],
-             "w": p["stage_window_s"], "step": abs(step), "base": base, "new": want}
+             "w": p["stage_window_s"], "step": abs(step), "base": base, "new": want, "old": budget,
+             "expected": stage["expected"]}
     sure = prob_above(stage["pays"], stage["ratio"] if level >= 0 else 1 / max(stage["ratio"], 1e-9))
     if step > 0:
         why = "stage_hot" if level > 0 else "stage_back"
         return "raise_budget", _why(why, **facts), sure, figures, {"step_pct": round(step, 1),
-                                                                   "new_budget": round(want, 2)}
+                                                                   "new_budget": round(want, 2),
+                                                                   "from_budget": round(budget, 2)}
     why = "stage_cold" if level < 0 else "stage_back"
+    if why == "stage_cold" and stage["pays"] == 0:
+        why = "stage_none"   # no order in the window: a ratio of 0.0 (0.0–0.0) says nothing; the expected count does
     return "lower_budget", _why(why, **facts), sure, figures, {"step_pct": round(-step, 1),
-                                                                "new_budget": round(want, 2)}
+                                                                "new_budget": round(want, 2),
+                                                                "from_budget": round(budget, 2)}
 
 
 def _next_yuan(fig: dict, hist: list, segs: list[dict], seen: float, t: float, p: dict) -> dict:
@@ -558,19 +570,26 @@ _REASONS = {
                 "ROI is above target but paid conversion fell from {before:.1%} to {cvr:.1%}; not adding money."),
     "bounce": ("付费流量2秒跳出率 {b:.0%} 过高，暂不加预算。",
                "Paid visitors bounce within 2 s {b:.0%} of the time; not adding money."),
-    "stage_hot": ("近 {w:.0f} 秒直播间每观看秒成交是本场平均的 {ratio:.1f} 倍（{lo:.1f}–{hi:.1f}，{k:.0f} 单），当前商品好卖："
-                  "预算提高 {step:.0f}% 至 ¥{new:.0f}/小时（基准 ¥{base:.0f}），讲完再回落。",
-                  "In the last {w:.0f} s the room sold {ratio:.1f}x its session average per viewer-second "
-                  "({lo:.1f}–{hi:.1f}, {k:.0f} orders): the product on stage sells. Raise the budget {step:.0f}% "
-                  "to ¥{new:.0f}/h (base ¥{base:.0f}/h) while it lasts."),
-    "stage_cold": ("近 {w:.0f} 秒直播间每观看秒成交仅为本场平均的 {ratio:.1f} 倍（{lo:.1f}–{hi:.1f}，{k:.0f} 单），当前商品不好卖："
-                   "预算降低 {step:.0f}% 至 ¥{new:.0f}/小时（基准 ¥{base:.0f}），把钱留给好卖的商品。",
-                   "In the last {w:.0f} s the room sold only {ratio:.1f}x its session average per viewer-second "
-                   "({lo:.1f}–{hi:.1f}, {k:.0f} orders): the product on stage does not sell. Lower the budget "
-                   "{step:.0f}% to ¥{new:.0f}/h (base ¥{base:.0f}/h) and keep the money for one that does."),
-    "stage_back": ("直播间成交回到本场平均水平（近 {w:.0f} 秒为 {ratio:.1f} 倍，{k:.0f} 单）：预算回到基准附近 ¥{new:.0f}/小时。",
-                   "The room sells about its session average again ({ratio:.1f}x in the last {w:.0f} s, "
-                   "{k:.0f} orders): the budget goes back toward its base, ¥{new:.0f}/h."),
+    "stage_hot": ("近 {w:.0f} 秒直播间每观看秒成交是本场平均的 {ratio:.2f} 倍（{lo:.2f}–{hi:.2f}，{k:.0f} 单），当前商品好卖："
+                  "预算提高 {step:.0f}%，¥{old:,.0f}/小时 → ¥{new:,.0f}/小时（基准 ¥{base:,.0f}），讲完再回落。",
+                  "In the last {w:.0f} s the room sold {ratio:.2f}x its session average per viewer-second "
+                  "({lo:.2f}–{hi:.2f}, {k:.0f} orders): the product on stage sells. Raise the budget {step:.0f}%, "
+                  "¥{old:,.0f}/h → ¥{new:,.0f}/h (base ¥{base:,.0f}/h), while it lasts."),
+    "stage_cold": ("近 {w:.0f} 秒直播间每观看秒成交仅为本场平均的 {ratio:.2f} 倍（{lo:.2f}–{hi:.2f}，{k:.0f} 单），当前商品不好卖："
+                   "预算降低 {step:.0f}%，¥{old:,.0f}/小时 → ¥{new:,.0f}/小时（基准 ¥{base:,.0f}），把钱留给好卖的商品。",
+                   "In the last {w:.0f} s the room sold only {ratio:.2f}x its session average per viewer-second "
+                   "({lo:.2f}–{hi:.2f}, {k:.0f} orders): the product on stage does not sell. Lower the budget "
+                   "{step:.0f}%, ¥{old:,.0f}/h → ¥{new:,.0f}/h (base ¥{base:,.0f}/h), and keep the money for one "
+                   "that does."),
+    "stage_none": ("近 {w:.0f} 秒直播间没有成交（按本场平均应有约 {expected:.1f} 单），当前商品不好卖："
+                   "预算降低 {step:.0f}%，¥{old:,.0f}/小时 → ¥{new:,.0f}/小时（基准 ¥{base:,.0f}），把钱留给好卖的商品。",
+                   "No order in the last {w:.0f} s, where the session's average rate would have brought about "
+                   "{expected:.1f}: the product on stage does not sell. Lower the budget {step:.0f}%, "
+                   "¥{old:,.0f}/h → ¥{new:,.0f}/h (base ¥{base:,.0f}/h), and keep the money for one that does."),
+    "stage_back": ("直播间成交回到本场平均水平（近 {w:.0f} 秒为 {ratio:.2f} 倍，{k:.0f} 单）：预算回到基准附近，"
+                   "¥{old:,.0f}/小时 → ¥{new:,.0f}/小时。",
+                   "The room sells about its session average again ({ratio:.2f}x in the last {w:.0f} s, "
+                   "{k:.0f} orders): the budget goes back toward its base, ¥{old:,.0f}/h → ¥{new:,.0f}/h."),
     "cap": ("已达每小时消耗上限 ¥{cap:.0f}，保持。", "At the spend cap of ¥{cap:.0f}/h; holding."),
     "floor": ("ROI目标已在下限 {floor:.2f}，保持。", "The ROI target is at its floor {floor:.2f}; holding."),
 }
@@ -580,30 +599,46 @@ _BASIS = {False: ("", ""), True: ("（付费转化率近几分钟骤降，按近
                                   " (Paid conversion collapsed in the last minutes: judged on those.)")}
 
 
-def merge(current: list[dict], fresh: list[dict], room: str, as_of: float, now: float) -> tuple[list, list]:
-    """The room's new suggestion list from the stored one and this run's decisions, and the audit entries.
+OPEN = ("proposed", "noted")      # a proposal awaiting a decision, and a hold (nothing to decide: never approvable)
+SAME_PROPOSAL = 0.01              # a fresh decision within 1% of the shown one's new budget or target is the same
 
-    A proposal keeps its id while the decision stays the same (its figures are refreshed); a different
-    decision supersedes it. Decided suggestions stay in the list, newest first, for the screens.
+
+def merge(current: list[dict], fresh: list[dict], room: str, as_of: float, now: float,
+          notice_s: float = settings.SUGGESTION_REVERSAL_NOTICE_S) -> tuple[list, list, dict]:
+    """The room's new suggestion list from the stored one and this run's decisions, the audit entries, and
+    {replaced id: new id}.
+
+    A suggestion is a snapshot: what a person reads stays still until they act on it. While the decision stays
+    the same (same action, new budget or target within 1%), the shown one stays as it was made, up to
+    SUGGESTION_SNAPSHOT_MAX_AGE_S of event time; then, or when the decision changes, a new snapshot with its own
+    id replaces it and says so (`replaces`). A hold is `noted`, never proposed. A change that goes against one
+    approved on the same campaign within notice_s says which (`reverses`). Decided suggestions stay in the
+    list, newest first, for the screens.
     """
-    decided = sorted((s for s in current if s["state"] != "proposed"), key=lambda s: s.get("decided_at") or 0,
+    decided = sorted((s for s in current if s["state"] not in OPEN), key=lambda s: s.get("decided_at") or 0,
                      reverse=True)
-    open_ = {s["campaign"]: s for s in current if s["state"] == "proposed"}
+    open_ = {s["campaign"]: s for s in current if s["state"] in OPEN}
     log_: list[dict] = []
-    proposals = []
+    proposals, replaced = [], {}
     for sug in fresh:
         c = sug["campaign"]
         latest = next((s for s in decided if s["campaign"] == c), None)
         if (latest and latest["state"] == "rejected" and latest["action"] == sug["action"]
                 and as_of - (latest.get("decided_as_of") or as_of) < REJECT_QUIET_S):
             sug = {**sug, "action": "hold", "step_pct": None, "new_budget": None, "new_roi_target": None,
-                   "reason": _why_rejected(latest)}
+                   "confidence": None, "reason": _why_rejected(latest)}
         old = open_.pop(c, None)
-        if old is not None and old["action"] == sug["action"]:
-            proposals.append({**old, **sug, "updated": now})
+        if old is not None and _same(old, sug, as_of):
+            proposals.append(old)
             continue
-        new = {"id": f"{room}~{secrets.token_hex(6)}", "room": room, **sug, "state": "proposed",
+        new = {"id": f"{room}~{secrets.token_hex(6)}", "room": room, **sug,
+               "state": "noted" if sug["action"] == "hold" else "proposed",
                "created": now, "updated": now, "created_as_of": as_of}
+        if old is not None:
+            new["replaces"] = old["id"]
+            replaced[old["id"]] = new["id"]
+        if (rev := _reverses(new, decided, as_of, notice_s)) is not None:
+            new["reverses"] = rev
         proposals.append(new)
         if old is not None and old["action"] != "hold":
             log_.append(audit.entry("superseded", room, "ads", old, by_suggestion=new["id"]))
@@ -612,7 +647,39 @@ def merge(current: list[dict], fresh: list[dict], room: str, as_of: float, now: 
     for old in open_.values():
         if old["action"] != "hold":
             log_.append(audit.entry("superseded", room, "ads", old))
-    return proposals + decided[:KEEP_DECIDED], log_
+    return proposals + decided[:KEEP_DECIDED], log_, replaced
+
+
+def _same(old: dict, sug: dict, as_of: float) -> bool:
+    """Whether the shown snapshot `old` still stands for the fresh decision `sug`."""
+    if old["action"] != sug["action"] or as_of - old.get("created_as_of", as_of) >= settings.SUGGESTION_SNAPSHOT_MAX_AGE_S:
+        return False
+    for k in ("new_budget", "new_roi_target"):
+        a, b = old.get(k), sug.get(k)
+        if (a is None) != (b is None) or (a is not None and abs(a - b) > SAME_PROPOSAL * max(abs(a), abs(b))):
+            return False
+    return True
+
+
+def _reverses(sug: dict, decided: list[dict], as_of: float, notice_s: float) -> dict | None:
+    """The latest change approved (or applied) on the suggestion's campaign within notice_s of event time that
+    this one goes against, in the fields a screen needs to say so; None if there is none."""
+    if sug["action"] in UP:
+        against = DOWN
+    elif sug["action"] in DOWN:
+        against = UP
+    else:
+        return None
+    for s in decided:   # newest first
+        if s["campaign"] != sug["campaign"] or s["state"] not in ("approved", "applied"):
+            continue
+        if as_of - (s.get("decided_as_of") or as_of) > notice_s:
+            return None
+        if s["action"] in against:
+            return {k: s.get(k) for k in ("id", "action", "step_pct", "new_budget", "new_roi_target", "state",
+                                          "decided_by", "decided_at")}
+        return None   # the latest change went the same way: nothing is reversed
+    return None
 
 
 def _why_rejected(s: dict) -> dict:
@@ -664,7 +731,8 @@ def run_room(r, room: str) -> None:
                 raw = pipe.get(skey)
                 current = orjson.loads(raw) if raw else []
                 current = [s for s in current if s.get("session", m["session"]) == m["session"]]
-                new, entries = merge(current, [{**s, "session": m["session"]} for s in fresh], room, m["as_of"], now)
+                new, entries, replaced = merge(current, [{**s, "session": m["session"]} for s in fresh], room,
+                                               m["as_of"], now, config["reversal_notice_s"] or 0.0)
                 to_apply = []
                 if config["auto_apply"]:
                     for s in new:
@@ -675,6 +743,9 @@ def run_room(r, room: str) -> None:
                 pipe.multi()
                 pipe.set(skey, orjson.dumps(new))
                 pipe.set(keys.ads_state(room), orjson.dumps(state))
+                if replaced:
+                    pipe.hset(keys.suggestions_superseded(room), mapping=replaced)
+                    pipe.expire(keys.suggestions_superseded(room), SUPERSEDED_KEEP_S)
                 pipe.execute()
                 break
             except redis.WatchError:
@@ -685,13 +756,8 @@ def run_room(r, room: str) -> None:
         entries.append(audit.entry("applied", room, "auto", s, control=control))
     for e in entries:
         audit.record(r, e)
-    if _visible(new) != _visible(current):
+    if new != current:
         notify(r, room)
-
-
-def _visible(suggestions: list[dict]) -> list:
-    """What a screen shows, without the refresh time (which changes every run)."""
-    return [{k: v for k, v in s.items() if k != "updated"} for s in suggestions]
 
 
 def notify(r, room: str) -> None:

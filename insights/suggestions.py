@@ -24,7 +24,17 @@ class Conflict(Exception):
 
 
 class NotFound(Exception):
-    """No such suggestion in its room's list: unknown, or superseded since (HTTP 404)."""
+    """No such suggestion in its room's list, now or before (HTTP 404)."""
+
+
+class Superseded(Conflict):
+    """The snapshot asked about was replaced by a newer one (HTTP 409): approving approves exactly what was
+    shown, so an outdated one is refused and the caller is told which replaced it."""
+
+    def __init__(self, sid: str, by: str):
+        super().__init__(f"suggestion {sid!r} is out of date: its figures were updated in suggestion {by!r}; "
+                         f"read that one before deciding")
+        self.by = by
 
 
 def room_of(sid: str) -> str | None:
@@ -39,15 +49,18 @@ async def judge(r, platform: adapter.AdPlatform, room: str, sid: str, verdict: s
     now = time.time()
 
     def mark(s):
+        if s["state"] == "noted" or s["action"] == "hold":
+            raise Conflict("a hold is only noted: there is nothing to approve or reject")
         if s["state"] != "proposed":
             raise Conflict(f"suggestion is already {s['state']}")
-        if verdict == "approved" and s["action"] == "hold":
-            raise Conflict("nothing to apply: the suggestion is to hold")
         s.update(state=verdict, decided_by=by, decided_at=now, decided_as_of=as_of)
 
     s = await _update(r, room, sid, mark)
     if s is None:
-        raise NotFound(f"unknown or superseded suggestion {sid!r}")
+        newer = await r.hget(keys.suggestions_superseded(room), sid)
+        if newer:
+            raise Superseded(sid, newer if isinstance(newer, str) else newer.decode())
+        raise NotFound(f"unknown suggestion {sid!r}")
     await audit.record(r, audit.entry(verdict, room, by, s))
     if verdict == "approved":
         try:

@@ -2,6 +2,8 @@
 
     POST /api/suggestions/<id>/approve   (manager)  -> {"suggestion": {...}}  (applied through the adapter)
     POST /api/suggestions/<id>/reject    (manager)  -> {"suggestion": {...}}
+        409 {"error"} for a hold (state `noted`) or one already decided; 409 {"error", "superseded_by"} for a
+        snapshot a newer one replaced: the id names exactly the figures the person saw
     GET  /api/rooms/<room>/ads/config    (its readers)  -> {"room", "auto_apply", "max_step_pct",
                                                            "max_spend_per_hour", "target_roi"}
     PUT  /api/rooms/<room>/ads/config    (admin) any of those fields  -> the config after the change
@@ -35,6 +37,8 @@ def add_routes(server: FastAPI, r) -> None:
             s = await suggestions.judge(r, platform, room, sid, verdict, web.who_acted(request))
         except suggestions.NotFound as e:
             return web.error(404, str(e))
+        except suggestions.Superseded as e:
+            return web.json({"error": str(e), "superseded_by": e.by}, 409)
         except suggestions.Conflict as e:
             return web.error(409, str(e))
         return web.json({"suggestion": s})

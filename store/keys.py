@@ -125,6 +125,12 @@ def suggestions(room: str) -> str:
     return f"lw:{{{room}}}:suggestions"
 
 
+def suggestions_superseded(room: str) -> str:
+    """HASH suggestion id -> the id of the snapshot that replaced it, so approving an outdated snapshot gets a
+    clear 409 rather than a 404 (insights/ads.py writes it, insights/suggestions.py reads it)."""
+    return f"lw:{{{room}}}:suggestions:superseded"
+
+
 def recommendations(room: str) -> str:
     return f"lw:{{{room}}}:recommendations"
 

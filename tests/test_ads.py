@@ -271,26 +271,67 @@ def proposal(action, campaign="c1"):
             "figures": {}, "step_pct": None, "new_budget": 1.0, "new_roi_target": None}
 
 
-def test_merge_keeps_an_unchanged_proposal_and_supersedes_a_changed_one():
-    lst, log = ads.merge([], [proposal("raise_budget")], "r1", T0, 1.0)
-    assert [e["kind"] for e in log] == ["proposed"]
-    sid = lst[0]["id"]
-    assert sid.startswith("r1~") and lst[0]["state"] == "proposed"
-    lst, log = ads.merge(lst, [proposal("raise_budget")], "r1", T0 + 10, 2.0)
-    assert lst[0]["id"] == sid and log == []
-    lst, log = ads.merge(lst, [proposal("hold")], "r1", T0 + 20, 3.0)
-    assert lst[0]["id"] != sid and lst[0]["action"] == "hold"
-    assert [e["kind"] for e in log] == ["superseded"]
+def test_merge_keeps_the_snapshot_still_and_replaces_it_with_a_mark():
+    lst, log, replaced = ads.merge([], [proposal("raise_budget")], "r1", T0, 1.0)
+    assert [e["kind"] for e in log] == ["proposed"] and replaced == {}
+    shown = lst[0]
+    assert shown["id"].startswith("r1~") and shown["state"] == "proposed" and "replaces" not in shown
+    # the same decision with drifting figures: the shown snapshot stays exactly as it was made
+    drift = {**proposal("raise_budget"), "confidence": 0.7, "figures": {"spend": 99.0}, "new_budget": 1.005}
+    lst, log, replaced = ads.merge(lst, [drift], "r1", T0 + 10, 2.0)
+    assert lst[0] == shown and log == [] and replaced == {}
+    # a different amount replaces it: a new id that says which one it replaces
+    lst, log, replaced = ads.merge(lst, [{**drift, "new_budget": 1.5}], "r1", T0 + 20, 3.0)
+    assert lst[0]["id"] != shown["id"] and lst[0]["replaces"] == shown["id"] and lst[0]["new_budget"] == 1.5
+    assert replaced == {shown["id"]: lst[0]["id"]} and [e["kind"] for e in log] == ["superseded", "proposed"]
+    # and so does age: figures older than the snapshot age are refreshed under a new id
+    second = lst[0]
+    lst, _, replaced = ads.merge(lst, [{**drift, "new_budget": 1.5}], "r1",
+                                 T0 + 20 + ads.settings.SUGGESTION_SNAPSHOT_MAX_AGE_S, 4.0)
+    assert lst[0]["replaces"] == second["id"] and replaced == {second["id"]: lst[0]["id"]}
+
+
+def test_a_hold_is_noted_never_proposed():
+    lst, log, _ = ads.merge([], [{**proposal("hold"), "new_budget": None, "confidence": None}], "r1", T0, 1.0)
+    assert lst[0]["state"] == "noted" and log == []
+    lst, log, replaced = ads.merge(lst, [proposal("raise_budget")], "r1", T0 + 10, 2.0)
+    assert lst[0]["state"] == "proposed" and replaced == {lst[0]["replaces"]: lst[0]["id"]}
+    # every hold decide() makes carries no confidence: nothing changes, so nothing to be sure of
+    holds = [s for s in steady(2.0, 600)[0] if s["action"] == "hold"]
+    assert holds and all(s["confidence"] is None for s in holds)
 
 
 def test_merge_keeps_decisions_and_respects_a_rejection():
-    lst, _ = ads.merge([], [proposal("lower_budget")], "r1", T0, 1.0)
+    lst, _, _ = ads.merge([], [proposal("lower_budget")], "r1", T0, 1.0)
     lst[0].update(state="rejected", decided_by="amy", decided_at=2.0, decided_as_of=T0 + 5)
-    lst, log = ads.merge(lst, [proposal("lower_budget")], "r1", T0 + 60, 3.0)
-    assert [s["state"] for s in lst] == ["proposed", "rejected"]
-    assert lst[0]["action"] == "hold" and "amy" in lst[0]["reason"]["en"]
-    lst, _ = ads.merge(lst, [proposal("lower_budget")], "r1", T0 + 5 + ads.REJECT_QUIET_S, 4.0)
-    assert lst[0]["action"] == "lower_budget"
+    lst, log, _ = ads.merge(lst, [proposal("lower_budget")], "r1", T0 + 60, 3.0)
+    assert [s["state"] for s in lst] == ["noted", "rejected"]
+    assert lst[0]["action"] == "hold" and "amy" in lst[0]["reason"]["en"] and lst[0]["confidence"] is None
+    lst, _, _ = ads.merge(lst, [proposal("lower_budget")], "r1", T0 + 5 + ads.REJECT_QUIET_S, 4.0)
+    assert lst[0]["action"] == "lower_budget" and lst[0]["state"] == "proposed"
+
+
+def test_a_suggestion_says_when_it_reverses_a_recent_decision():
+    lst, _, _ = ads.merge([], [{**proposal("lower_budget"), "step_pct": 30.0}], "r1", T0, 1.0)
+    cut = lst[0]
+    cut.update(state="applied", decided_by="amy", decided_at=2.0, decided_as_of=T0 + 5)
+    lst, _, _ = ads.merge(lst, [proposal("raise_budget")], "r1", T0 + 180, 3.0)
+    rev = lst[0]["reverses"]
+    assert (rev["id"], rev["action"], rev["step_pct"], rev["decided_by"], rev["decided_at"]) == \
+        (cut["id"], "lower_budget", 30.0, "amy", 2.0)
+    # the same direction reverses nothing; neither does a decision older than the notice window
+    lst2, _, _ = ads.merge([cut], [{**proposal("lower_budget"), "new_budget": 0.5}], "r1", T0 + 180, 3.0)
+    assert "reverses" not in lst2[0]
+    lst3, _, _ = ads.merge([cut], [proposal("raise_budget")], "r1", T0 + 5 + 601, 3.0, notice_s=600)
+    assert "reverses" not in lst3[0]
+    lst4, _, _ = ads.merge([cut], [proposal("raise_roi_target")], "r1", T0 + 5 + 599, 3.0, notice_s=600)
+    assert "reverses" not in lst4[0], "a higher ROI target goes the same way as a cut"
+
+
+def test_a_stage_cut_with_no_order_in_the_window_says_so_plainly():
+    why = ads._why("stage_none", w=90, expected=3.2, step=30, old=1000, new=700, base=1000)
+    assert "0.0" not in why["en"] and "3.2" in why["en"] and "¥1,000/h → ¥700/h" in why["en"]
+    assert "¥1,000/小时 → ¥700/小时" in why["zh"]
 
 
 # -- interval helpers -------------------------------------------------------------------------------------
@@ -452,4 +493,37 @@ def test_run_writes_proposals_and_auto_applies_within_limits(redis_url):
     assert applied["step_pct"] <= 20 and control["budget_per_hour"] == applied["new_budget"]
     kinds = [orjson.loads(f[b"a"])["kind"] for _id, f in r.xrange(keys.AUDIT)]
     assert kinds == ["proposed", "applied"]
+    r.close()
+
+
+def test_a_hold_and_an_outdated_snapshot_cannot_be_approved_over_http(system):
+    """The API side of snapshots: a noted hold is refused with a 409, an id replaced by a newer snapshot gets a
+    409 naming the newer one, and the newer one is approved exactly as shown. (An ended session: the ads job
+    leaves its list alone, so the list written here is the one judged.)"""
+    room = "snaproom-http"
+    b = Builder("snap", room=room)
+    system.post([b("session_start", float(BASE_TS)), b("session_end", float(BASE_TS) + 1)])
+    system.metrics_when(room, lambda m: m.get("ended") is not None)
+    lst, _, _ = ads.merge([], [{**proposal("hold"), "new_budget": None, "confidence": None},
+                               proposal("raise_budget", campaign="c2")], room, T0, 1.0)
+    hold, first = lst
+    lst, _, replaced = ads.merge(lst, [{**proposal("hold"), "new_budget": None, "confidence": None},
+                                       {**proposal("raise_budget", campaign="c2"), "new_budget": 2.0}], room, T0 + 10, 2.0)
+    newer = next(s for s in lst if s["campaign"] == "c2")
+    assert replaced == {first["id"]: newer["id"]}
+    r = redis.Redis.from_url(system.redis_url)
+    r.set(keys.suggestions(room), orjson.dumps(lst))
+    r.hset(keys.suggestions_superseded(room), mapping=replaced)
+
+    listed = system.get(f"/api/rooms/{room}/suggestions")["suggestions"]
+    assert {s["id"]: s["state"] for s in listed} == {hold["id"]: "noted", newer["id"]: "proposed"}
+    for verdict in ("approve", "reject"):
+        resp = system.http.post(f"/api/suggestions/{hold['id']}/{verdict}", json={})
+        assert resp.status_code == 409 and "hold" in resp.json()["error"], resp.text
+    old = system.http.post(f"/api/suggestions/{first['id']}/approve", json={})
+    assert old.status_code == 409 and old.json()["superseded_by"] == newer["id"], old.text
+    assert "updated" in old.json()["error"]
+    ok = system.http.post(f"/api/suggestions/{newer['id']}/approve", json={})
+    assert ok.status_code == 200 and ok.json()["suggestion"]["new_budget"] == 2.0, ok.text
+    assert adapter.read_controls(r, room)["c2"]["budget_per_hour"] == 2.0
     r.close()

@@ -92,14 +92,14 @@ def test_the_product_on_stage_and_the_room_update_by_push(system, page):
     stage = f'[data-room="{room}"] .lw-as-stage'
     shows(page, f'{stage} [data-field="onstage_name"]', "羊毛大衣")
     assert page.locator(stage).get_attribute("data-sku") == "k1"
-    shows(page, metric(room, "products.price"), "¥199")
+    shows(page, metric(room, "products.price"), "¥199.00")
     shows(page, metric(room, "products.stock"), "12")                       # 15 - 3 paid
     assert page.locator(f"{stage} .lw-as-stock").get_attribute("data-level") == "low"
     assert page.locator(".lw-as-warn-low .i18n-en").is_visible()
     assert page.locator(metric(room, "products.units")).text_content() == "3"
     assert page.locator(metric(room, "products.gmv")).text_content() == "¥597.00"
     assert page.locator(metric(room, "products.cvr")).text_content() == "100.0%"
-    assert page.locator(metric(room, "gmv")).text_content() == "¥597"
+    assert page.locator(metric(room, "gmv")).text_content() == "¥597.00"
     assert page.locator(metric(room, "online")).text_content() == "3"
     assert page.locator(metric(room, "orders")).text_content() == "3"
     assert page.locator(metric(room, "cvr")).text_content() == "100.0%"
@@ -116,7 +116,7 @@ def test_the_product_on_stage_and_the_room_update_by_push(system, page):
     assert took < 2.0, f"event to tablet took {took:.2f}s"
     shows(page, metric(room, "products.units"), "5")
     shows(page, metric(room, "products.gmv"), "¥995.00")
-    shows(page, metric(room, "gmv"), "¥995")
+    shows(page, metric(room, "gmv"), "¥995.00")
     shows(page, metric(room, "online"), "4")
 
     system.post([ev(room, "stock", sku="k1", stock=0)])

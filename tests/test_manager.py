@@ -6,6 +6,7 @@ on fixed sleeps.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 import uuid
 
@@ -48,13 +49,19 @@ def live_room(room: str, platform: str = "douyin", buyers: int = 3, title: str =
 
 # -- what the page should write: assets/livewall-format.js for English, for the values the tests use ---------
 
-def fmt(kind: str, v) -> str:
+def fmt(kind: str, v, top: float | None = None) -> str:
+    """`top`: for a money place (a column), the largest value in it, which picks the unit of all."""
     if v is None:
         return "—"
     if kind == "int":
         return f"{v:,}"
-    if kind == "money":
-        return f"¥{v:,.2f}" if abs(v) < 1000 else f"¥{v:,.0f}"
+    if kind == "money":   # yuan with cents below 1M, for the values the tests use
+        assert abs(v) < 1e6
+        return f"¥{v:,.2f}"
+    if kind == "money-tile":   # a compact place whose largest value is `top` (v when not given)
+        top = max(abs(v), top or 0)
+        assert top < 1e6
+        return f"¥{v:,.2f}" if top < 1e3 else f"¥{v:,.0f}" if top < 1e5 else f"¥{v / 1e3:,.1f}K"
     if kind == "pct":
         p = v * 100
         return f"{p:,.{0 if p == 0 else 2 if abs(p) < 1 else 1}f}%"
@@ -67,9 +74,15 @@ def exact(v: float) -> str:
     return ("-¥" if v < 0 else "¥") + f"{abs(v):,.2f}"
 
 
-ROW_METRICS = (("gmv", "money"), ("online", "int"), ("viewers", "int"), ("orders", "int"), ("paid_orders", "int"),
-               ("cvr", "pct"), ("roi", "ratio"), ("paid_roi", "ratio"), ("ad_spend", "money"),
+ROW_METRICS = (("gmv", "money-tile"), ("online", "int"), ("viewers", "int"), ("orders", "int"),
+               ("paid_orders", "int"), ("cvr", "pct"), ("roi", "ratio"), ("paid_roi", "ratio"), ("ad_spend", "money-tile"),
                ("bounce_2s_rate", "pct"))
+
+
+def column_top(system, metric: str) -> float:
+    """The largest value of a metric over every room: the unit of the rooms table's column."""
+    rooms = [r["room"] for r in system.get("/api/rooms")["rooms"]]
+    return max(abs(system.get(f"/api/rooms/{r}/metrics")[metric] or 0) for r in rooms)
 
 
 def row(room: str) -> str:
@@ -102,10 +115,11 @@ def test_rooms_side_by_side_with_their_live_numbers(system, page):
     open_manager(page, system)
     for room in ("mgr-a", "mgr-b"):
         m = system.get(f"/api/rooms/{room}/metrics")
-        wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money", m["gmv"]))
+        wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money-tile", m["gmv"], column_top(system, "gmv")))
         for name, kind in ROW_METRICS:
             got = page.text_content(f'{row(room)} [data-metric="{name}"]')
-            assert got == fmt(kind, m[name]), f"{room} {name}: page {got!r}, API {m[name]!r}"
+            want = fmt(kind, m[name], column_top(system, name) if kind == "money-tile" else None)
+            assert got == want, f"{room} {name}: page {got!r}, API {m[name]!r}"
         assert page.text_content(f'{row(room)} [data-field="fresh"]') == "Live"
     assert page.text_content(f'{row("mgr-b")} [data-field="platform"]') == "Kuaishou"
     # side by side: both rows on the first screen at once, one above the other, in name order
@@ -115,10 +129,10 @@ def test_rooms_side_by_side_with_their_live_numbers(system, page):
 
     # numbers move in place as frames arrive, and a room that starts now gets its row
     system.post([ev("mgr-a", "pay", user="u9", sku="k1", order_id="o9", amount=250.0)])
-    wait_text(page, f'{row("mgr-a")} [data-metric="gmv"]', "¥847.00")
+    wait_text(page, f'{row("mgr-a")} [data-metric="gmv"]', fmt("money-tile", 847.0, column_top(system, "gmv")))
     assert page.text_content(f'{row("mgr-a")} [data-metric="paid_orders"]') == "4"
     system.post(live_room("mgr-c", platform="taobao", buyers=1))
-    wait_text(page, f'{row("mgr-c")} [data-metric="gmv"]', "¥199.00")
+    wait_text(page, f'{row("mgr-c")} [data-metric="gmv"]', fmt("money-tile", 199.0, column_top(system, "gmv")))
     rooms = page.eval_on_selector_all(".lw-m-rows > .lw-m-row", "rs => rs.map(r => r.dataset.room)")
     assert rooms == sorted(rooms) and {"mgr-a", "mgr-b", "mgr-c"} <= set(rooms)
 
@@ -145,7 +159,7 @@ def test_drill_down_shows_the_products_and_back_returns_to_the_overview(system, 
     assert page.eval_on_selector_all(names, "es => es.map(e => e.textContent)") == [p["name"] for p in api]
     for p in api:
         cells = f'{detail_sel(room)} .lw-m-product[data-sku="{p["sku"]}"]'
-        assert page.text_content(f'{cells} [data-metric="products.gmv"]') == fmt("money", p["gmv"])
+        assert page.text_content(f'{cells} [data-metric="products.gmv"]') == fmt("money-tile", p["gmv"])
         assert page.text_content(f'{cells} [data-metric="products.stock"]') == \
             ("Sold out" if p["stock"] == 0 else fmt("int", p["stock"]))
     m = system.get(f"/api/rooms/{room}/metrics")
@@ -212,7 +226,8 @@ def test_approving_a_suggestion_from_the_page_and_losing_a_race(system, page):
         page.wait_for_selector(sel, timeout=10000)
         cards[room] = page.get_attribute(sel, "data-suggestion")
     card = page.locator(f'.lw-m-sug[data-suggestion="{cards["mgr-ads1"]}"]')
-    assert "Raise budget" in card.text_content() and "budget to ¥" in card.text_content()
+    assert "Raise budget" in card.text_content() and re.search(r"Budget ¥[\d,.]+[K万]?/h → ¥[\d,.]+[K万]?/h \(\+\d+%\)",
+                                                                 card.text_content()), card.text_content()
     assert card.locator("[data-reject]").is_visible()
 
     card.locator("[data-approve]").click()
@@ -346,7 +361,7 @@ def test_no_polling_after_load_while_events_flow(system, page):
     sockets, requests = [], []
     page.on("websocket", lambda ws: sockets.append(ws.url))
     open_manager(page, system)
-    wait_text(page, f'{row(room)} [data-metric="gmv"]', "¥597.00")
+    wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money-tile", 597.0, column_top(system, "gmv")))
     page.on("request", lambda req: requests.append((req.resource_type, req.url)))
     stop = time.monotonic() + 3
     for i in itertools.count():
@@ -354,7 +369,8 @@ def test_no_polling_after_load_while_events_flow(system, page):
         if time.monotonic() > stop:
             break
         page.wait_for_timeout(250)    # pacing the feed, not waiting for the page
-    wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money", system.get(f"/api/rooms/{room}/metrics")["gmv"]))
+    wait_text(page, f'{row(room)} [data-metric="gmv"]', fmt("money-tile", system.get(f"/api/rooms/{room}/metrics")["gmv"],
+                                                             column_top(system, "gmv")))
     requests = [r for r in requests if "favicon" not in r[1]]
     assert requests == [], f"HTTP requests after load: {requests[:5]}"
     assert len(sockets) == 1 and sockets[0].endswith("/ws")
@@ -386,7 +402,7 @@ def test_phone_shows_rooms_as_cards_without_sideways_scrolling(system, page):
     system.post(live_room("mgr-ph"))
     system.metrics_when("mgr-ph", lambda m: m["paid_orders"] == 3)
     open_manager(page, system, viewport=PHONE)
-    wait_text(page, f'{row("mgr-ph")} [data-metric="gmv"]', "¥597.00")
+    wait_text(page, f'{row("mgr-ph")} [data-metric="gmv"]', fmt("money-tile", 597.0, column_top(system, "gmv")))
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.locator(f'{row("mgr-ph")} [data-col="gmv"] .lw-m-cell-label').is_visible()   # labels on each card
     # no table header above cards: its columns become sort chips (a phone sorts too)
@@ -395,3 +411,38 @@ def test_phone_shows_rooms_as_cards_without_sideways_scrolling(system, page):
     page.locator(row("mgr-ph")).click()
     page.locator(detail_sel("mgr-ph")).wait_for(state="visible")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def _roi_room(room: str, spend: float, target: float | None = 2.0) -> list[dict]:
+    """One paid buyer of ¥199 against `spend` of ads: paid ROI 199 / spend."""
+    start = {"target_roi": target} if target else {}
+    return [ev(room, "session_start", platform="douyin", **start),
+            ev(room, "product_on", sku="k1", name="羊毛大衣", price=199.0, stock=50),
+            ev(room, "enter", user="p1", source="paid"), ev(room, "product_click", user="p1", sku="k1"),
+            ev(room, "pay", user="p1", sku="k1", order_id="p1", amount=199.0),
+            ev(room, "ad_spend", campaign="c1", amount=spend)]
+
+
+RED, AMBER, GREEN = "rgb(255, 77, 94)", "rgb(255, 176, 32)", "rgb(61, 220, 132)"
+
+
+def test_paid_roi_is_coloured_against_its_target_in_the_table_and_the_drill_down(system, page):
+    # paid ROI 0.20 against 2.00 (far below: bad), 1.33 (below: warning), 3.98 (good), and one with no target
+    cases = {"roi-bad": (1000.0, 2.0, "bad", RED), "roi-warn": (150.0, 2.0, "warn", AMBER),
+             "roi-good": (50.0, 2.0, "good", GREEN), "roi-none": (50.0, None, "none", None)}
+    for room, (spend, target, _, _) in cases.items():
+        system.post(_roi_room(room, spend, target))
+        system.metrics_when(room, lambda m: m["ad_spend"] > 0)
+    open_manager(page, system)
+    for room, (spend, target, level, colour) in cases.items():
+        cell = f'{row(room)} [data-metric="paid_roi"]'
+        page.wait_for_function("([s, l]) => document.querySelector(s)?.dataset.level === l", arg=[cell, level])
+        assert page.text_content(cell) == fmt("ratio", 199.0 / spend)
+        assert page.text_content(f'{row(room)} [data-metric="target_roi"]') == (fmt("ratio", target) if target
+                                                                                 else "no target")
+        if colour:
+            assert page.eval_on_selector(cell, "e => getComputedStyle(e).color") == colour, room
+    page.locator(row("roi-bad")).click()
+    kpi = f'{detail_sel("roi-bad")} [data-kpi="paid_roi"] .lw-kpi-value'
+    page.wait_for_function("s => document.querySelector(s)?.dataset.level === 'bad'", arg=kpi)
+    assert page.eval_on_selector(kpi, "e => getComputedStyle(e).color") == RED

@@ -314,3 +314,36 @@ def test_the_first_screen_after_a_start_loads_whole(redis_url, browser, tmp_path
         page.close()
     finally:
         s.stop()
+
+
+def test_paid_roi_below_its_target_is_red_on_the_ad_panel_and_the_tile(system, page):
+    """Paid ROI (what the target is about) is the coloured one: 199 / 1000 = 0.20 against a target of 2.00 is far
+    below (red), while the overall ROI beside it stays uncoloured; a room without a target says so."""
+    def room(name, target):
+        start = {"target_roi": target} if target else {}
+        return [ev(name, "session_start", platform="douyin", **start),
+                ev(name, "product_on", sku="k1", name="羊毛大衣", price=199.0, stock=50),
+                ev(name, "enter", user="p1", source="paid"), ev(name, "product_click", user="p1", sku="k1"),
+                ev(name, "pay", user="p1", sku="k1", order_id="p1", amount=199.0),
+                ev(name, "ad_spend", campaign="c1", amount=1000.0)]
+    system.post(room("wall-roi", 2.0) + room("wall-roi-nt", None))
+    for name in ("wall-roi", "wall-roi-nt"):
+        system.metrics_when(name, lambda m: m["ad_spend"] == 1000.0)
+    red = "rgb(255, 77, 94)"
+    open_wall(page, system, "room=wall-roi&lang=en", "wall-roi")
+    paid = '[data-room="wall-roi"] .lw-ads [data-metric="paid_roi"]'
+    page.wait_for_function("s => document.querySelector(s)?.dataset.level === 'bad'", arg=paid)
+    assert text(page, paid) == "0.20"
+    assert page.eval_on_selector(paid, "e => getComputedStyle(e).color") == red
+    assert text(page, '[data-room="wall-roi"] .lw-ads [data-metric="target_roi"]') == "2.00"
+    overall = '[data-room="wall-roi"] .lw-ads [data-metric="roi"]'
+    assert page.get_attribute(overall, "data-level") is None
+    assert page.eval_on_selector(overall, "e => getComputedStyle(e).color") != red
+
+    open_wall(page, system, "rooms=wall-roi,wall-roi-nt&lang=en")
+    tile = '.lw-tile[data-room="wall-roi"] [data-metric="paid_roi"]'
+    page.wait_for_function("s => document.querySelector(s)?.dataset.level === 'bad'", arg=tile)
+    assert page.eval_on_selector(tile, "e => getComputedStyle(e).color") == red
+    none = '.lw-tile[data-room="wall-roi-nt"] [data-metric="target_roi"]'
+    page.wait_for_function("s => document.querySelector(s)?.textContent === 'no target'", arg=none)
+    assert page.get_attribute('.lw-tile[data-room="wall-roi-nt"] [data-metric="paid_roi"]', "data-level") == "none"
