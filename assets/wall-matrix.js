@@ -94,7 +94,8 @@
       alerts: function (room, count, worst) {
         var t = tiles.get(room);
         if (!t) return;
-        D.setText(t.f.alerts, count ? "⚠ " + count : "");
+        // the tile itself is flagged (border, and the badge says how bad): the toast in the lane names the room
+        D.setText(t.f.alerts, count ? "⚠ " + count + " " + lw.t(lang, worst) : "");
         D.setAttr(t.el, "data-alert-level", count ? worst : "none");
       },
       tick: function (now, connected) {
