@@ -11,7 +11,9 @@
   var lw = window.livewall;
   var MAX_MARKERS = 40;
 
-  lw.screen({start: "startWall", id: "wall", ready: ".lw-stage", page: "lw-wall-page", init: function (s) {
+  lw.screen({start: "startWall", id: "wall", ready: ".lw-stage", page: "lw-wall-page", header: ".lw-header",
+              room: function (config) { return config.mode === "room" ? config.rooms[0] : null; },
+              init: function (s) {
     var config = s.config, root = s.root, lang = s.lang;
     var frames = {};
     var stageChanges = {};       // room -> [{ts, kind: "product", label}] seen while this screen ran
