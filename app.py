@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> None:
                                                             "--rooms", str(settings.rooms),
                                                             "--speed", str(settings.sim_speed),
                                                             "--session-minutes", str(settings.session_minutes)))
-        web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status)
+        web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status,
+                             settings.ended_grace_minutes)
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "
                  "manager: /manager, API: /api/rooms)%s",
                  settings.host, settings.port, sign_in)

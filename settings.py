@@ -58,6 +58,10 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 IDENTIFY_TIMEOUT_S = 1.5
 # A screen that has had no frame of a running session for this long says how old its data is instead of "live".
 SCREEN_STALE_S = 10
+# A room whose session ended this long ago leaves the wall's rotation and the matrix (it comes back when a new
+# session starts); until then it shows, marked "ended", so the control room sees the end of the session.
+# `--ended-grace-minutes` (python app.py, python -m server) or LIVEWALL_ENDED_GRACE_MINUTES.
+ENDED_GRACE_MINUTES = 10.0
 
 
 REDIS_URL_ENV = "LIVEWALL_REDIS_URL"
@@ -116,6 +120,7 @@ class Settings:
     session_minutes: float = 120.0
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS)
     admin_password: str | None = field(default=None, repr=False)
+    ended_grace_minutes: float = ENDED_GRACE_MINUTES
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> "Settings":
@@ -135,6 +140,9 @@ class Settings:
         p.add_argument("--sim-speed", type=float, default=1.0,
                        help="simulated rooms: event time per wall-clock second (a demo or test at 10x)")
         p.add_argument("--session-minutes", type=float, default=120.0, help="simulated rooms: a session's length")
+        p.add_argument("--ended-grace-minutes", type=float,
+                       default=float(os.environ.get("LIVEWALL_ENDED_GRACE_MINUTES", ENDED_GRACE_MINUTES)),
+                       help="a room whose session ended this long ago leaves the wall's rotation and matrix")
         a = p.parse_args(argv)
         ingest_token = _first_line(a.ingest_token_file) if a.ingest_token_file else a.ingest_token
         admin_password = (_first_line(a.admin_password_file) if a.admin_password_file
@@ -142,7 +150,8 @@ class Settings:
         return cls(host=a.host, port=a.port, redis_url=a.redis_url, feed=a.feed, ingest_token=ingest_token or None,
                    data_dir=a.data_dir, rooms=a.rooms, insights_every_s=a.insights_every,
                    allowed_hosts=allowed_hosts(a.host, a.allowed_hosts), admin_password=admin_password or None,
-                   sim_speed=a.sim_speed, session_minutes=a.session_minutes)
+                   sim_speed=a.sim_speed, session_minutes=a.session_minutes,
+                   ended_grace_minutes=max(0.0, a.ended_grace_minutes))
 
 
 def _first_line(path: Path) -> str:

@@ -145,6 +145,15 @@
     return state === "reconnecting" || state === "connecting" || state === "unavailable" ? lw.t(lang, state) : "";
   };
 
+  // a room whose session ended longer ago than the grace (settings.ENDED_GRACE_MINUTES) leaves the wall's rotation
+  // and matrix. Its end is measured on the server's clock: the later of the end's event time and the frame's write
+  // (a replayed session's end may carry a time long past).
+  lw.endedLongAgo = function (frame, now) {
+    var m = frame && frame.metrics;
+    if (!m || m.ended === null || m.ended === undefined) return false;
+    return now - Math.max(m.ended, frame.updated || 0) > lw.constants.ended_grace_s;
+  };
+
   lw.age = function (lang, s) {
     s = Math.max(0, Math.floor(s));
     if (s < 120) return lw.t(lang, "seconds", {n: s});

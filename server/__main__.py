@@ -6,4 +6,5 @@ settings = Settings.from_args()
 refuse_open_listening(settings)
 if not settings.redis_url:
     raise SystemExit("--redis-url (or LIVEWALL_REDIS_URL) is required when the web process runs on its own")
-asgi.serve(asgi.build(settings.redis_url, settings.ingest_token, settings.allowed_hosts), settings.host, settings.port)
+asgi.serve(asgi.build(settings.redis_url, settings.ingest_token, settings.allowed_hosts,
+                      ended_grace_minutes=settings.ended_grace_minutes), settings.host, settings.port)

@@ -16,7 +16,7 @@ import callbacks
 from server import pages
 from feeds import ingest
 from server import alert_actions, api, guard, push, share_routes, signin, suggestion_actions
-from settings import LOOPBACK_HOSTS
+from settings import ENDED_GRACE_MINUTES, LOOPBACK_HOSTS
 from store.connect import async_client
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"   # Dash would look beside this module
@@ -24,7 +24,8 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"   # Dash would look b
 
 def build(redis_url: str, ingest_token: str | None = None,
           allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS),
-          parts_status: Callable[[], dict] | None = None) -> guard.Guard:
+          parts_status: Callable[[], dict] | None = None,
+          ended_grace_minutes: float = ENDED_GRACE_MINUTES) -> guard.Guard:
     """The web process's ASGI app: the checks of server/guard.py around Dash, the API and the websocket."""
     app = Dash(__name__, backend="fastapi", title="livewall", use_pages=True, pages_folder="",
                suppress_callback_exceptions=True, update_title=None, assets_folder=str(ASSETS))
@@ -36,7 +37,7 @@ def build(redis_url: str, ingest_token: str | None = None,
     share_routes.add_routes(app.server, r)
     api.add_routes(app.server, r, parts_status)
     push.add_routes(app.server, redis_url, r)
-    pages.register()
+    pages.register(ended_grace_minutes)
     callbacks.register(app)
     # Screens get their data from the /ws hub, one socket per page. Dash's renderer would open a second one
     # (to /_dash-ws-callback, through a SharedWorker) that nothing uses, whenever the backend can serve it.
