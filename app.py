@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
                     "feeds.connectors", name, "--config", str(settings.connectors), "--redis-url", redis_url))
         try:
             web_app = asgi.build(redis_url, settings.ingest_token, settings.allowed_hosts, supervisor.status,
-                                 connectors, settings.data_dir)
+                                 connectors, settings.data_dir, settings.ended_grace_minutes)
         except connectors_config.ConfigError as e:
             fail(f"connectors config: {e}")
         log.info("livewall on http://%s:%d  (wall: /wall, matrix: /wall?mode=matrix, tablet: /assistant/<room>, "

@@ -97,6 +97,10 @@ PUSH_MAX_SKEW_S = 300.0           # a push whose signed timestamp is further tha
 PUSH_MAX_BODY_BYTES = 1024 * 1024  # a push body over this gets 413
 CLUSTER_DEMO_MASTERS = 3   # python app.py --cluster-demo
 CLUSTER_POLL_MS = 20       # on a cluster, a read over many rooms' streams cannot block: it polls this often
+# A room whose session ended this long ago leaves the wall's rotation and the matrix (it comes back when a new
+# session starts); until then it shows, marked "ended", so the control room sees the end of the session.
+# `--ended-grace-minutes` (python app.py, python -m server) or LIVEWALL_ENDED_GRACE_MINUTES.
+ENDED_GRACE_MINUTES = 10.0
 
 
 # The review's comparison with the past (insights/baseline.py): how many earlier ended sessions of the room make
@@ -203,6 +207,7 @@ class Settings:
     report_tz: str = REPORT_TZ
     public_url: str | None = None
     cluster_demo: bool = False
+    ended_grace_minutes: float = ENDED_GRACE_MINUTES
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> "Settings":
@@ -231,6 +236,9 @@ class Settings:
         p.add_argument("--cluster-demo", action="store_true",
                        help="run on a local three-master Redis Cluster started in the data dir (Redis 7's "
                             "redis-server and redis-cli), to see the scale-out setup on one machine")
+        p.add_argument("--ended-grace-minutes", type=float,
+                       default=float(os.environ.get("LIVEWALL_ENDED_GRACE_MINUTES", ENDED_GRACE_MINUTES)),
+                       help="a room whose session ended this long ago leaves the wall's rotation and matrix")
         a = p.parse_args(argv)
         if a.cluster_demo and a.redis_url:
             p.error("--cluster-demo starts its own cluster: leave out --redis-url")
@@ -243,6 +251,7 @@ class Settings:
                    allowed_hosts=allowed_hosts(a.host, a.allowed_hosts), admin_password=admin_password or None,
                    sim_speed=a.sim_speed, session_minutes=a.session_minutes, daily_report_at=a.daily_report_at,
                    report_tz=a.report_tz, public_url=a.public_url, cluster_demo=a.cluster_demo,
+                   ended_grace_minutes=max(0.0, a.ended_grace_minutes),
                    connectors=a.connectors or _if_exists(a.data_dir / CONNECTORS_FILE))
 
 

@@ -172,6 +172,7 @@
   }
 
   lw.screen({start: "startAssistant", id: "assistant", ready: ".lw-as-body", page: "lw-assistant-page",
+              header: ".lw-as-header", room: function (config) { return config.room; },
               init: function (s) {
     var config = s.config, root = s.root, lang = s.lang;
     var body = root.querySelector(".lw-as-body");

@@ -16,6 +16,15 @@
     reconnecting: ["连接中断，正在重连…", "Connection lost — reconnecting…"],
     unavailable: ["数据源暂不可用，恢复后自动更新", "Data source unavailable — updates resume by themselves"],
     ended: ["已下播", "Ended"],
+    // livewall-screen.js: the language switch and a room that does not exist
+    language: ["语言", "Language"],
+    lang_zh: ["中文", "中文"],
+    lang_en: ["EN", "EN"],
+    unknown_room: ["没有这个直播间", "No such room"],
+    unknown_room_text: ["直播间「{room}」没有发来过任何数据：名字可能拼错了。若它即将开播，开播后这里会自动显示。",
+      "Room “{room}” has never sent any data: the name may be misspelt. If it is about to go live, this screen fills in by itself when it does."],
+    unknown_room_list: ["现有的直播间：", "Rooms there are:"],
+    unknown_room_none: ["还没有任何直播间发来数据。", "No room has sent any data yet."],
     waiting: ["等待数据", "Waiting for data"],
     critical: ["严重", "Critical"],
     warning: ["警告", "Warning"],
@@ -197,6 +206,15 @@
   // what a screen's banner says about its socket: "" while it is open
   lw.connText = function (lang, state) {
     return state === "reconnecting" || state === "connecting" || state === "unavailable" ? lw.t(lang, state) : "";
+  };
+
+  // a room whose session ended longer ago than the grace (settings.ENDED_GRACE_MINUTES) leaves the wall's rotation
+  // and matrix. Its end is measured on the server's clock: the later of the end's event time and the frame's write
+  // (a replayed session's end may carry a time long past).
+  lw.endedLongAgo = function (frame, now) {
+    var m = frame && frame.metrics;
+    if (!m || m.ended === null || m.ended === undefined) return false;
+    return now - Math.max(m.ended, frame.updated || 0) > lw.constants.ended_grace_s;
   };
 
   lw.age = function (lang, s) {

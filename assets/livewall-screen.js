@@ -14,6 +14,11 @@
  * else that text. `s` also gives config, root, lang, now() (on the server's clock), t(key, vars), staleText(age)
  * and refresh() (tick now). Before init, lw.constants is the page config's `constants` (pages.constants():
  * stale_s, low_stock, roles, room_re), the values every script shares with Python.
+ *
+ * Two things every screen has, done here: a language switch in the header (`header`: a selector under #id; the
+ * choice goes into the URL as ?lang=, so it survives a reload and a rotation), and, when the screen is about
+ * one room (`room(config)`: its name, else null) that the server's hello does not list, a page saying there is
+ * no such room, with links to the rooms there are. It goes by itself when the room's first frame comes.
  */
 (function () {
   "use strict";
@@ -65,16 +70,70 @@
       root.classList.toggle("has-banner", !!text);
     }
 
+    langSwitch(root, spec.header, lang);
+    var asked = spec.room ? spec.room(config) : null, missing = null;
+
     conn = lw.connect({
       rooms: screen.rooms,
-      onMessage: function (msg) { var handle = handlers[msg.kind]; if (handle) handle(msg); },
+      onMessage: function (msg) {
+        if (asked && msg.kind === "hello" && msg.rooms) missing = noSuchRoom(root, lang, asked, msg.rooms, missing);
+        if (missing && msg.kind === "frame" && msg.room === asked) { missing.remove(); missing = null; }
+        var handle = handlers[msg.kind];
+        if (handle) handle(msg);
+      },
       onState: function (state) { root.setAttribute("data-conn", state); tick(); }
     });
     setInterval(tick, 1000);
   }
 
+  // this page's URL with one query parameter set (or, for `room` on /assistant/<room>, the path's room)
+  function urlWith(key, value) {
+    var url = new URL(window.location.href);
+    if (key === "room" && /^\/assistant\//.test(url.pathname)) url.pathname = "/assistant/" + encodeURIComponent(value);
+    else url.searchParams.set(key, value);
+    return url.pathname + url.search;
+  }
+
+  function langSwitch(root, selector, lang) {
+    var host = selector && root.querySelector(selector);
+    if (!host) return;
+    var box = lw.dom.el("nav", "lw-lang");
+    box.setAttribute("aria-label", lw.t(lang, "language"));
+    ["zh", "en"].forEach(function (code) {
+      var a = lw.dom.el("a", "lw-lang-option", lw.t(lang, "lang_" + code));
+      a.href = urlWith("lang", code);
+      a.lang = code === "zh" ? "zh-CN" : "en";
+      if (code === lang) a.setAttribute("aria-current", "true");
+      box.appendChild(a);
+    });
+    host.appendChild(box);
+  }
+
+  // the room asked for is not among those there are (or this identity may read): say so, over the empty screen
+  function noSuchRoom(root, lang, room, rooms, shown) {
+    if (shown) shown.remove();
+    if (rooms.indexOf(room) >= 0) return null;
+    var box = lw.dom.el("div", "lw-unknown"), card = lw.dom.el("div", "lw-unknown-card");
+    box.setAttribute("data-unknown-room", room);
+    card.appendChild(lw.dom.el("h1", "lw-unknown-title", lw.t(lang, "unknown_room")));
+    card.appendChild(lw.dom.el("p", "lw-unknown-text", lw.t(lang, "unknown_room_text", {room: room})));
+    card.appendChild(lw.dom.el("p", "lw-unknown-list-label", lw.t(lang, rooms.length ? "unknown_room_list" : "unknown_room_none")));
+    var list = lw.dom.el("ul", "lw-unknown-list");
+    rooms.forEach(function (name) {
+      var li = lw.dom.el("li"), a = lw.dom.el("a", "lw-unknown-link", name);
+      a.href = urlWith("room", name);
+      li.appendChild(a);
+      list.appendChild(li);
+    });
+    card.appendChild(list);
+    box.appendChild(card);
+    root.appendChild(box);
+    return box;
+  }
+
   // spec: start (the clientside function the page's callback names), id (the page root's id), ready (a selector
-  // under it: Dash renders a page's layout after its start callback may run), page (a class for <html>), init(s)
+  // under it: Dash renders a page's layout after its start callback may run), page (a class for <html>), init(s),
+  // header (where the language switch goes), room(config) (the one room the screen is about, or null)
   lw.screen = function (spec) {
     var started = false;
     window.dash_clientside = window.dash_clientside || {};

@@ -19,7 +19,8 @@
 
   function valid(room) { return room && new RegExp(lw.constants.room_re).test(room) ? room : null; }
 
-  lw.screen({start: "startManager", id: "manager", ready: ".lw-m-main", page: "lw-manager-page", init: function (s) {
+  lw.screen({start: "startManager", id: "manager", ready: ".lw-m-main", page: "lw-manager-page", header: ".lw-m-header",
+              room: function (config) { return config.room; }, init: function (s) {
     var config = s.config, root = s.root, lang = s.lang, D = lw.dom;
     var frames = {}, seen = {};
     var view = {room: null, session: null};

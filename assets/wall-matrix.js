@@ -30,15 +30,21 @@
     var total = root.querySelector('[data-total="gmv"]');
     var tiles = new Map(), order = ctx.rooms ? ctx.rooms.slice() : [];
 
+    function shown() {
+      var n = 0;
+      tiles.forEach(function (t) { n += !t.el.hidden; });
+      return n;
+    }
+
     function layoutGrid() {
-      var n = Math.max(1, tiles.size), w = grid.clientWidth, h = grid.clientHeight, best = 1, bestScore = 0;
+      var n = Math.max(1, shown()), w = grid.clientWidth, h = grid.clientHeight, best = 1, bestScore = 0;
       for (var c = 1; c <= n; c++) {
         var r = Math.ceil(n / c), score = Math.min(w / c, h / r * TILE_ASPECT);
         if (score > bestScore) { bestScore = score; best = c; }
       }
       grid.style.gridTemplateColumns = "repeat(" + best + ", minmax(0, 1fr))";
       grid.style.gridTemplateRows = "repeat(" + Math.ceil(n / best) + ", minmax(0, 1fr))";
-      D.setText(header.room_count, String(tiles.size));
+      D.setText(header.room_count, String(shown()));
     }
 
     function tile(room) {
@@ -67,7 +73,7 @@
 
     function totals() {
       var sum = 0, any = false;
-      tiles.forEach(function (t) { if (t.frame) { sum += t.frame.metrics.gmv || 0; any = true; } });
+      tiles.forEach(function (t) { if (t.frame && !t.el.hidden) { sum += t.frame.metrics.gmv || 0; any = true; } });
       D.setText(total, any ? lw.fmt("money-hero", lang, sum) : lw.fmt.DASH);
     }
 
@@ -100,19 +106,25 @@
       alerts: function (room, count, worst) {
         var t = tiles.get(room);
         if (!t) return;
-        D.setText(t.f.alerts, count ? "⚠ " + count : "");
+        // the tile itself is flagged (border, and the badge says how bad): the toast in the lane names the room
+        D.setText(t.f.alerts, count ? "⚠ " + count + " " + lw.t(lang, worst) : "");
         D.setAttr(t.el, "data-alert-level", count ? worst : "none");
       },
       tick: function (now, connected) {
         D.setText(header.fresh, connected ? lw.t(lang, "live") : "");
+        var moved = false;
         tiles.forEach(function (t) {
           if (!t.frame) return;
+          // a session ended long ago leaves the matrix; a new one brings its tile back
+          var gone = lw.endedLongAgo(t.frame, now);
+          if (gone !== t.el.hidden) { t.el.hidden = gone; moved = true; }
           var m = t.frame.metrics, age = Math.max(0, now - t.frame.updated);
           var ended = m.ended !== null && m.ended !== undefined, stale = !ended && age > lw.constants.stale_s;
           t.el.classList.toggle("is-stale", stale);
           D.setText(t.f.fresh, ended ? lw.t(lang, "ended") : stale ? lw.t(lang, "stale_short", {age: lw.age(lang, age)}) :
             lw.t(lang, "live"));
         });
+        if (moved) { layoutGrid(); totals(); }
       },
       rooms: function () { return order.slice(); }
     };

@@ -12,7 +12,7 @@
   "use strict";
   var lw = window.livewall;
   var MAX_POINTS = 60, MIN_INTERVAL_MS = 1000, BASE_FONT_PX = 18, BASE_REM_PX = 20;
-  var MIN_SPAN_S = 600;   // a young session fills the chart from the left, not three minutes stretched across it
+  var LABEL_ROWS = 3;     // marker labels stack in at most this many rows; one that finds no room is left out
   var PRODUCT_COLOR = "rgba(235,240,255,0.55)", ALERT_COLOR = "#ff4d5e";
   var CONFIG = {staticPlot: true, displayModeBar: false, responsive: true};
 
@@ -21,9 +21,12 @@
     return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
 
-  function shorten(s, n) {
-    s = String(s || "");
-    return s.length > n ? s.slice(0, n - 1) + "…" : s;
+  var canvas = null;
+  function textWidth(text, px, family) {
+    canvas = canvas || document.createElement("canvas");
+    var c = canvas.getContext("2d");
+    c.font = px + "px " + family;
+    return c.measureText(text).width;
   }
 
   lw.TrendChart = function (container) {
@@ -82,9 +85,12 @@
       var last = closed.length ? closed[closed.length - 1] : now;
       var k = scale(), layout = JSON.parse(JSON.stringify(g.layout));
       layout.font.size = BASE_FONT_PX * k;
-      layout.margin = {l: 80 * k, r: 70 * k, t: 12 * k, b: 40 * k};
+      layout.margin = {l: 80 * k, r: 70 * k, t: 12 * k, b: 48 * k};
+      // the axis runs from the first minute to the one in progress (as_of): no stretch of future
       layout.xaxis.autorange = true;
-      layout.xaxis.autorangeoptions = {include: [x(s[0].minute + MIN_SPAN_S)]};
+      layout.xaxis.showticklabels = true;
+      // the time labels stand a little below the plot, clear of the money axis's "¥0"
+      layout.xaxis.ticklabelstandoff = 8 * k;
       layout.yaxis.autorange = true;
       layout.yaxis2.autorange = true;
       var data = JSON.parse(JSON.stringify(g.data));
@@ -106,7 +112,7 @@
         ghostUntil = now.minute;
         container.closest(".lw-trend") && container.closest(".lw-trend").classList.toggle("has-ghost", ghost.x.length > 0);
       }
-      Object.assign(layout, markerLayout(markers, k, s));
+      Object.assign(layout, markerLayout(markers, k, s, g));
       Plotly.react(g, data, layout, CONFIG);
       lastClosed = closed.length ? last.minute : now.minute - 60;
       lastOnline = last.online;
@@ -132,18 +138,31 @@
         [2, 3]);
     }
 
-    // markers: [{ts, kind: "product"|"alert", label}], drawn as vertical lines within the chart's hour
-    // labels lean away from the nearer edge so that they stay inside the plot
-    function markerLayout(markers, k, series) {
-      var shapes = [], annotations = [], t0 = series[0].minute, t1 = series[series.length - 1].minute + 60;
-      markers.forEach(function (m, i) {
+    // markers: [{ts, kind: "product"|"alert", label}], drawn as vertical lines within the chart's hour. Each
+    // label is written whole, leaning away from the nearer edge, in the first of a few rows where it overlaps no
+    // other label; newest first, so an older one that finds no row keeps only its line (the legend says which).
+    function markerLayout(markers, k, series, g) {
+      var shapes = [], annotations = [], t0 = series[0].minute - 30, t1 = series[series.length - 1].minute + 30;
+      var size = g._fullLayout._size, width = size.w, px = 16 * k, family = g._fullLayout.font.family;
+      var rows = [];
+      for (var r = 0; r < LABEL_ROWS; r++) rows.push([]);
+      markers.slice().sort(function (a, b) { return b.ts - a.ts; }).forEach(function (m) {
         var color = m.kind === "alert" ? ALERT_COLOR : PRODUCT_COLOR, at = x(m.ts);
         shapes.push({type: "line", xref: "x", yref: "paper", x0: at, x1: at, y0: 0, y1: 1,
                      line: {color: color, width: 2 * k, dash: m.kind === "alert" ? "solid" : "dot"}});
-        annotations.push({xref: "x", yref: "paper", x: at, y: 1, yanchor: "top",
-                          xanchor: (m.ts - t0) / Math.max(MIN_SPAN_S, t1 - t0) > 0.6 ? "right" : "left",
-                          showarrow: false, text: escapeForPlotly(shorten(m.label, 8)),
-                          font: {size: 18 * k, color: color}, yshift: -(i % 3) * 20 * k});
+        var text = String(m.label || ""), w = textWidth(text, px, family) + 8 * k;
+        var pos = (m.ts - t0) / Math.max(60, t1 - t0) * width, right = pos > width * 0.6;
+        var span = right ? [pos - w, pos] : [pos, pos + w];
+        if (!text || span[0] < 0 || span[1] > width) return;
+        for (var row = 0; row < LABEL_ROWS; row++) {
+          var free = rows[row].every(function (o) { return span[1] <= o[0] || span[0] >= o[1]; });
+          if (!free) continue;
+          rows[row].push(span);
+          annotations.push({xref: "x", yref: "paper", x: at, y: 1, yanchor: "top", xanchor: right ? "right" : "left",
+                            showarrow: false, text: escapeForPlotly(text), font: {size: px, color: color},
+                            bgcolor: "rgba(12, 17, 32, 0.75)", yshift: -row * (px + 6 * k)});
+          return;
+        }
       });
       return {shapes: shapes, annotations: annotations};
     }

@@ -11,7 +11,9 @@
   var lw = window.livewall;
   var MAX_MARKERS = 40;
 
-  lw.screen({start: "startWall", id: "wall", ready: ".lw-stage", page: "lw-wall-page", init: function (s) {
+  lw.screen({start: "startWall", id: "wall", ready: ".lw-stage", page: "lw-wall-page", header: ".lw-header",
+              room: function (config) { return config.mode === "room" ? config.rooms[0] : null; },
+              init: function (s) {
     var config = s.config, root = s.root, lang = s.lang;
     var frames = {};
     var stageChanges = {};       // room -> [{ts, kind: "product", label}] seen while this screen ran
@@ -62,15 +64,23 @@
     // -- rotation -----------------------------------------------------------------------------------
     var rotation = root.querySelector(".lw-rotation");
 
+    // the rooms the rotation takes: those live or ended within the grace (an ended room is seen ending, then
+    // leaves; a new session brings it back); all of them when none is
+    function turn() {
+      var now = s.now(), live = playlist.filter(function (room) { return !lw.endedLongAgo(frames[room], now); });
+      return live.length ? live : playlist.slice();
+    }
+
     function showRoom(i) {
       current = i;
       var room = playlist[i];
       view.show(room, frames[room] || null, markers(room));
       if (insights[room]) view.insight(insights[room]);
       if (rotation) {
-        var f = lw.dom.fields(rotation);
-        lw.dom.setText(f.rotation, (i + 1) + " / " + playlist.length);
-        lw.dom.setText(f.next_room, playlist.length > 1 ? playlist[(i + 1) % playlist.length] : "");
+        var f = lw.dom.fields(rotation), rooms = turn(), at = rooms.indexOf(room);
+        var next = rooms[(at + 1) % rooms.length];
+        lw.dom.setText(f.rotation, at < 0 ? "" : (at + 1) + " / " + rooms.length);
+        lw.dom.setText(f.next_room, rooms.length > 1 && next !== room ? next : "");
         var fill = rotation.querySelector(".lw-rot-fill");
         fill.style.animation = "none";
         void fill.offsetWidth;   // restart the CSS fill animation
@@ -79,10 +89,11 @@
     }
 
     function nextRoom() {
-      // skip rooms that have sent nothing yet, unless none has
+      // skip rooms that have sent nothing yet, and those ended long ago, unless no other room is left
+      var rooms = turn();
       for (var k = 1; k <= playlist.length; k++) {
         var j = (current + k) % playlist.length;
-        if (frames[playlist[j]] || k === playlist.length) { showRoom(j); return; }
+        if ((frames[playlist[j]] && rooms.indexOf(playlist[j]) >= 0) || k === playlist.length) { showRoom(j); return; }
       }
     }
 

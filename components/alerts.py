@@ -13,6 +13,8 @@ from components.i18n import T
 
 
 def ToastArea() -> html.Div:
+    """The alert lane: a place of the page's own, in its flow (a row of the wall's grid, a strip under the
+    manager's header, a panel of the tablet), so a toast never lies over a live number (CONTRACT section 5)."""
     return html.Div(className="lw-toasts")
 
 

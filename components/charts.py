@@ -38,9 +38,13 @@ def trend_figure() -> dict:
             "font": {"color": TEXT, "size": BASE_FONT_PX},
             "margin": {"l": 80, "r": 70, "t": 12, "b": 40},
             "showlegend": False,
-            # at least ten minutes wide (assets/wall-trend.js), so ticks are a minute or more apart
+            # from the first minute to the one in progress; a young session's few minutes get ticks under a minute
+            # apart, which carry seconds rather than one "HH:MM" twice. No labels before the first frame: an
+            # empty date axis would read "00:00 00:00 …"
             "xaxis": {"type": "date", "tickformat": "%H:%M", "gridcolor": GRID, "showline": False,
-                      "nticks": 8, "fixedrange": True},
+                      "nticks": 8, "fixedrange": True, "showticklabels": False,
+                      "tickformatstops": [{"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+                                          {"dtickrange": [60_000, None], "value": "%H:%M"}]},
             "yaxis": {"gridcolor": GRID, "zeroline": False, "rangemode": "tozero", "fixedrange": True,
                       "tickfont": {"color": GMV_COLOR}, "tickprefix": "¥", "tickformat": "~s", "nticks": 5,
                       # before the first sale (or viewer) an empty axis would tick 0.5 as "500m"

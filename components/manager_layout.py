@@ -384,12 +384,12 @@ def ManagerPage(config: dict) -> html.Div:
         dcc.Store(id=CONFIG_ID, data=config),
         html.Div(id=BOOT_ID, hidden=True),
         ManagerHeader(*((config.get("user") or {}).get(k) or "" for k in ("name", "role"))),
+        ToastArea(),   # the alert lane, in the page's flow under the header: it pushes the page down, covers nothing
         html.Main([
             html.Div([RoomsTable(), SessionsByDate(), RoomDetail()], className="lw-m-primary"),
             html.Aside([suggestions, alerts, ConnectorsBox()], className="lw-m-aside"),
         ], className="lw-m-main"),
         LinksPanel(),
         Banner(),
-        ToastArea(),
     ], id="manager", className=f"lw-manager lang-{lang}",
         **{"data-view": "room" if config.get("room") else "overview", "data-conn": "connecting"})

@@ -43,13 +43,14 @@ def RoomStage(rotating: bool) -> html.Div:
         Funnel(),
         Sources(),
         Leaderboard(),
+        ToastArea(),
         Footer(),
     ], className="lw-stage", **{"data-room": "", "data-state": "waiting"})
 
 
 def MatrixStage() -> html.Div:
     footer = html.Footer(Ticker("alerts", "alerts", "all_clear"), className="lw-footer")
-    return html.Div([MatrixHeader(), MatrixGrid(), footer], className="lw-stage lw-stage-matrix")
+    return html.Div([MatrixHeader(), MatrixGrid(), ToastArea(), footer], className="lw-stage lw-stage-matrix")
 
 
 def WallPage(config: dict) -> html.Div:
@@ -62,5 +63,4 @@ def WallPage(config: dict) -> html.Div:
         html.Div(id=BOOT_ID, hidden=True),
         MatrixStage() if matrix else RoomStage(config["mode"] == "rotate"),
         Banner(),
-        ToastArea(),
     ], id="wall", className=f"lw-wall lang-{lang}", **{"data-mode": config["mode"], "data-conn": "connecting"})

@@ -17,7 +17,7 @@ from server import pages
 from feeds import ingest
 from server import (alert_actions, api, connector_routes, guard, push, review_routes, share_routes, signin,
                     stage_actions, suggestion_actions)
-from settings import LOOPBACK_HOSTS
+from settings import ENDED_GRACE_MINUTES, LOOPBACK_HOSTS
 from store.connect import async_client
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"   # Dash would look beside this module
@@ -26,7 +26,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"   # Dash would look b
 def build(redis_url: str, ingest_token: str | None = None,
           allowed_hosts: frozenset[str] = frozenset(LOOPBACK_HOSTS),
           parts_status: Callable[[], dict] | None = None, connectors: dict | None = None,
-          data_dir: Path | None = None) -> guard.Guard:
+          data_dir: Path | None = None, ended_grace_minutes: float = ENDED_GRACE_MINUTES) -> guard.Guard:
     """The web process's ASGI app: the checks of server/guard.py around Dash, the API and the websocket.
     `data_dir`: where the archive of ended sessions is read (store/archive.py); None: the default data dir."""
     app = Dash(__name__, backend="fastapi", title="livewall", use_pages=True, pages_folder="",
@@ -42,7 +42,7 @@ def build(redis_url: str, ingest_token: str | None = None,
     review_routes.add_routes(app.server, r, data_dir)   # before api's catch-all 404 for /api/...
     api.add_routes(app.server, r, parts_status, data_dir)
     push.add_routes(app.server, redis_url, r)
-    pages.register()
+    pages.register(ended_grace_minutes)
     callbacks.register(app)
     # Screens get their data from the /ws hub, one socket per page. Dash's renderer would open a second one
     # (to /_dash-ws-callback, through a SharedWorker) that nothing uses, whenever the backend can serve it.

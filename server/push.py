@@ -237,12 +237,18 @@ async def _still(websocket: WebSocket, r, who: auth.Identity) -> bool:
 
 
 async def _greet(c: Client, r, hub: Hub) -> None:
-    """Everything a new screen needs to be complete at once: snapshots, insights, recent alerts; or, while
-    Redis is away, that the data source is unavailable (the hub asks screens to resync once it is back)."""
-    c.offer(wire.hello(time.time()))
+    """Everything a new screen needs to be complete at once: the rooms there are, snapshots, insights, recent
+    alerts; or, while Redis is away, that the data source is unavailable (the hub asks screens to resync once
+    it is back)."""
+    greeted = False
     try:
+        existing = sorted(x.decode() for x in await r.smembers(keys.ROOMS))
+        c.offer(wire.hello(time.time(), [n for n in existing if c.allowed is None or n in c.allowed]))
+        greeted = True
         await _complete(c, r)
     except redis.RedisError:
+        if not greeted:
+            c.offer(wire.hello(time.time()))
         c.offer(wire.SOURCE_DOWN)
         hub.source_ok = False   # so that the watcher's "back" resyncs this screen too
 

@@ -35,6 +35,8 @@ class _Message(Struct, tag_field="kind"):
 
 class Hello(_Message, tag="hello"):
     server_time: float   # so a screen can tell how old data is without trusting its own clock
+    rooms: list | None = None   # the rooms that exist and the socket may read (None: unknown, Redis away), so a
+                                # screen opened on a misspelt room can say so and offer the real ones
 
 
 class Frame(_Message, tag="frame"):
@@ -87,8 +89,10 @@ SOURCE_UP = encode(Source(ok=True)).decode()
 RESYNC = encode(Resync()).decode()
 
 
-def hello(server_time: float) -> str:
-    return encode(Hello(server_time)).decode()
+def hello(server_time: float, rooms: list[str] | None = None) -> str:
+    if rooms is None:   # the greeting as it was before screens were told the rooms
+        return orjson.dumps({"kind": "hello", "server_time": server_time}).decode()
+    return encode(Hello(server_time, rooms)).decode()
 
 
 def insight(room: str, suggestions: bytes | None, recommendations: bytes | None) -> bytes:

@@ -14,9 +14,10 @@ from components.i18n import TEXT
 from feeds.schema import ROOM_PATTERN, ROOM_RE  # noqa: F401 - the screens' check of a room name, the events' rule
 from insights.risk import RuleBook, params
 from server.auth import ROLES
-from settings import SCREEN_STALE_S
+from settings import ENDED_GRACE_MINUTES, SCREEN_STALE_S
 
 RULES = RuleBook()   # rules.yaml (and LIVEWALL_RULES laid over it), read again when it changes
+_ended_grace_s = ENDED_GRACE_MINUTES * 60   # the command line's, once register() is given it
 
 SCREENS = (  # (path, its label in components/i18n.py) for the home page
     ("/wall", "home_wall"),
@@ -58,6 +59,7 @@ def constants() -> dict:
         "low_stock": params(RULES.current(), "", "stock_low")["max_stock"],   # the stock_low rule's line
         "roles": list(ROLES),                                                 # lowest first
         "room_re": ROOM_PATTERN.removesuffix(r"\Z") + "$",                  # JavaScript's $ is Python's \Z
+        "ended_grace_s": _ended_grace_s,   # an ended room leaves the wall's rotation and matrix after this
     }
 
 
@@ -71,7 +73,9 @@ def home() -> html.Div:
     return html.Div([html.H1("livewall"), html.Ul(links)], className="lw-home")
 
 
-def register() -> None:
+def register(ended_grace_minutes: float = ENDED_GRACE_MINUTES) -> None:
+    global _ended_grace_s
+    _ended_grace_s = ended_grace_minutes * 60
     register_page("home", path="/", title="livewall", layout=home)
     for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"{__name__}.{module}").register()
