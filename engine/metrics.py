@@ -46,30 +46,40 @@ _RETURNING_FAN = 1 | (VISIT_KINDS.index("returning") + 1) << 2
 _RETURNING_FAN_MASK = 3 | 3 << 2
 
 
+# field -> {value: its bits in the code}
+_CODE_BITS = (("fan", {True: 1, False: 2}),
+              *((name, {v: i << shift for v, i in _AUD_INDEX[name].items()}) for name, _v, shift, _m in AUDIENCE[1:]),
+              ("channel", {c: i << _CHAN_SHIFT for c, i in CHAN.items() if i}))
+
+
 def enter_code(ev: dict) -> int:
     code = 0
-    fan = ev.get("fan")
-    if fan is not None:
-        code = 1 if fan else 2
-    for name, _vals, shift, _mask in AUDIENCE[1:]:
+    for name, bits in _CODE_BITS:
         v = ev.get(name)
         if v is not None:
-            code |= _AUD_INDEX[name].get(v, 0) << shift
-    ch = ev.get("channel")
-    if ch is not None:
-        code |= CHAN.get(ch, 0) << _CHAN_SHIFT
+            code |= bits.get(v, 0)
     return code
+
+
+def _merge(a: int, code: int) -> int:
+    for _name, _vals, shift, mask in AUDIENCE:
+        f = code & (mask << shift)
+        if f:
+            a = (a & ~(mask << shift)) | f
+    return a
+
+
+# an enter carrying every attribute decides them all, whatever came before: the common case, made one lookup
+_FULL = [_merge(0, c) == c and all(c >> s & m for _n, _v, s, m in AUDIENCE) for c in range(_ATTR_BITS + 1)]
 
 
 def attrs_of(moves: bytes) -> int:
     """The user's attributes: per attribute, the value of their latest enter (in (ts, seq) order) carrying it."""
     a = 0
     for _ts, _k, code in _MOVE.iter_unpack(moves):
-        if code & _ATTR_BITS:
-            for _name, _vals, shift, mask in AUDIENCE:
-                f = code & (mask << shift)
-                if f:
-                    a = (a & ~(mask << shift)) | f
+        code &= _ATTR_BITS
+        if code:
+            a = code if _FULL[code] else _merge(a, code)
     return a
 
 
@@ -282,10 +292,10 @@ class Session:
         self.negative_feedbacks = 0
         self.win_comments: list[float] = []                            # sorted comment ts, for the window
         # audience: distinct viewers / buyers per value of each attribute (AUDIENCE order)
-        self.aud_viewers = [[0] * len(vals) for _n, vals, _s, _m in AUDIENCE]
-        self.aud_buyers = [[0] * len(vals) for _n, vals, _s, _m in AUDIENCE]
-        self.returning_fans = 0
-        self.returning_fan_buyers = 0
+        # audience: distinct viewers / buyers per combination of attributes (a user's folded code), summed
+        # per attribute value only when read: one count to move per event, whatever the number of attributes
+        self.aud_viewers: dict[int, int] = {}
+        self.aud_buyers: dict[int, int] = {}
         # channels, indexed as CHANNEL_KEYS; per minute: visits of each channel, then cents credited to each
         self.chan_visits = [0] * NCHAN
         self.chan_viewers = [0] * NCHAN
@@ -343,13 +353,21 @@ class Session:
         return p
 
     def _mark(self, name: str, stage: str) -> None:
-        self._mark_bits(name, _STAGE_BIT[stage])
+        rec = self.users.get(name, _NEW_USER)
+        stages = self._reach(rec[0], stage)   # funnel stages live in the head's low byte
+        if stages != rec[0]:
+            self.users[name] = bytes((stages,)) + rec[1:]
+
+    def _interacted(self, name: str) -> None:
+        rec = self.users.get(name)
+        if rec is None or not rec[0] & INTERACTED:   # a bit of the head's low byte: most are set already
+            self._mark_bits(name, INTERACTED)
 
     def _mark_bits(self, name: str, bits: int) -> None:
         rec = self.users.get(name, _NEW_USER)
         old = rec[0] | rec[1] << 8
         new = old | bits
-        if new != old:
+        if new != old:   # most interactions come from users already counted: nothing to write
             gained = new ^ old
             counts = self.stage_counts
             while gained:
@@ -358,16 +376,10 @@ class Session:
                 gained ^= low
             self.users[name] = _HEAD.pack(new, _HEAD.unpack_from(rec)[1]) + rec[_HEAD.size:]
 
-    def _audience(self, a: int, sign: int, counts: list) -> None:
+    @staticmethod
+    def _audience(a: int, sign: int, counts: dict) -> None:
         """Count (sign +1) or uncount one user of attributes `a` in `counts` (viewers or buyers)."""
-        for i, (_n, vals, shift, mask) in enumerate(AUDIENCE):
-            v = (a >> shift) & mask
-            counts[i][v - 1 if v else len(vals) - 1] += sign
-        if a & _RETURNING_FAN_MASK == _RETURNING_FAN:
-            if counts is self.aud_viewers:
-                self.returning_fans += sign
-            else:
-                self.returning_fan_buyers += sign
+        counts[a] = counts.get(a, 0) + sign
 
     def _on_impression(self, ev, ts, seq):
         self._mark(ev["user"], "impression")
@@ -381,7 +393,9 @@ class Session:
             code = enter_code(ev)
             if not stages & _ENTERED:
                 # a first enter: the user's attributes are this enter's (earlier moves are leaves only)
-                self._audience(code & _ATTR_BITS, +1, self.aud_viewers)
+                a = code & _ATTR_BITS
+                av = self.aud_viewers
+                av[a] = av.get(a, 0) + 1
                 if stages & _PAID:
                     self._audience(0, -1, self.aud_buyers)
                     self._audience(code & _ATTR_BITS, +1, self.aud_buyers)
@@ -401,7 +415,8 @@ class Session:
         old = visits_of(m)
         rec = _MOVE.pack(ts, key, code)
         i = len(m)
-        while i and _MOVE.unpack_from(m, i - _MV)[:2] > (ts, key):  # a late move goes back into its place
+        # a late move goes back into its place (keys are unique, so the code never decides)
+        while i and _MOVE.unpack_from(m, i - _MV) > (ts, key, code):
             i -= _MV
         m = m + rec if i == len(m) else m[:i] + rec + m[i:]
         self.users[name] = _join(stages, m, prods)
@@ -425,20 +440,14 @@ class Session:
             self._visit(v, -1)
         for v in new[i:]:
             self._visit(v, +1)
-        old_mask = _source_mask(old)
-        new_mask = _source_mask(new)
-        if old_mask != new_mask:
-            for s in range(6):
-                b = 1 << s
-                if (old_mask ^ new_mask) & b:
-                    self.src_viewers[s] += 1 if new_mask & b else -1
-        old_mask = _channel_mask(old)
-        new_mask = _channel_mask(new)
-        if old_mask != new_mask:
-            for c in range(NCHAN):
-                b = 1 << c
-                if (old_mask ^ new_mask) & b:
-                    self.chan_viewers[c] += 1 if new_mask & b else -1
+        new_mask = _viewer_mask(new)
+        changed = _viewer_mask(old) ^ new_mask
+        while changed:   # the sources and channels the user is now a viewer of, or no longer
+            low = changed & -changed
+            changed ^= low
+            bit = low.bit_length() - 1
+            counts, k = (self.src_viewers, bit) if bit < 8 else (self.chan_viewers, bit - 8)
+            counts[k] += 1 if new_mask & low else -1
         pays = self.user_pays.get(name)
         if pays:
             self._recredit(credit_of(old, pays), credit_of(new, pays))
@@ -449,7 +458,10 @@ class Session:
         self.src_visits[src] += sign
         self.chan_visits[ch] += sign
         m = minute_of(o)
-        self._min_chan(m)[ch] += sign
+        row = self.min_chan.get(m)
+        if row is None:
+            row = self._min_chan(m)
+        row[ch] += sign
         self.min_visits[m] = self.min_visits.get(m, 0) + sign
         self.min_online[m] = self.min_online.get(m, 0) + sign
         self._online_delta(o, sign)
@@ -622,7 +634,7 @@ class Session:
 
     def _on_comment(self, ev, ts, seq):
         self.comments += 1
-        self._mark_bits(ev["user"], INTERACTED)
+        self._interacted(ev["user"])
         bisect.insort(self.win_comments, ts)
         self.recent_comments.append((ts, ev["user"], ev["text"]))
         if len(self.recent_comments) > 40:
@@ -631,7 +643,7 @@ class Session:
 
     def _on_like(self, ev, ts, seq):
         self.likes += ev.get("count", 1)
-        self._mark_bits(ev["user"], INTERACTED)
+        self._interacted(ev["user"])
 
     def _on_follow(self, ev, ts, seq):
         self.follows += 1
@@ -639,7 +651,7 @@ class Session:
 
     def _on_share(self, ev, ts, seq):
         self.shares += 1
-        self._mark_bits(ev["user"], INTERACTED)
+        self._interacted(ev["user"])
 
     def _on_fan_club_join(self, ev, ts, seq):
         self.fan_club_joins += 1
@@ -742,10 +754,18 @@ class Session:
     def _audience_metrics(self, viewers: int) -> dict:
         """The audience, channel and interaction figures of the README's "Audience and channels"."""
         counts = self.stage_counts
+        per_value = [([0] * len(vals), [0] * len(vals)) for _n, vals, _s, _m in AUDIENCE]
+        returning = [0, 0]
+        for k, by_code in enumerate((self.aud_viewers, self.aud_buyers)):
+            for a, n in by_code.items():
+                for i, (_n, vals, shift, mask) in enumerate(AUDIENCE):
+                    v = (a >> shift) & mask
+                    per_value[i][k][v - 1 if v else len(vals) - 1] += n
+                if a & _RETURNING_FAN_MASK == _RETURNING_FAN:
+                    returning[k] += n
         audience = {}
-        for i, (name, vals, _s, _m) in enumerate(AUDIENCE):
-            audience[name] = {v: {"viewers": self.aud_viewers[i][j], "buyers": self.aud_buyers[i][j],
-                                  "buy_rate": ratio(self.aud_buyers[i][j], self.aud_viewers[i][j])}
+        for (name, vals, _s, _m), (nv, nb) in zip(AUDIENCE, per_value):
+            audience[name] = {v: {"viewers": nv[j], "buyers": nb[j], "buy_rate": ratio(nb[j], nv[j])}
                               for j, v in enumerate(vals)}
         channels = {}
         for c in (*range(1, NCHAN), 0):
@@ -760,9 +780,9 @@ class Session:
         interactors = counts[INTERACTED.bit_length() - 1]
         return {
             "audience": audience,
-            "returning_fans": self.returning_fans,
-            "returning_fan_buyers": self.returning_fan_buyers,
-            "returning_fan_share": ratio(self.returning_fans, viewers),
+            "returning_fans": returning[0],
+            "returning_fan_buyers": returning[1],
+            "returning_fan_share": ratio(returning[0], viewers),
             "new_fans": new_fans,
             "channels": channels,
             "interactors": interactors,
@@ -840,13 +860,6 @@ class Session:
         return out
 
 
-def _channel_mask(visits: list) -> int:
-    mask = 0
-    for v in visits:
-        mask |= 1 << v[4]
-    return mask
-
-
 def _count(p: Product, flag: int) -> None:
     if flag == VIEWED:
         p.viewers += 1
@@ -858,10 +871,11 @@ def _count(p: Product, flag: int) -> None:
         p.buyers += 1
 
 
-def _source_mask(visits: list) -> int:
+def _viewer_mask(visits: list) -> int:
+    """A bit per source (bits 0-7) and per channel (bits 8 on) the visits came by."""
     mask = 0
     for v in visits:
-        mask |= 1 << v[3]
+        mask |= 1 << v[3] | 256 << v[4]
     return mask
 
 
