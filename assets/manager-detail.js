@@ -25,6 +25,7 @@
     var tbody = template.parentNode;
     var wallLink = root.querySelector(".lw-m-wall-link");
     var bars = lw.Bars(root);
+    var audience = lw.ManagerAudience(root, ctx);
     var slots = [], room = null, frame = null;
     template.remove();
 
@@ -69,6 +70,7 @@
       D.setText(f.title, m.title || "");
       D.setText(f.streamer, m.streamer || "");
       bars.render(m, lang);
+      audience.render(fr);
       renderProducts(fr);
       D.setAttr(root, "data-state", ended(m) ? "ended" : "live");
       freshness(ctx.now());
@@ -87,6 +89,7 @@
       frame = null;
       D.apply(metrics, {}, lang);
       bars.render({}, lang);
+      audience.render({metrics: {}, series: []});
       renderProducts({products: []});
       [f.platform, f.title, f.streamer].forEach(function (el) { D.setText(el, ""); });
       D.setText(f.fresh, lw.t(lang, "waiting"));

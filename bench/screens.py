@@ -6,7 +6,8 @@ Writes wall-1080p.png (one room, 1920x1080), wall-4k.png (the same at 3840x2160)
 room, 1920x1080), assistant-tablet.png and assistant-portrait.png (the assistant's tablet, 1280x800 and
 800x1280), manager.png and manager-room.png (the manager's overview and one room, 1440x900), sign-in.png (the
 sign-in page, 1440x900, as someone not signed in sees it), link-manager.png (the manager's link manager with a
-device and a share link, 1440x900) and link-refused.png (what a revoked link's screen turns into). Chinese needs a
+device and a share link, 1440x900), link-refused.png (what a revoked link's screen turns into) and
+manager-audience.png / manager-channels.png (the room drill-down's audience and channel boxes, 1440 wide). Chinese needs a
 CJK font on the machine (Debian: fonts-noto-cjk).
 """
 from __future__ import annotations
@@ -33,6 +34,10 @@ SHOTS = (  # (file, url, width, height)
 SIGN_IN = ("sign-in.png", "/login?lang={lang}", 1440, 900)
 REFUSED = ("link-refused.png", "/login?why=link-revoked&lang={lang}", 1440, 900)
 LINK_MANAGER = ("link-manager.png", "/manager?room=douyin-01&lang={lang}", 1440, 900)
+PARTS = (  # (file, url, the element shot, width, height): boxes below the fold of a page
+    ("manager-audience.png", "/manager?room=douyin-01&lang={lang}", ".lw-m-audience", 1440, 900),
+    ("manager-channels.png", "/manager?room=douyin-01&lang={lang}", ".lw-m-channels", 1440, 900),
+)
 SETTLE_S = 4.0       # chart drawn, count-up finished, a few live frames applied
 
 
@@ -58,6 +63,16 @@ def shoot(lw: Livewall, out: Path, lang: str, only: set[str] | None) -> None:
                                         .some(e => e.textContent.startsWith('¥'))""", timeout=30000)
             page.wait_for_timeout(SETTLE_S * 1000)
             page.screenshot(path=str(out / name))
+            page.close()
+            print("wrote", out / name)
+        for name, url, part, w, h in PARTS:
+            if only is not None and name not in only:
+                continue
+            page = lw.sign_in(browser.new_page(viewport={"width": w, "height": h}))
+            page.goto(lw.url + url.format(lang=lang))
+            page.wait_for_function("document.querySelectorAll('.lw-ch-chart rect').length > 0", timeout=30000)
+            page.wait_for_timeout(SETTLE_S * 1000)
+            page.locator(part).screenshot(path=str(out / name))
             page.close()
             print("wrote", out / name)
         browser.close()
