@@ -254,3 +254,23 @@ def test_wrong_values_rejected_with_reason(fields):
 def test_right_values_accepted(fields):
     _id, _room, stored = judge(_ev(**fields))
     assert _id == "x"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reference_adds_up(seed):
+    # The reference's own consistency: each attribute's viewers and buyers add up to the contract's totals,
+    # the channels of a source to that source, the minutes to the session.
+    r = reference(arrive_late(session(seed), seed))
+    m = r["metrics"]
+    for name in AUDIENCE:
+        assert sum(v["viewers"] for v in m["audience"][name].values()) == m["viewers"]
+        assert sum(v["buyers"] for v in m["audience"][name].values()) == m["buyers"]
+    cents = lambda x: round(x * 100)  # noqa: E731
+    for src, s in m["sources"].items():   # `none` holds visits of every source that named no channel
+        chans = [c for c, g in CHANNELS.items() if g == src]
+        assert sum(m["channels"][c]["visits"] for c in chans) <= s["visits"]
+    assert sum(c["visits"] for c in m["channels"].values()) == m["visits"]
+    assert sum(cents(c["gmv"]) for c in m["channels"].values()) == cents(m["gmv"])
+    per_minute = [c for minute in r["series"] for c in minute["channels"].values()]
+    assert sum(c["visits"] for c in per_minute) == m["visits"]
+    assert sum(cents(c["gmv"]) for c in per_minute) == cents(m["gmv"])
