@@ -440,6 +440,12 @@ class Session:
             self._visit(v, -1)
         for v in new[i:]:
             self._visit(v, +1)
+        if len(old) == len(new) and [v[1] for v in old[i:]] == [v[1] for v in new[i:]]:
+            return   # the same openings (a visit closed or reopened): channels, viewers and credit stay
+        for v in old[i:]:
+            self._channel_visit(v, -1)
+        for v in new[i:]:
+            self._channel_visit(v, +1)
         new_mask = _viewer_mask(new)
         changed = _viewer_mask(old) ^ new_mask
         while changed:   # the sources and channels the user is now a viewer of, or no longer
@@ -453,15 +459,10 @@ class Session:
             self._recredit(credit_of(old, pays), credit_of(new, pays))
 
     def _visit(self, v: tuple, sign: int) -> None:
-        o, okey, c, src, ch = v
+        o, okey, c, src, _ch = v
         self.visits += sign
         self.src_visits[src] += sign
-        self.chan_visits[ch] += sign
         m = minute_of(o)
-        row = self.min_chan.get(m)
-        if row is None:
-            row = self._min_chan(m)
-        row[ch] += sign
         self.min_visits[m] = self.min_visits.get(m, 0) + sign
         self.min_online[m] = self.min_online.get(m, 0) + sign
         self._online_delta(o, sign)
@@ -491,6 +492,15 @@ class Session:
             mc = minute_of(c)
             self.min_online[mc] = self.min_online.get(mc, 0) - sign
             self._online_delta(c, -sign)
+
+    def _channel_visit(self, v: tuple, sign: int) -> None:
+        ch = v[4]
+        self.chan_visits[ch] += sign
+        m = minute_of(v[0])
+        row = self.min_chan.get(m)
+        if row is None:
+            row = self._min_chan(m)
+        row[ch] += sign
 
     def _online_delta(self, ts: float, d: int) -> None:
         if ts <= self.boundary:
