@@ -433,6 +433,16 @@ class Session:
             self._replace_visits(name, old, new)
 
     def _replace_visits(self, name: str, old: list, new: list) -> None:
+        if not old and len(new) == 1:   # a user's first visit, the usual case: one of each, nothing to compare
+            v = new[0]
+            self._visit(v, +1)
+            self._channel_visit(v, +1)
+            self.src_viewers[v[3]] += 1
+            self.chan_viewers[v[4]] += 1
+            pays = self.user_pays.get(name)
+            if pays:
+                self._recredit(credit_of(old, pays), credit_of(new, pays))
+            return
         i = 0
         while i < len(old) and i < len(new) and old[i] == new[i]:
             i += 1
