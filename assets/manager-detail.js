@@ -29,6 +29,7 @@
     var tbody = template.parentNode;
     var wallLink = root.querySelector(".lw-m-wall-link");
     var bars = lw.Bars(root);
+    var audience = lw.ManagerAudience(root, ctx);
     var slots = [], room = null, frame = null;
     template.remove();
     var query = D.el("input", "lw-m-product-q");
@@ -129,6 +130,7 @@
       D.setText(f.title, m.title || "");
       D.setText(f.streamer, m.streamer || "");
       bars.render(m, lang);
+      audience.render(fr);
       renderProducts(fr);
       D.setAttr(root, "data-state", ended(m) ? "ended" : "live");
       freshness(ctx.now());
@@ -147,6 +149,7 @@
       frame = null;
       D.apply(metrics, {}, lang);
       bars.render({}, lang);
+      audience.render({metrics: {}, series: []});
       renderProducts({products: []});
       [f.platform, f.title, f.streamer].forEach(function (el) { D.setText(el, ""); });
       D.setText(f.fresh, lw.t(lang, "waiting"));

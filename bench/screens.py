@@ -13,7 +13,8 @@ device and a share link, 1440x900) and link-refused.png (what a revoked link's s
 review (bench/review_demo.py's room): review.png (a session's review on the manager's page), review-print.png
 (the same printed: print media at A4 width) and wall-ghost.png (the wall's trend with the earlier sessions'
 ghost line); and the alert lane: wall-alerts.png and wall-matrix-alerts.png (three critical alerts shown, more
-waiting, 1920x1080), manager-alerts.png (1440x900), and wall-unknown-room.png (a misspelt room). Chinese needs a
+waiting, 1920x1080), manager-alerts.png (1440x900), wall-unknown-room.png (a misspelt room); and
+manager-audience.png / manager-channels.png (the room drill-down's audience and channel boxes, 1440 wide). Chinese needs a
 CJK font on the machine (Debian: fonts-noto-cjk).
 """
 from __future__ import annotations
@@ -52,6 +53,10 @@ REFUSED = ("link-refused.png", "/login?why=link-revoked&lang={lang}", 1440, 900)
 LINK_MANAGER = ("link-manager.png", "/manager?room=douyin-01&lang={lang}", 1440, 900)
 REVIEW_ROOM = "douyin-05"
 REVIEW_SHOTS = ("review.png", "review-print.png", "wall-ghost.png")
+PARTS = (  # (file, url, the element shot, width, height): boxes below the fold of a page
+    ("manager-audience.png", "/manager?room=douyin-01&lang={lang}", ".lw-m-audience", 1440, 900),
+    ("manager-channels.png", "/manager?room=douyin-01&lang={lang}", ".lw-m-channels", 1440, 900),
+)
 SETTLE_S = 4.0       # chart drawn, count-up finished, a few live frames applied
 
 
@@ -115,6 +120,16 @@ def shoot(lw: Livewall, out: Path, lang: str, only: set[str] | None) -> None:
             page.goto(lw.url + url.format(lang=lang))
             page.wait_for_selector(".lw-unknown")
             save(page, out / named(name, lang))
+        for name, url, part, w, h in PARTS:
+            if not wanted(name):
+                continue
+            page = lw.sign_in(browser.new_page(viewport={"width": w, "height": h}))
+            page.goto(lw.url + url.format(lang=lang))
+            page.wait_for_function("document.querySelectorAll('.lw-ch-chart rect').length > 0", timeout=30000)
+            page.wait_for_timeout(SETTLE_S * 1000)
+            page.locator(part).screenshot(path=str(out / named(name, lang)))
+            page.close()
+            print("wrote", out / named(name, lang))
         browser.close()
 
 

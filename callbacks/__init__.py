@@ -25,7 +25,7 @@ SCRIPTS = (
     # /assistant/<room>
     "assistant-actions.js", "assistant.js",
     # /manager
-    "manager-rooms.js", "manager-detail.js", "manager-timeline.js", "manager-review.js", "manager-dates.js",
+    "manager-rooms.js", "manager-audience.js", "manager-detail.js", "manager-timeline.js", "manager-review.js", "manager-dates.js",
     "manager-suggestions.js", "manager-alerts.js", "manager-links.js", "manager-connectors.js", "manager.js",
 )
 STARTS = (  # (the start function in assets/, the layout module holding the page's CONFIG_ID and BOOT_ID)

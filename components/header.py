@@ -37,11 +37,13 @@ def RotationProgress() -> html.Div:
     ], className="lw-rotation")
 
 
-def RoomHeader(rotating: bool) -> html.Header:
+def RoomHeader(rotating: bool, engage=None) -> html.Header:
+    """`engage`: the interaction rates' strip (components/audience.py), beside the session's title."""
     return html.Header([
         html.Div([html.Span(className="lw-live-dot"), Field("room", "lw-room-name"),
                   Field("platform", "lw-platform")], className="lw-id"),
         html.Div([Field("title", "lw-title", "…"), Field("streamer", "lw-streamer")], className="lw-session"),
+        engage,
         html.Div([html.Span(T("started_for"), className="lw-elapsed-label"), Field("elapsed", "lw-elapsed")],
                  className="lw-elapsed-box"),
         RotationProgress() if rotating else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from components.alerts import Banner, ToastArea
+from components.audience import AudienceBox, ChannelBox
 from components.header import Field
 from components.i18n import T
 from components.panels import Funnel, Sources
@@ -282,6 +283,8 @@ def RoomDetail() -> html.Section:
         DetailHead(),
         DetailKpis(),
         html.Div([Funnel(), Sources()], className="lw-m-pair"),
+        AudienceBox(),
+        ChannelBox(),
         ProductTable(),
         SessionsBox(),
     ], className="lw-m-detail", **{"data-room": "", "data-state": "waiting"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from components.alerts import Banner, Footer, Ticker, ToastArea
+from components.audience import EngageStrip
 from components.charts import TrendChart
 from components.header import MatrixHeader, RoomHeader
 from components.i18n import T
@@ -35,7 +36,7 @@ def TrendPanel() -> html.Section:
 def RoomStage(rotating: bool) -> html.Div:
     """Everything about one room; `data-room` names the room shown and changes as the playlist turns."""
     return html.Div([
-        RoomHeader(rotating),
+        RoomHeader(rotating, EngageStrip()),
         html.Div([HeroGmv(), OnStage()], className="lw-hero-col"),
         TrendPanel(),
         html.Div([AdPanel(), RerunList()], className="lw-side"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import struct
 
-from feeds.schema import SOURCES
+from feeds.schema import AGE_BANDS, CHANNELS, CITY_TIERS, GENDERS, SOURCES, VISIT_KINDS
 
 PEAK_HORIZON_S = 60.0      # late-event horizon of CONTRACT section 2
 WINDOWS = (60, 300)        # seconds of event time for the windowed figures
@@ -24,9 +24,63 @@ SRC = {s: i for i, s in enumerate(SOURCES)}
 OTHER = SRC["other"]
 FUNNEL = ("impressed", "entered", "product_viewers", "product_clickers", "orderers", "buyers")
 _STAGE_BIT = {"impression": 1, "enter": 2, "product_view": 4, "product_click": 8, "order": 16, "pay": 32}
+# more per-user bits beside the funnel stages, counted the same way (distinct users)
+INTERACTED, FOLLOWED, JOINED, NEGATIVE = 64, 128, 256, 512
+_ENTERED, _PAID = _STAGE_BIT["enter"], _STAGE_BIT["pay"]
 _ENTER, _LEAVE = 1, 0
 INF = float("inf")
-_MOVE = struct.Struct("<dd")   # (ts, key) of one enter/leave; packed, a visit costs 32 bytes, not ~150
+_MOVE = struct.Struct("<ddH")  # (ts, key, code) of one enter/leave; packed, a visit costs 36 bytes, not ~150
+_MV = _MOVE.size
+
+# The audience extension: an enter's attributes and channel packed in the move's 16-bit `code`, 0 = absent.
+# Each attribute's value list ends with "unknown", where users without the attribute are counted.
+AUDIENCE = (("fan", ("true", "false", "unknown"), 0, 3), ("visit", VISIT_KINDS, 2, 3),
+            ("gender", GENDERS, 4, 3), ("age", AGE_BANDS, 6, 7), ("city_tier", CITY_TIERS, 9, 7))
+_AUD_INDEX = {name: {v: i + 1 for i, v in enumerate(vals)} for name, vals, _s, _m in AUDIENCE[1:]}
+_ATTR_BITS = 0xFFF
+_CHAN_SHIFT = 12
+CHANNEL_KEYS = ("none", *CHANNELS)   # index 0: a visit whose enter named no channel
+CHAN = {c: i for i, c in enumerate(CHANNEL_KEYS)}
+NCHAN = len(CHANNEL_KEYS)
+_RETURNING_FAN = 1 | (VISIT_KINDS.index("returning") + 1) << 2
+_RETURNING_FAN_MASK = 3 | 3 << 2
+
+
+# field -> {value: its bits in the code}
+_CODE_BITS = (("fan", {True: 1, False: 2}),
+              *((name, {v: i << shift for v, i in _AUD_INDEX[name].items()}) for name, _v, shift, _m in AUDIENCE[1:]),
+              ("channel", {c: i << _CHAN_SHIFT for c, i in CHAN.items() if i}))
+
+
+def enter_code(ev: dict) -> int:
+    code = 0
+    for name, bits in _CODE_BITS:
+        v = ev.get(name)
+        if v is not None:
+            code |= bits.get(v, 0)
+    return code
+
+
+def _merge(a: int, code: int) -> int:
+    for _name, _vals, shift, mask in AUDIENCE:
+        f = code & (mask << shift)
+        if f:
+            a = (a & ~(mask << shift)) | f
+    return a
+
+
+# an enter carrying every attribute decides them all, whatever came before: the common case, made one lookup
+_FULL = [_merge(0, c) == c and all(c >> s & m for _n, _v, s, m in AUDIENCE) for c in range(_ATTR_BITS + 1)]
+
+
+def attrs_of(moves: bytes) -> int:
+    """The user's attributes: per attribute, the value of their latest enter (in (ts, seq) order) carrying it."""
+    a = 0
+    for _ts, _k, code in _MOVE.iter_unpack(moves):
+        code &= _ATTR_BITS
+        if code:
+            a = code if _FULL[code] else _merge(a, code)
+    return a
 
 
 def minute_of(ts: float) -> int:
@@ -42,10 +96,11 @@ def cents(amount: float) -> int:
 
 
 # One viewer in one session is one packed record, because viewers are what a room has most of:
-#   head (stages reached: a bit per funnel stage, and the number of moves), then the enter/leave moves as
-#   (ts, key) pairs in (ts, seq) order with key = seq * 16 + kind * 8 + source, then a (product index,
-#   flags) entry per product the viewer viewed, clicked, carted or bought.
-_HEAD = struct.Struct("<BI")
+#   head (stages reached: a bit per funnel stage and per interaction kind, and the number of moves), then
+#   the enter/leave moves as (ts, key, code) in (ts, seq) order with key = seq * 16 + kind * 8 + source and
+#   code the enter's attributes and channel, then a (product index, flags) entry per product the viewer
+#   viewed, clicked, carted or bought.
+_HEAD = struct.Struct("<HI")
 _PROD = struct.Struct("<IB")
 _NEW_USER = _HEAD.pack(0, 0)
 VIEWED, CLICKED, CARTED, BOUGHT = 1, 2, 4, 8
@@ -53,44 +108,46 @@ VIEWED, CLICKED, CARTED, BOUGHT = 1, 2, 4, 8
 
 def _split(rec: bytes) -> tuple[int, bytes, bytes]:
     stages, n = _HEAD.unpack_from(rec)
-    end = _HEAD.size + 16 * n
+    end = _HEAD.size + _MV * n
     return stages, rec[_HEAD.size:end], rec[end:]
 
 
 def _join(stages: int, moves: bytes, prods: bytes) -> bytes:
-    return _HEAD.pack(stages, len(moves) // 16) + moves + prods
+    return _HEAD.pack(stages, len(moves) // _MV) + moves + prods
 
 
 def visits_of(moves: bytes) -> list[tuple]:
-    """The user's visits as (open_ts, open_key, close_ts or None, source), from moves in (ts, seq) order."""
+    """The user's visits as (open_ts, open_key, close_ts or None, source, channel), from moves in (ts, seq)
+    order."""
     out = []
     inside = None
-    for ts, k in _MOVE.iter_unpack(moves):
+    for ts, k, code in _MOVE.iter_unpack(moves):
         key = int(k)
         if (key >> 3) & 1 == _ENTER:
             if inside is None:
-                inside = (ts, key, key & 7)
+                inside = (ts, key, key & 7, code >> _CHAN_SHIFT)
         elif inside is not None:
-            out.append((inside[0], inside[1], ts, inside[2]))
+            out.append((inside[0], inside[1], ts, inside[2], inside[3]))
             inside = None
     if inside is not None:
-        out.append((inside[0], inside[1], None, inside[2]))
+        out.append((inside[0], inside[1], None, inside[2], inside[3]))
     return out
 
 
-def credit_of(visits: list[tuple], pays: list | None) -> list[tuple[int, int]]:
-    """(source, cents) per pay: the payer's visit with the latest opening ts <= the pay's ts, else `other`."""
+def credit_of(visits: list[tuple], pays: list | None) -> list[tuple]:
+    """(source, channel, cents, ts) per pay: the payer's visit with the latest opening ts <= the pay's ts,
+    else source `other` and no channel."""
     if not pays:
         return []
     out = []
     for ts, _seq, amount in pays:
-        src = OTHER
+        src, ch = OTHER, 0
         for v in visits:  # sorted by opening; the last that opened at or before the pay wins (ties: later)
             if v[0] <= ts:
-                src = v[3]
+                src, ch = v[3], v[4]
             else:
                 break
-        out.append((src, amount))
+        out.append((src, ch, amount, ts))
     return out
 
 
@@ -230,7 +287,20 @@ class Session:
         self.likes = 0
         self.follows = 0
         self.shares = 0
-        self.stage_counts = [0] * 6
+        self.stage_counts = [0] * 10                                   # per bit of a user's head
+        self.fan_club_joins = 0
+        self.negative_feedbacks = 0
+        self.win_comments: list[float] = []                            # sorted comment ts, for the window
+        # audience: distinct viewers / buyers per value of each attribute (AUDIENCE order)
+        # audience: distinct viewers / buyers per combination of attributes (a user's folded code), summed
+        # per attribute value only when read: one count to move per event, whatever the number of attributes
+        self.aud_viewers: dict[int, int] = {}
+        self.aud_buyers: dict[int, int] = {}
+        # channels, indexed as CHANNEL_KEYS; per minute: visits of each channel, then cents credited to each
+        self.chan_visits = [0] * NCHAN
+        self.chan_viewers = [0] * NCHAN
+        self.chan_gmv = [0] * NCHAN
+        self.min_chan: dict[int, list[int]] = {}
         self.recent_comments: list = []
         self.version = 0
 
@@ -284,9 +354,32 @@ class Session:
 
     def _mark(self, name: str, stage: str) -> None:
         rec = self.users.get(name, _NEW_USER)
-        stages = self._reach(rec[0], stage)
+        stages = self._reach(rec[0], stage)   # funnel stages live in the head's low byte
         if stages != rec[0]:
             self.users[name] = bytes((stages,)) + rec[1:]
+
+    def _interacted(self, name: str) -> None:
+        rec = self.users.get(name)
+        if rec is None or not rec[0] & INTERACTED:   # a bit of the head's low byte: most are set already
+            self._mark_bits(name, INTERACTED)
+
+    def _mark_bits(self, name: str, bits: int) -> None:
+        rec = self.users.get(name, _NEW_USER)
+        old = rec[0] | rec[1] << 8
+        new = old | bits
+        if new != old:   # most interactions come from users already counted: nothing to write
+            gained = new ^ old
+            counts = self.stage_counts
+            while gained:
+                low = gained & -gained
+                counts[low.bit_length() - 1] += 1
+                gained ^= low
+            self.users[name] = _HEAD.pack(new, _HEAD.unpack_from(rec)[1]) + rec[_HEAD.size:]
+
+    @staticmethod
+    def _audience(a: int, sign: int, counts: dict) -> None:
+        """Count (sign +1) or uncount one user of attributes `a` in `counts` (viewers or buyers)."""
+        counts[a] = counts.get(a, 0) + sign
 
     def _on_impression(self, ev, ts, seq):
         self._mark(ev["user"], "impression")
@@ -295,7 +388,22 @@ class Session:
         name = ev["user"]
         stages, m, prods = _split(self.users.get(name, _NEW_USER))
         kind = _ENTER if ev["type"] == "enter" else _LEAVE
+        code = 0
         if kind == _ENTER:
+            code = enter_code(ev)
+            if not stages & _ENTERED:
+                # a first enter: the user's attributes are this enter's (earlier moves are leaves only)
+                a = code & _ATTR_BITS
+                av = self.aud_viewers
+                av[a] = av.get(a, 0) + 1
+                if stages & _PAID:
+                    self._audience(0, -1, self.aud_buyers)
+                    self._audience(code & _ATTR_BITS, +1, self.aud_buyers)
+                code_changes = False
+            else:
+                code_changes = bool(code & _ATTR_BITS)
+            if code_changes:
+                old_a = attrs_of(m)
             stages = self._reach(stages, "enter")
         key = seq * 16 + kind * 8 + SRC[ev.get("source", "other")] if kind == _ENTER else seq * 16
         if ts > self.last_visit_ts:
@@ -305,17 +413,36 @@ class Session:
         elif ts < self.last_visit_ts:
             self.peak_dirty = True
         old = visits_of(m)
-        rec = _MOVE.pack(ts, key)
+        rec = _MOVE.pack(ts, key, code)
         i = len(m)
-        while i and _MOVE.unpack_from(m, i - 16) > (ts, key):  # a late move goes back into its place
-            i -= 16
+        # a late move goes back into its place (keys are unique, so the code never decides)
+        while i and _MOVE.unpack_from(m, i - _MV) > (ts, key, code):
+            i -= _MV
         m = m + rec if i == len(m) else m[:i] + rec + m[i:]
         self.users[name] = _join(stages, m, prods)
+        if kind == _ENTER and code_changes:
+            new_a = attrs_of(m)
+            if new_a != old_a:
+                self._audience(old_a, -1, self.aud_viewers)
+                self._audience(new_a, +1, self.aud_viewers)
+                if stages & _PAID:
+                    self._audience(old_a, -1, self.aud_buyers)
+                    self._audience(new_a, +1, self.aud_buyers)
         new = visits_of(m)
         if old != new:
             self._replace_visits(name, old, new)
 
     def _replace_visits(self, name: str, old: list, new: list) -> None:
+        if not old and len(new) == 1:   # a user's first visit, the usual case: one of each, nothing to compare
+            v = new[0]
+            self._visit(v, +1)
+            self._channel_visit(v, +1)
+            self.src_viewers[v[3]] += 1
+            self.chan_viewers[v[4]] += 1
+            pays = self.user_pays.get(name)
+            if pays:
+                self._recredit(credit_of(old, pays), credit_of(new, pays))
+            return
         i = 0
         while i < len(old) and i < len(new) and old[i] == new[i]:
             i += 1
@@ -323,19 +450,26 @@ class Session:
             self._visit(v, -1)
         for v in new[i:]:
             self._visit(v, +1)
-        old_mask = _source_mask(old)
-        new_mask = _source_mask(new)
-        if old_mask != new_mask:
-            for s in range(6):
-                b = 1 << s
-                if (old_mask ^ new_mask) & b:
-                    self.src_viewers[s] += 1 if new_mask & b else -1
+        if len(old) == len(new) and [v[1] for v in old[i:]] == [v[1] for v in new[i:]]:
+            return   # the same openings (a visit closed or reopened): channels, viewers and credit stay
+        for v in old[i:]:
+            self._channel_visit(v, -1)
+        for v in new[i:]:
+            self._channel_visit(v, +1)
+        new_mask = _viewer_mask(new)
+        changed = _viewer_mask(old) ^ new_mask
+        while changed:   # the sources and channels the user is now a viewer of, or no longer
+            low = changed & -changed
+            changed ^= low
+            bit = low.bit_length() - 1
+            counts, k = (self.src_viewers, bit) if bit < 8 else (self.chan_viewers, bit - 8)
+            counts[k] += 1 if new_mask & low else -1
         pays = self.user_pays.get(name)
         if pays:
             self._recredit(credit_of(old, pays), credit_of(new, pays))
 
     def _visit(self, v: tuple, sign: int) -> None:
-        o, okey, c, src = v
+        o, okey, c, src, _ch = v
         self.visits += sign
         self.src_visits[src] += sign
         m = minute_of(o)
@@ -368,6 +502,15 @@ class Session:
             mc = minute_of(c)
             self.min_online[mc] = self.min_online.get(mc, 0) - sign
             self._online_delta(c, -sign)
+
+    def _channel_visit(self, v: tuple, sign: int) -> None:
+        ch = v[4]
+        self.chan_visits[ch] += sign
+        m = minute_of(v[0])
+        row = self.min_chan.get(m)
+        if row is None:
+            row = self._min_chan(m)
+        row[ch] += sign
 
     def _online_delta(self, ts: float, d: int) -> None:
         if ts <= self.boundary:
@@ -413,6 +556,9 @@ class Session:
             self.win_cum_base = self.win_cum[j - 1]
             del self.win_pays[:j]
             del self.win_cum[:j]
+        c = bisect.bisect_left(self.win_comments, keep)
+        if c:
+            del self.win_comments[:c]
         k = bisect.bisect_left(self.win_orders, (keep,))
         if k:
             for _ts, _seq, oid in self.win_orders[:k]:
@@ -420,12 +566,22 @@ class Session:
             del self.win_orders[:k]
 
     def _recredit(self, old: list, new: list) -> None:
-        for src, amount in old:
+        for src, ch, amount, ts in old:
             self.src_gmv[src] -= amount
             self.src_pays[src] -= 1
-        for src, amount in new:
+            self.chan_gmv[ch] -= amount
+            self._min_chan(minute_of(ts))[NCHAN + ch] -= amount
+        for src, ch, amount, ts in new:
             self.src_gmv[src] += amount
             self.src_pays[src] += 1
+            self.chan_gmv[ch] += amount
+            self._min_chan(minute_of(ts))[NCHAN + ch] += amount
+
+    def _min_chan(self, m: int) -> list[int]:
+        row = self.min_chan.get(m)
+        if row is None:
+            row = self.min_chan[m] = [0] * (2 * NCHAN)
+        return row
 
     def _on_product_on(self, ev, ts, seq):
         p = self._product(ev["sku"])
@@ -466,6 +622,7 @@ class Session:
 
     def _on_pay(self, ev, ts, seq):
         name = ev["user"]
+        was_buyer = _HEAD.unpack_from(self.users.get(name, _NEW_USER))[0] & _PAID
         p = self._touch(name, "pay", ev["sku"], BOUGHT)
         amount = cents(ev["amount"])
         qty = ev.get("qty", 1)
@@ -481,7 +638,10 @@ class Session:
         p.units += qty
         p.gmv += amount
         p.add_pay(ts, seq, qty)
-        visits = visits_of(_split(self.users[name])[1])
+        moves = _split(self.users[name])[1]
+        if not was_buyer:
+            self._audience(attrs_of(moves), +1, self.aud_buyers)
+        visits = visits_of(moves)
         pays = self.user_pays.setdefault(name, [])
         old = credit_of(visits, pays)
         bisect.insort(pays, (ts, seq, amount))
@@ -494,6 +654,8 @@ class Session:
 
     def _on_comment(self, ev, ts, seq):
         self.comments += 1
+        self._interacted(ev["user"])
+        bisect.insort(self.win_comments, ts)
         self.recent_comments.append((ts, ev["user"], ev["text"]))
         if len(self.recent_comments) > 40:
             self.recent_comments.sort()
@@ -501,12 +663,23 @@ class Session:
 
     def _on_like(self, ev, ts, seq):
         self.likes += ev.get("count", 1)
+        self._interacted(ev["user"])
 
     def _on_follow(self, ev, ts, seq):
         self.follows += 1
+        self._mark_bits(ev["user"], INTERACTED | FOLLOWED)
 
     def _on_share(self, ev, ts, seq):
         self.shares += 1
+        self._interacted(ev["user"])
+
+    def _on_fan_club_join(self, ev, ts, seq):
+        self.fan_club_joins += 1
+        self._mark_bits(ev["user"], INTERACTED | JOINED)
+
+    def _on_negative_feedback(self, ev, ts, seq):
+        self.negative_feedbacks += 1
+        self._mark_bits(ev["user"], NEGATIVE)
 
     def _on_ad_spend(self, ev, ts, seq):
         amount = cents(ev["amount"])
@@ -595,6 +768,54 @@ class Session:
             "follows": self.follows,
             "shares": self.shares,
             "windows": {str(w): self._window(w) for w in WINDOWS},
+            **self._audience_metrics(viewers),
+        }
+
+    def _audience_metrics(self, viewers: int) -> dict:
+        """The audience, channel and interaction figures of the README's "Audience and channels"."""
+        counts = self.stage_counts
+        per_value = [([0] * len(vals), [0] * len(vals)) for _n, vals, _s, _m in AUDIENCE]
+        returning = [0, 0]
+        for k, by_code in enumerate((self.aud_viewers, self.aud_buyers)):
+            for a, n in by_code.items():
+                for i, (_n, vals, shift, mask) in enumerate(AUDIENCE):
+                    v = (a >> shift) & mask
+                    per_value[i][k][v - 1 if v else len(vals) - 1] += n
+                if a & _RETURNING_FAN_MASK == _RETURNING_FAN:
+                    returning[k] += n
+        audience = {}
+        for (name, vals, _s, _m), (nv, nb) in zip(AUDIENCE, per_value):
+            audience[name] = {v: {"viewers": nv[j], "buyers": nb[j], "buy_rate": ratio(nb[j], nv[j])}
+                              for j, v in enumerate(vals)}
+        channels = {}
+        for c in (*range(1, NCHAN), 0):
+            gmv = self.chan_gmv[c] / 100
+            channels[CHANNEL_KEYS[c]] = {"visits": self.chan_visits[c], "viewers": self.chan_viewers[c],
+                                         "gmv": gmv, "gpm": ratio(gmv * 1000, self.chan_visits[c])}
+        as_of = self.as_of
+        recent = len(self.win_comments) - bisect.bisect_right(self.win_comments, as_of - 60)
+        joiners = counts[JOINED.bit_length() - 1]
+        negative = counts[NEGATIVE.bit_length() - 1]
+        new_fans = counts[FOLLOWED.bit_length() - 1]
+        interactors = counts[INTERACTED.bit_length() - 1]
+        return {
+            "audience": audience,
+            "returning_fans": returning[0],
+            "returning_fan_buyers": returning[1],
+            "returning_fan_share": ratio(returning[0], viewers),
+            "new_fans": new_fans,
+            "channels": channels,
+            "interactors": interactors,
+            "interaction_rate": ratio(interactors, viewers),
+            "follow_rate": ratio(new_fans, viewers),
+            "fan_club_joins": self.fan_club_joins,
+            "fan_club_joiners": joiners,
+            "fan_club_rate": ratio(joiners, viewers),
+            "negative_feedbacks": self.negative_feedbacks,
+            "negative_feedback_users": negative,
+            "negative_feedback_rate": ratio(negative, viewers),
+            "comments_per_min": recent,
+            "comments_per_min_avg": ratio(self.comments * 60, as_of - self.first_ts),
         }
 
     def _window_pay(self, ts: float, seq: int, amount: int, oid) -> None:
@@ -629,6 +850,14 @@ class Session:
             "bounce_2s_rate": ratio(bounced, closed + open_old),
         }
 
+    def _minute_channels(self, m: int) -> dict:
+        """The channels with visits or credited GMV in minute m (any other had none)."""
+        row = self.min_chan.get(m)
+        if row is None:
+            return {}
+        return {CHANNEL_KEYS[c]: {"visits": row[c], "gmv": row[NCHAN + c] / 100}
+                for c in (*range(1, NCHAN), 0) if row[c] or row[NCHAN + c]}
+
     def product_rows(self) -> list[dict]:
         rows = [p.row(self.as_of) for p in self.products.values()]
         rows.sort(key=lambda r: r["sku"])
@@ -646,6 +875,7 @@ class Session:
                 "visits": self.min_visits.get(m, 0),
                 "paid_orders": len(self.min_paid.get(m, ())),
                 "online": online,
+                "channels": self._minute_channels(m),
             })
         return out
 
@@ -661,10 +891,11 @@ def _count(p: Product, flag: int) -> None:
         p.buyers += 1
 
 
-def _source_mask(visits: list) -> int:
+def _viewer_mask(visits: list) -> int:
+    """A bit per source (bits 0-7) and per channel (bits 8 on) the visits came by."""
     mask = 0
     for v in visits:
-        mask |= 1 << v[3]
+        mask |= 1 << v[3] | 256 << v[4]
     return mask
 
 
@@ -706,6 +937,8 @@ _HANDLERS = {
     "follow": Session._on_follow,
     "share": Session._on_share,
     "ad_spend": Session._on_ad_spend,
+    "fan_club_join": Session._on_fan_club_join,
+    "negative_feedback": Session._on_negative_feedback,
 }
 
 

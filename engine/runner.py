@@ -49,7 +49,7 @@ CHECKPOINT_S = 3.0        # how much work a crash can cost us to replay, at leas
 CHECKPOINT_SHARE = 0.1    # ...unless pickling big rooms would then take more than this share of the engine
 FRAME_PRODUCTS = 30       # product rows carried by a live frame (the API serves them all)
 FRAME_MINUTES = 60        # series minutes carried by a live frame
-STATE_VERSION = 5         # bump when the pickled state's shape changes: old checkpoints are then replayed
+STATE_VERSION = 6         # bump when the pickled state's shape changes: old checkpoints are then replayed
 # The checkpoint, fenced: KEYS lease, state, events; ARGV token, state, group, ids to acknowledge...
 CHECKPOINT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end

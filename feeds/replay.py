@@ -12,7 +12,8 @@ second run of the same file is all duplicates; `--id-prefix` makes new ids to re
 Formats (`auto` decides by the file name, then by the first line):
 - ndjson: one event per line, CONTRACT section 1.
 - csv: the same fields as columns, with a header row. `ts`, `amount`, `price`, `cost`, `target_roi` become
-  numbers; `qty`, `stock`, `count`, `impressions`, `clicks` integers; an empty cell is an absent field.
+  numbers; `qty`, `stock`, `count`, `impressions`, `clicks` integers; `fan` (README, "Audience and channels")
+  a boolean from `true`/`false`; an empty cell is an absent field.
 - taobao: the Alibaba Tianchi UserBehavior layout, no header: `user_id,item_id,category_id,behavior,ts`, with
   behavior `pv`, `cart`, `fav` or `buy`. All rows go to one room (`--room`, default `taobao-replay`,
   platform `taobao`), mapped as follows:
@@ -27,6 +28,11 @@ Formats (`auto` decides by the file name, then by the first line):
 | `buy`                        | `order` then `pay`, qty 1, order_id `<room>:<tag>:<row>`, amount = the item's price |
 | a user's last row            | `leave` at that row's ts + a dwell of 3–120 s derived from the user_id, emitted in ts order among the other rows |
 | the end of the file          | `session_end` at the last event's ts                                         |
+
+The data has no audience or traffic channel: no user profile (gender, age, city), no follow state or earlier
+visits, no sub-channel. So the replay's enters carry none of the audience fields nor `channel` (its viewers
+show as `unknown`, its visits under channel `none`), and it has no fan-club joins or negative feedback; a
+`fav` stays a `like`, which the interaction rate counts. Nothing is made up for them.
 
 The data has no prices: an item's price is 9.9 + (blake2b(item_id) mod 390) yuan, 9.9 to 398.9, the same on
 every run. `category_id` is dropped; users and skus keep the dataset's ids. Event ids are
@@ -52,6 +58,7 @@ from settings import add_sender_token_options
 
 NUMBER_FIELDS = frozenset(("ts", "amount", "price", "cost", "target_roi"))
 INT_FIELDS = frozenset(("qty", "stock", "count", "impressions", "clicks"))
+BOOL_FIELDS = {"fan": {"true": True, "false": False}}
 TAOBAO_BEHAVIORS = ("pv", "cart", "fav", "buy")
 TAOBAO_ROOM = "taobao-replay"
 PROGRESS_EVERY_S = 10.0
@@ -113,6 +120,8 @@ def _cell(field: str, text: str):
             return float(text)
         if field in INT_FIELDS:
             return int(text)
+        if field in BOOL_FIELDS:
+            return BOOL_FIELDS[field].get(text.strip().lower(), text)
     except ValueError:
         pass
     return text

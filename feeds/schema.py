@@ -38,6 +38,26 @@ AdCount = Annotated[int, Meta(ge=0, le=10 ** 12)]
 Source = Literal["recommend", "paid", "short_video", "follow", "search", "other"]
 Platform = Literal["douyin", "kuaishou", "taobao", "wechat", "xiaohongshu", "other"]
 
+# The audience and channel extension (README, "Audience and channels"): optional fields, each a fixed list.
+# A traffic sub-channel belongs to one `source` group, so the contract's six-source figures never change.
+CHANNELS = {
+    "feed": "recommend", "nearby": "recommend", "plaza": "recommend",
+    "short_video": "short_video",
+    "qianchuan_pc": "paid", "suixintui": "paid", "brand_ad": "paid",
+    "search": "search", "follow": "follow",
+    "profile": "other", "other": "other",
+}
+Channel = Literal["feed", "nearby", "plaza", "short_video", "qianchuan_pc", "suixintui", "brand_ad", "search",
+                  "follow", "profile", "other"]
+VISIT_KINDS = ("first", "returning", "unknown")
+GENDERS = ("f", "m", "unknown")
+AGE_BANDS = ("18-23", "24-30", "31-40", "41-50", "50+", "unknown")
+CITY_TIERS = ("1", "new1", "2", "3", "4", "5", "unknown")   # 一线, 新一线, 二线 … 五线, as 罗盘 groups cities
+Visit = Literal["first", "returning", "unknown"]
+Gender = Literal["f", "m", "unknown"]
+AgeBand = Literal["18-23", "24-30", "31-40", "41-50", "50+", "unknown"]
+CityTier = Literal["1", "new1", "2", "3", "4", "5", "unknown"]
+
 
 class Invalid(ValueError):
     pass
@@ -63,11 +83,18 @@ class SessionEnd(_Event, tag="session_end", kw_only=True):
 class Impression(_Event, tag="impression", kw_only=True):
     user: Key
     source: Union[Source, UnsetType] = UNSET
+    channel: Union[Channel, UnsetType] = UNSET
 
 
 class Enter(_Event, tag="enter", kw_only=True):
     user: Key
     source: Union[Source, UnsetType] = UNSET
+    channel: Union[Channel, UnsetType] = UNSET
+    fan: Union[bool, UnsetType] = UNSET
+    visit: Union[Visit, UnsetType] = UNSET
+    gender: Union[Gender, UnsetType] = UNSET
+    age: Union[AgeBand, UnsetType] = UNSET
+    city_tier: Union[CityTier, UnsetType] = UNSET
 
 
 class Leave(_Event, tag="leave", kw_only=True):
@@ -143,6 +170,15 @@ class Share(_Event, tag="share", kw_only=True):
     user: Key
 
 
+class FanClubJoin(_Event, tag="fan_club_join", kw_only=True):
+    user: Key
+
+
+class NegativeFeedback(_Event, tag="negative_feedback", kw_only=True):
+    user: Key
+    reason: Union[Annotated[str, Meta(max_length=500)], UnsetType] = UNSET
+
+
 class AdSpend(_Event, tag="ad_spend", kw_only=True):
     campaign: Key
     amount: Money
@@ -156,7 +192,8 @@ class Stock(_Event, tag="stock", kw_only=True):
 
 
 Event = Union[SessionStart, SessionEnd, Impression, Enter, Leave, ProductOn, ProductOff, ProductView,
-              ProductClick, CartAdd, Order, Pay, Refund, Comment, Like, Follow, Share, AdSpend, Stock]
+              ProductClick, CartAdd, Order, Pay, Refund, Comment, Like, Follow, Share, AdSpend, Stock, FanClubJoin,
+              NegativeFeedback]
 TYPES = tuple(cls.__struct_config__.tag for cls in Event.__args__)
 _MONEY_FIELDS = ("amount", "price", "cost")
 _FINITE_FIELDS = ("ts", *_MONEY_FIELDS, "target_roi")
@@ -270,6 +307,13 @@ def _check(ev, now: float | None) -> dict:
                 fixes[f] = round_money(v)
             except InvalidOperation:
                 raise Invalid(f"`{f}` is too large - at `$.{f}`") from None
+    channel = getattr(ev, "channel", UNSET)
+    if channel is not UNSET:
+        # the source an old reader sees (absent = other) must be the channel's group, or the two disagree
+        source = getattr(ev, "source", UNSET)
+        group = CHANNELS[channel]
+        if (source if source is not UNSET else "other") != group:
+            raise Invalid(f"`channel` {channel} belongs to source {group}; send `source`: \"{group}\" - at `$.channel`")
     target = getattr(ev, "target_roi", UNSET)
     if target is not UNSET and not math.isfinite(target):
         raise Invalid("`target_roi` must be a finite number - at `$.target_roi`")

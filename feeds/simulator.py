@@ -41,6 +41,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from feeds.audience_sim import Audience
 from feeds.ingest import ingest_sync
 from settings import (REDIS_URL_ENV, RESUME_EVERY_S, RESUME_MAX_GAP_S, SIM_FIRST_SESSION_MINUTES,
                       add_sender_token_options, parser)
@@ -280,6 +281,7 @@ class SimRoom:
         # Viewers seen before, per group: the account's fans, whom `follow` traffic mostly brings back, and
         # those an ad reached before (kept apart so that what ads buy never changes who comes back organically).
         self._past = {"organic": [self._new_user() for _ in range(2000)], "paid": []}
+        self._audience = Audience(room, seed, self._past["organic"])
         self._crowds = {g: Crowd() for g in GROUPS}
         self._visits: dict[str, Visit] = {}
         self._live = False
@@ -359,6 +361,8 @@ class SimRoom:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _lock=threading.Lock(), _out=[])
+        if "_audience" not in state:   # a resume record from before the audience fields
+            self._audience = Audience(self.room, self.seed, self._past["organic"])
 
     def restart_at(self, ts: float) -> list[dict]:
         """End the running session where the room's events stopped (its clock), then begin a new one at ts:
@@ -520,6 +524,7 @@ class SimRoom:
             for user in crowd.users:
                 self._now(ts, "leave", user=user)
                 self._past_add(user, g)
+                self._audience.left(user)
         self._crowds, self._visits = {g: Crowd() for g in GROUPS}, {}
         self._now(ts, "session_end")
         for rec in (*self.anomalies, *self.flash_sales):
@@ -700,14 +705,18 @@ class SimRoom:
         leave = round(ts + (dwell if dwell is not None else self._dwell(source, ts, rng)), 3)
         visit = self._visits[user] = Visit(source, campaign, ts, leave)
         self._crowds[group_of(source)].add(user)
-        self._now(ts, "enter", user=user, source=source)
+        group = group_of(source)
+        self._now(ts, "enter", user=user, source=source, **self._audience.enter_fields(user, source, group))
         self._at(leave, self._leave, user, visit)
         if campaign is not None:
             self.campaigns[campaign].visitors += 1
         stay = leave - ts
+        for at, type_, fields in self._audience.reactions(user, source, group, ts, stay):
+            self._later(at, type_, **fields)
         if stay > 8:
             if rng.random() < SOURCE[source].follow:
                 self._later(ts + rng.uniform(5, stay), "follow", user=user)
+                self._audience.followed(user)
             if rng.random() < SHARE_P:
                 self._later(ts + rng.uniform(5, stay), "share", user=user)
 
@@ -719,6 +728,7 @@ class SimRoom:
         self._crowds[group].remove(user)
         self._now(ts, "leave", user=user)
         self._past_add(user, group)
+        self._audience.left(user)
 
     # ---- products and orders -----------------------------------------------------------------------------
 

@@ -21,7 +21,14 @@ WINDOWS = (60, 300)
 SKU_TYPES = ("product_on", "product_off", "product_view", "product_click", "cart_add", "order", "pay",
              "refund", "stock")
 FIELDS = ("id", "room", "ts", "type", "user", "source", "sku", "name", "price", "cost", "stock", "qty",
-          "order_id", "amount", "count", "campaign")
+          "order_id", "amount", "count", "campaign", "channel", "fan", "visit", "gender", "age", "city_tier")
+# The audience extension (README, "Audience and channels"), written out again from the README's text.
+AUDIENCE = {"fan": ("true", "false", "unknown"), "visit": ("first", "returning", "unknown"),
+            "gender": ("f", "m", "unknown"), "age": ("18-23", "24-30", "31-40", "41-50", "50+", "unknown"),
+            "city_tier": ("1", "new1", "2", "3", "4", "5", "unknown")}
+CHANNELS = ("feed", "nearby", "plaza", "short_video", "qianchuan_pc", "suixintui", "brand_ad", "search", "follow",
+            "profile", "other", "none")
+INTERACTIONS = ("comment", "like", "share", "follow", "fan_club_join")
 FUNNEL = (("impressed", "impression"), ("entered", "enter"), ("product_viewers", "product_view"),
           ("product_clickers", "product_click"), ("orderers", "order"), ("buyers", "pay"))
 
@@ -55,6 +62,7 @@ def _ordered(events: list[dict]) -> pd.DataFrame:
     # Fields that only mean something on their own types: blank them elsewhere so extras are ignored.
     df.loc[~df["type"].isin(SKU_TYPES), "sku"] = None
     df.loc[~df["type"].isin(("impression", "enter")), "source"] = None
+    df.loc[df["type"] != "enter", ["channel", *AUDIENCE]] = None
     df.loc[~df["type"].isin(("cart_add", "order", "pay")), "qty"] = None
     df.loc[df["type"] != "like", "count"] = None
     return df
@@ -87,11 +95,12 @@ def _visits(s: pd.DataFrame) -> pd.DataFrame:
             if r.user not in inside:
                 inside[r.user] = len(visits)
                 src = r.source if isinstance(r.source, str) else "other"
-                visits.append({"user": r.user, "source": src, "open_ts": r.ts, "open_pos": r.pos,
-                               "close_ts": np.nan})
+                chan = r.channel if isinstance(r.channel, str) else "none"
+                visits.append({"user": r.user, "source": src, "channel": chan, "open_ts": r.ts,
+                               "open_pos": r.pos, "close_ts": np.nan})
         elif r.user in inside:
             visits[inside.pop(r.user)]["close_ts"] = r.ts
-    return pd.DataFrame(visits, columns=["user", "source", "open_ts", "open_pos", "close_ts"])
+    return pd.DataFrame(visits, columns=["user", "source", "channel", "open_ts", "open_pos", "close_ts"])
 
 
 def _bounce_rate(v: pd.DataFrame, as_of: float):
@@ -116,23 +125,98 @@ def _online_counter(v: pd.DataFrame):
     return online
 
 
-def _credit_sources(pays: pd.DataFrame, v: pd.DataFrame) -> list[str]:
-    """Source credited for each pay: the payer's visit with the largest opening ts <= the pay's ts,
-    on equal ts the one opened later; `other` when the payer has none."""
+def _credit_sources(pays: pd.DataFrame, v: pd.DataFrame, field: str = "source", none: str = "other") -> list[str]:
+    """Source (or channel) credited for each pay: the payer's visit with the largest opening ts <= the pay's
+    ts, on equal ts the one opened later; `none` when the payer has none."""
     by_user = {u: g.sort_values("open_pos") for u, g in v.groupby("user")}
     out = []
     for p in pays.itertuples():
         g = by_user.get(p.user)
         if g is None:
-            out.append("other")
+            out.append(none)
             continue
         cand = g[g["open_ts"] <= p.ts]
         if cand.empty:
-            out.append("other")
+            out.append(none)
             continue
         best = cand[cand["open_ts"] == cand["open_ts"].max()]
-        out.append(best.iloc[-1]["source"])  # sorted by open_pos: the last is the later opened
+        out.append(best.iloc[-1][field])  # sorted by open_pos: the last is the later opened
     return out
+
+
+def _attributes(s: pd.DataFrame) -> dict:
+    """user -> {attribute: value}: per attribute, the value on the user's latest enter carrying it."""
+    out: dict = {}
+    enters = s[s["type"] == "enter"]
+    for user, g in enters.groupby("user"):
+        a = {}
+        for name in AUDIENCE:
+            vals = [x for x in g[name] if x is not None and not (isinstance(x, float) and math.isnan(x))]
+            if not vals:
+                a[name] = "unknown"
+            elif name == "fan":
+                a[name] = "true" if bool(vals[-1]) else "false"
+            else:
+                a[name] = vals[-1]
+        out[user] = a
+    return out
+
+
+def _audience(s: pd.DataFrame, pays: pd.DataFrame, v: pd.DataFrame, viewers: int, as_of: float,
+              first_ts: float) -> dict:
+    typ = s["type"]
+    attrs = _attributes(s)
+    unknown = {name: "unknown" for name in AUDIENCE}
+    viewer_set = set(s.loc[typ == "enter", "user"])
+    buyer_set = set(pays["user"])
+    audience = {}
+    for name, vals in AUDIENCE.items():
+        audience[name] = {}
+        for val in vals:
+            nv = sum(1 for u in viewer_set if attrs.get(u, unknown)[name] == val)
+            nb = sum(1 for u in buyer_set if attrs.get(u, unknown)[name] == val)
+            audience[name][val] = {"viewers": nv, "buyers": nb, "buy_rate": _ratio(nb, nv)}
+
+    def returning_fan(u):
+        a = attrs.get(u, unknown)
+        return a["fan"] == "true" and a["visit"] == "returning"
+
+    credit = _credit_sources(pays, v, "channel", "none") if len(pays) else []
+    pays = pays.assign(chan=credit)
+    channels = {}
+    for ch in CHANNELS:
+        vs = v[v["channel"] == ch]
+        gmv = _yuan(int(pays.loc[pays["chan"] == ch, "cents"].sum()))
+        channels[ch] = {"visits": len(vs), "viewers": int(vs["user"].nunique()), "gmv": gmv,
+                        "gpm": None if len(vs) == 0 else gmv / len(vs) * 1000}
+
+    def users(types):
+        return int(s.loc[typ.isin(types), "user"].nunique())
+
+    comments = s[typ == "comment"]
+    new_fans = users(("follow",))
+    joiners = users(("fan_club_join",))
+    negative = users(("negative_feedback",))
+    returning = sum(1 for u in viewer_set if returning_fan(u))
+    return {
+        "audience": audience,
+        "returning_fans": returning,
+        "returning_fan_buyers": sum(1 for u in buyer_set if returning_fan(u)),
+        "returning_fan_share": _ratio(returning, viewers),
+        "new_fans": new_fans,
+        "channels": channels,
+        "interactors": users(INTERACTIONS),
+        "interaction_rate": _ratio(users(INTERACTIONS), viewers),
+        "follow_rate": _ratio(new_fans, viewers),
+        "fan_club_joins": int((typ == "fan_club_join").sum()),
+        "fan_club_joiners": joiners,
+        "fan_club_rate": _ratio(joiners, viewers),
+        "negative_feedbacks": int((typ == "negative_feedback").sum()),
+        "negative_feedback_users": negative,
+        "negative_feedback_rate": _ratio(negative, viewers),
+        "comments_per_min": int((comments["ts"] > as_of - 60).sum()),
+        "comments_per_min_avg": None if as_of == first_ts else len(comments) * 60 / (as_of - first_ts),
+    }, pays
 
 
 def _minute(ts) -> int:
@@ -193,6 +277,16 @@ def _products(s: pd.DataFrame, as_of: float) -> list[dict]:
     for r in rows:
         del r["_gmv_c"]
     return rows
+
+
+def _minute_channels(v: pd.DataFrame, pays: pd.DataFrame) -> dict:
+    out = {}
+    for ch in CHANNELS:
+        n = int((v["channel"] == ch).sum())
+        c = int(pays.loc[pays["chan"] == ch, "cents"].sum())
+        if n or c:
+            out[ch] = {"visits": n, "gmv": _yuan(c)}
+    return out
 
 
 def reference(events: list[dict]) -> dict | None:
@@ -274,6 +368,8 @@ def reference(events: list[dict]) -> dict | None:
         "shares": int((typ == "share").sum()),
         "windows": windows,
     }
+    extra, pays = _audience(s, pays, v, int(viewers), as_of, first_ts)
+    metrics.update(extra)
 
     pays["minute"] = pays["ts"].map(_minute)
     v["minute"] = v["open_ts"].map(_minute)
@@ -285,6 +381,7 @@ def reference(events: list[dict]) -> dict | None:
                        "visits": int((v["minute"] == m).sum()),
                        "paid_orders": int(mp["order_id"].nunique()),
                        # events with ts < m + 60; for the last minute that is every event, i.e. at as_of
-                       "online": int(online(m + 60, strict=True))})
+                       "online": int(online(m + 60, strict=True)),
+                       "channels": _minute_channels(v[v["minute"] == m], mp)})
 
     return {"metrics": metrics, "products": _products(s, as_of), "series": series}

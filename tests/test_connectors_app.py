@@ -87,10 +87,11 @@ def test_signed_pushes_are_stored_and_counted(app):
     assert resp.json() == {"accepted": 4, "duplicates": 0, "rejected": [], "ignored": 1}
     again = push(app, body)   # the platform retries: duplicates, nothing counted twice
     assert again.json()["duplicates"] == 4
-    m = app.metrics_when(ROOM, lambda m: m["comments"] == 1 and m["likes"] == 7 and m["follows"] == 2)
+    m = app.metrics_when(ROOM, lambda m: m["comments"] == 1 and m["likes"] == 7 and m["follows"] == 1
+                          and m["fan_club_joins"] == 1)
     assert m["shares"] == 0
     fan = next(e for e in room_events(app) if e["id"] == "push:live:m3")
-    assert fan["type"] == "follow" and fan["raw_kind"] == "fansclub"
+    assert fan["type"] == "fan_club_join" and fan["raw_kind"] == "fansclub"
 
 
 def test_bad_signatures_are_refused_and_nothing_is_stored(app):

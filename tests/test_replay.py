@@ -65,6 +65,20 @@ def test_csv_cells_are_typed_and_empty_cells_absent(tmp_path):
     ]
 
 
+def test_csv_audience_fields(tmp_path):
+    path = tmp_path / "aud.csv"
+    path.write_text("id,room,ts,type,user,source,channel,fan,visit,age\n"
+                    f"b1,r,{T0},enter,u,paid,suixintui,TRUE,returning,50+\n"
+                    f"b2,r,{T0},enter,v,,,false,,\n"
+                    f"b3,r,{T0},enter,w,,,yes,,\n", encoding="utf-8")
+    assert list(read_events(path)) == [
+        {"id": "b1", "room": "r", "ts": float(T0), "type": "enter", "user": "u", "source": "paid",
+         "channel": "suixintui", "fan": True, "visit": "returning", "age": "50+"},
+        {"id": "b2", "room": "r", "ts": float(T0), "type": "enter", "user": "v", "fan": False},
+        {"id": "b3", "room": "r", "ts": float(T0), "type": "enter", "user": "w", "fan": "yes"},   # rejected later
+    ]
+
+
 def test_room_and_platform_can_be_replaced(tmp_path, events):
     out = list(read_events(write_ndjson(tmp_path / "s.ndjson", events), room="elsewhere", platform="wechat"))
     assert {(e["room"], e["platform"]) for e in out} == {("elsewhere", "wechat")}

@@ -17,8 +17,8 @@ stores nothing new either, since each message's id makes its event id.
 The body: {"room_id": "<the platform's live room id>", "messages": [{"msg_id", "msg_type", "user" (or
 "sec_openid"), "content", "like_num", "timestamp" (seconds or milliseconds)}]}, with `msg_type` one of
 comment, like, follow, share, fansclub (Douyin's names live_comment, live_like, live_follow, live_share,
-live_fansclub are read too). A fan-club join becomes a `follow` with `raw_kind: "fansclub"` until the event
-format has a type of its own for it; a gift (or any other kind) is ignored and counted as such.
+live_fansclub are read too). A fan-club join becomes a `fan_club_join` (the audience extension's type); a
+gift (or any other kind) is ignored and counted as such.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import time
 
 from settings import PUSH_MAX_SKEW_S
 
-KINDS = {"comment": "comment", "like": "like", "follow": "follow", "share": "share", "fansclub": "follow"}
+KINDS = {"comment": "comment", "like": "like", "follow": "follow", "share": "share", "fansclub": "fan_club_join"}
 MAX_TEXT = 500
 MAX_LIKES = 1_000_000
 
