@@ -113,7 +113,6 @@
     m_fig_spend: ["消耗 {v}", "spent {v}"],
     // the review (manager-review.js)
     m_unknown: ["未知", "unknown"],
-    m_page: ["第 {n} / {m} 页 · {total} 个商品", "page {n} of {m} · {total} products"],
     m_dates_from: ["开始日期", "From"],
     m_dates_to: ["结束日期", "To"],
     m_dates_show: ["查看", "Show"],
@@ -121,7 +120,6 @@
     m_dates_count: ["共 {n} 场", "{n} sessions"],
     m_dates_none: ["这段时间没有场次", "No session in these dates"],
     m_search: ["搜索商品（编号或名称）", "Search products (sku or name)"],
-    m_no_match: ["没有匹配的商品", "No product matches"],
     m_coverage: ["成本已知的商品占成交 {pct}；{n} 个商品成本未知：商品成本只含已知部分，毛利未知",
                  "Products with a known cost make {pct} of GMV; {n} have no cost: cost of goods covers the known part only, gross profit is unknown"],
     m_coverage_all: ["全部售出商品的成本已知", "Every sold product's cost is known"],

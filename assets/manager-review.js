@@ -68,7 +68,7 @@
     var cmp = panel.querySelector(".lw-m-compare"), cmpBody = cmp.querySelector("tbody");
     var late = panel.querySelector(".lw-m-late");
     // dcc.Input: the <input> sits inside a container that carries the class
-    var search = panel.querySelector(".lw-m-product-search input") || panel.querySelector("input.lw-m-product-search");
+    var search = panel.querySelector(".lw-m-review-search input") || panel.querySelector("input.lw-m-review-search");
     var prev = panel.querySelector(".lw-m-page-prev"), next = panel.querySelector(".lw-m-page-next");
     var sortButtons = panel.querySelectorAll(".lw-m-sort");
     var room = null, current = null, sessions = [], asked = 0, pageAsked = 0;

@@ -255,7 +255,7 @@ def ReviewPanel() -> html.Div:
                       for f, label, sortable in REVIEW_PRODUCT_COLUMNS])
     table = html.Table([html.Thead(head), html.Tbody()], className="lw-m-table lw-m-review-products")
     tools = html.Div([
-        dcc.Input(type="search", className="lw-m-product-search", debounce=False),   # placeholder: the browser's lang
+        dcc.Input(type="search", className="lw-m-review-search", debounce=False),   # placeholder: the browser's lang
         html.Button("‹", type="button", className="lw-m-page-prev", **{"aria-label": "previous page"}),
         Field("page_info", "lw-m-page-info"),
         html.Button("›", type="button", className="lw-m-page-next", **{"aria-label": "next page"}),

@@ -167,7 +167,7 @@ def test_parts_stop_promptly_when_redis_is_gone(tmp_path):
     engine and the jobs spinning as orphans)."""
     server = embedded.start(tmp_path / "redis", port=free_port())
     parts = [Part(["-m", "engine", "--redis-url", server.url]).start(),
-             Part(["-m", "insights", "--redis-url", server.url, "--every", "1"]).start()]
+             Part(["-m", "insights", "--redis-url", server.url, "--every", "1", "--data-dir", str(tmp_path / "data")]).start()]
     wait_until(lambda: redis.Redis.from_url(server.url).hlen(keys.worker_beats("engine")), timeout=20,
                what="the engine's first heartbeat")
     server.proc.kill()

@@ -398,6 +398,11 @@ def test_reconnecting_says_so(system, page):
                            " return !b.offsetParent || !/reconnect/i.test(b.textContent); })()", timeout=3000)
 
 
+WIDER = """w => [...document.querySelectorAll('body *')]   // what reaches past the screen's edge, for the message
+    .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && Math.max(r.right, r.left + e.scrollWidth) > w + 0.5; })
+    .map(e => e.className + ' ' + Math.round(e.getBoundingClientRect().left + e.scrollWidth)).slice(-8)"""
+
+
 def test_phone_shows_rooms_as_cards_without_sideways_scrolling(system, page):
     system.post(live_room("mgr-ph"))
     system.metrics_when("mgr-ph", lambda m: m["paid_orders"] == 3)
@@ -410,7 +415,7 @@ def test_phone_shows_rooms_as_cards_without_sideways_scrolling(system, page):
     assert page.evaluate("getComputedStyle(document.querySelector('.lw-m-row-head')).display") == "flex"
     page.locator(row("mgr-ph")).click()
     page.locator(detail_sel("mgr-ph")).wait_for(state="visible")
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], page.evaluate(WIDER, PHONE["width"])
 
 
 def _roi_room(room: str, spend: float, target: float | None = 2.0) -> list[dict]:

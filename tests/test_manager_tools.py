@@ -45,7 +45,7 @@ def test_the_room_table_sorts_and_groups(system, page):
         page.locator(row(room)).wait_for()
     wait_order(page, ["tools-a", "tools-b", "tools-c"])   # by name until asked
 
-    gmv = page.locator('.lw-m-sort[data-sort="gmv"]')
+    gmv = page.locator('.lw-m-overview .lw-m-sort[data-sort="gmv"]')
     gmv.click()
     wait_order(page, ["tools-a", "tools-c", "tools-b"])   # most GMV first
     assert page.get_attribute('[role="columnheader"][data-col="gmv"]', "aria-sort") == "descending"
@@ -59,7 +59,7 @@ def test_the_room_table_sorts_and_groups(system, page):
     assert page.get_attribute('[role="columnheader"][data-col="gmv"]', "aria-sort") == "ascending"
 
     # by keyboard: a header is a button
-    page.focus('.lw-m-sort[data-sort="room"]')
+    page.focus('.lw-m-overview .lw-m-sort[data-sort="room"]')
     page.keyboard.press("Enter")
     wait_order(page, ["tools-a", "tools-b", "tools-c"])
     page.keyboard.press("Enter")
@@ -92,7 +92,7 @@ def test_a_rooms_products_search_and_pages(system, page):
     page_text = ".lw-m-detail [data-field='product_page']"
     page.wait_for_function("s => document.querySelector(s).textContent.includes('Page 1 of 3')", arg=page_text)
     api = system.get("/api/rooms/tools-a/products?limit=25&offset=25")["products"]
-    page.click(".lw-m-page-next")
+    page.click(".lw-m-btn.lw-m-page-next")
     page.wait_for_function("s => document.querySelector(s).textContent.includes('Page 2 of 3')", arg=page_text)
     page.wait_for_function("([s, first]) => document.querySelector(s)?.textContent === first",
                            arg=[names, api[0]["name"]])

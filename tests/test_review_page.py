@@ -163,18 +163,18 @@ def test_a_100000_product_review_opens_at_once_and_searches(system, sessions, pa
     opened = page.evaluate("() => window.__opened") - clicked
     print(f"\n100,000-product review drawn {opened:.0f} ms after the click (the browser's clock)")
     assert page.locator(".lw-m-review-products tbody tr").count() == 50
-    assert "page 1 of 2,000 · 100,000 products" == page.text_content(".lw-m-page-info")
+    assert "Page 1 of 2,000 · 100,000 products" == page.text_content(".lw-m-review .lw-m-page-info")
     assert page.locator(".lw-m-review-products tbody tr").first.get_attribute("data-sku") == top["products"][0]["sku"]
     started = time.perf_counter()
-    page.fill(".lw-m-product-search input", "SKU-0999")
-    page.wait_for_function("() => document.querySelector('.lw-m-page-info').textContent.includes('· 100 products')")
+    page.fill(".lw-m-review-search input", "SKU-0999")
+    page.wait_for_function("() => document.querySelector('.lw-m-review .lw-m-page-info').textContent.includes('· 100 products')")
     print(f"search answered in {(time.perf_counter() - started) * 1000:.0f} ms (250 ms of it the typing pause)")
     skus = page.locator(".lw-m-review-products tbody tr").evaluate_all("rs => rs.map(r => r.dataset.sku)")
     assert len(skus) == 50 and all(s.startswith("sku-0999") for s in skus)
-    page.click(".lw-m-page-next")
+    page.click(".lw-m-review .lw-m-page-next")
     page.wait_for_function("() => document.querySelector('.lw-m-review').dataset.page === '2'")
-    assert "page 2 of 2" in page.text_content(".lw-m-page-info")
-    page.click('.lw-m-sort[data-sort="name"]')
+    assert "Page 2 of 2" in page.text_content(".lw-m-review .lw-m-page-info")
+    page.click('.lw-m-review .lw-m-sort[data-sort="name"]')
     page.wait_for_function("() => document.querySelector('.lw-m-review').dataset.page === '1'")
     wait_until(lambda: page.locator(".lw-m-review-products tbody tr").first.get_attribute("data-sku") == "sku-099900",
                what="sorted by name, A to Z")

@@ -55,7 +55,8 @@ def open_screen(browser, system, screen: str, room: str, width: int, height: int
 def box_of(page, selector: str) -> dict:
     return page.evaluate("""s => { const e = document.querySelector(s), r = e.getBoundingClientRect();
         return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, height: r.height,
-                cap: parseFloat(getComputedStyle(e).maxHeight)}; }""", selector)
+                // a toast's cap: its own max-height, or (in the wall's alert lane, a grid row of fixed height) its lane's
+                cap: parseFloat(getComputedStyle(e).maxHeight) || e.parentElement.getBoundingClientRect().height}; }""", selector)
 
 
 def reads_left_to_right(page, selector: str) -> dict:
@@ -98,11 +99,14 @@ def test_a_long_right_to_left_product_name_keeps_the_toast_capped_readable_and_a
         assert words["shown"] <= 40 and words["seen"], f"the name shortened, so the sentence's end shows: {words}"
         assert words["title"] >= 7000, "the whole text in the title"
         expand = page.locator(f"{toast} .lw-toast-expand")
-        assert expand.is_visible()
-        expand.click()
-        page.wait_for_function("s => document.querySelector(s).textContent.length > 7000", arg=message)
-        box = box_of(page, toast)
-        assert box["height"] <= box["cap"] + 1, "opened, the full name scrolls inside the same cap"
+        if screen == "wall":   # the wall's alert lane is a row read from afar: no "full text" there (it is in
+            assert not expand.is_visible()   # the title, the alert list and the webhook)
+        else:
+            assert expand.is_visible()
+            expand.click()
+            page.wait_for_function("s => document.querySelector(s).textContent.length > 7000", arg=message)
+            box = box_of(page, toast)
+            assert box["height"] <= box["cap"] + 1, "opened, the full name scrolls inside the same cap"
 
     if screen == "manager":   # the alert list has the message too, in a box that scrolls
         row = f'.lw-m-alert[data-alert-id="{alert["id"]}"] .lw-m-alert-msg'

@@ -283,7 +283,8 @@ def test_each_room_is_judged_by_one_job_process(tmp_path, redis_url):
     alerts (adopted, not made again)."""
     r = redis.Redis.from_url(redis_url)
     parts = [Part(["-m", "engine", "--redis-url", redis_url], log=tmp_path / "engine.log").start()]
-    jobs = [Part(["-m", "insights", "--redis-url", redis_url, "--every", "1"], log=tmp_path / f"jobs-{n}.log")
+    jobs = [Part(["-m", "insights", "--redis-url", redis_url, "--every", "1", "--data-dir", str(tmp_path / "data")],
+                 log=tmp_path / f"jobs-{n}.log")
             for n in range(3)]
     every = [*ROOMS, "*"]   # "*": the system rules' lease
 
