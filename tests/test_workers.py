@@ -278,9 +278,12 @@ def test_the_fence_refuses_a_checkpoint_from_a_lost_lease(redis_url):
     r.close()
 
 
-def test_each_room_is_judged_by_one_job_process(tmp_path, redis_url):
+def test_each_room_is_judged_by_one_job_process(tmp_path, redis_dir):
     """Two insight-job processes: each room's alert is made once; a third joins, rooms move with their open
-    alerts (adopted, not made again)."""
+    alerts (adopted, not made again). On a redis-server of its own: no process of an earlier test can be in its
+    registry."""
+    server, _port = redis_dir
+    redis_url = server.url
     r = redis.Redis.from_url(redis_url)
     parts = [Part(["-m", "engine", "--redis-url", redis_url], log=tmp_path / "engine.log").start()]
     jobs = [Part(["-m", "insights", "--redis-url", redis_url, "--every", "1", "--data-dir", str(tmp_path / "data")],
